@@ -1,0 +1,106 @@
+package buffer
+
+import (
+	"io"
+
+	"github.com/flvedge/flvedge/flv"
+)
+
+// Cursor is one viewer's position in a Ring. It turns the shared packets into
+// that viewer's FLV byte stream: the FLV header, metadata and sequence headers,
+// the window from the latest keyframe, then live packets, skipping the tracks
+// the viewer does not get. It is not safe for concurrent use; each viewer's
+// writer owns its cursor.
+type Cursor struct {
+	r         *Ring
+	want      Tracks
+	announced Tracks // fixed when the FLV header is sent
+	sentHead  bool
+	started   bool // next is a valid position
+	next      uint64
+	skips     int
+	header    [flv.HeaderSize + 4]byte
+}
+
+// NewCursor returns a cursor for a viewer that wants the given tracks
+// (AllTracks, or one of them for only_audio / only_video).
+func (r *Ring) NewCursor(want Tracks) *Cursor {
+	return &Cursor{r: r, want: want}
+}
+
+// Announced is the set of tracks the viewer's FLV header declared; zero until
+// the header has been handed out.
+func (c *Cursor) Announced() Tracks { return c.announced }
+
+// Skips counts how often the viewer fell out of the window and was moved to
+// the newest keyframe.
+func (c *Cursor) Skips() int { return c.skips }
+
+// Next appends to bufs the bytes due to the viewer, at most a bounded batch,
+// and returns the result. The slices are shared and must not be modified.
+// When nothing is due it returns bufs unchanged and a channel that is closed
+// at the next change. After the ring is closed and everything due was handed
+// out, it returns io.EOF; a viewer that fell out of the window under
+// Config.DropSlow gets ErrTooSlow.
+func (c *Cursor) Next(bufs [][]byte) ([][]byte, <-chan struct{}, error) {
+	r := c.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	if c.started && c.next < r.first {
+		if r.cfg.DropSlow {
+			return bufs, nil, ErrTooSlow
+		}
+		c.skips++
+		c.started = false
+	}
+	if !c.started {
+		bufs = c.start(bufs)
+	}
+	if c.started {
+		for n := 0; c.next < r.next && n < maxBatch; c.next++ {
+			p := &r.slots[c.next&r.mask()]
+			if t := trackOf(p.Type); t != 0 && !c.announced.Has(t) {
+				continue
+			}
+			bufs = append(bufs, p.bytesFor(c.announced))
+			n++
+		}
+		if c.next < r.next {
+			return bufs, nil, nil // more pending than one batch
+		}
+	}
+	if r.closed {
+		return bufs, nil, io.EOF
+	}
+	if r.wake == nil {
+		r.wake = make(chan struct{})
+	}
+	return bufs, r.wake, nil
+}
+
+// start positions the cursor at the ring's start point and hands out what a
+// player needs before it: the FLV header (once per viewer) and the current
+// metadata and sequence headers of the announced tracks.
+func (c *Cursor) start(bufs [][]byte) [][]byte {
+	r := c.r
+	pos, ok := r.startPoint()
+	if !ok {
+		return bufs
+	}
+	if !c.sentHead {
+		c.announced = c.want & r.seen
+		bufs = append(bufs, flv.AppendHeader(c.header[:0], c.announced.Has(TrackAudio), c.announced.Has(TrackVideo)))
+		if meta := &r.config[configIndex(flv.TagScript)]; meta.Bytes != nil {
+			bufs = append(bufs, meta.bytesFor(c.announced))
+		}
+		c.sentHead = true
+	}
+	for _, tagType := range [...]uint8{flv.TagVideo, flv.TagAudio} {
+		if cfg := &r.config[configIndex(tagType)]; cfg.Bytes != nil && c.announced.Has(trackOf(tagType)) {
+			bufs = append(bufs, cfg.Bytes)
+		}
+	}
+	c.next, c.started = pos, true
+	return bufs
+}

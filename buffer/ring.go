@@ -1,0 +1,190 @@
+package buffer
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/flvedge/flvedge/flv"
+)
+
+// Config bounds a stream's window. The window always reaches back to the
+// latest keyframe, so that a new viewer starts with a picture; beyond that it
+// keeps older tags for viewers that lag, up to MaxDuration. MaxBytes is a hard
+// bound that wins over both, so a publisher that never sends a keyframe
+// cannot grow it without limit.
+type Config struct {
+	MaxDuration time.Duration // default 10 s
+	MaxBytes    int           // default 64 MiB
+	// DropSlow ends a viewer that falls out of the window instead of
+	// moving it to the newest keyframe.
+	DropSlow bool
+}
+
+const (
+	defaultMaxDuration = 10 * time.Second
+	defaultMaxBytes    = 64 << 20
+	// maxPackets bounds the ring's slot count, so that a flood of tiny tags
+	// costs bounded bookkeeping even within MaxBytes.
+	maxPackets = 1 << 17
+	// maxBatch bounds how many tags one Next hands out, which bounds a
+	// viewer's vectored write (the kernel takes at most 1024 iovecs).
+	maxBatch = 512
+)
+
+// ErrTooSlow ends a viewer that fell out of the window when Config.DropSlow is set.
+var ErrTooSlow = errors.New("buffer: viewer fell out of the window")
+
+// Ring is one stream's window of packets. One publisher appends; any number
+// of Cursors read. Appending wakes all waiting cursors with one channel close.
+type Ring struct {
+	cfg Config
+
+	mu      sync.Mutex
+	slots   []Packet // circular; len is a power of two; seq lives at slots[seq&mask]
+	first   uint64   // sequence number of the oldest packet
+	next    uint64   // sequence number the next packet gets
+	bytes   int
+	keySeq  uint64 // latest keyframe, meaningful if hasKey
+	hasKey  bool
+	barrier uint64 // one past the latest audio/video config: a start point must not precede it
+	config  [3]Packet
+	seen    Tracks
+	wake    chan struct{} // made by the first waiter, closed by the next change
+	closed  bool
+}
+
+// configIndex maps a tag type to its slot in Ring.config.
+func configIndex(tagType uint8) int {
+	switch tagType {
+	case flv.TagAudio:
+		return 1
+	case flv.TagVideo:
+		return 2
+	}
+	return 0
+}
+
+// NewRing returns an empty window bounded by cfg; zero fields take defaults.
+func NewRing(cfg Config) *Ring {
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = defaultMaxDuration
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = defaultMaxBytes
+	}
+	return &Ring{cfg: cfg, slots: make([]Packet, 64)}
+}
+
+// Append adds p at the live edge and wakes the cursors. p.Bytes must not be
+// modified afterwards. Appending to a closed ring does nothing.
+func (r *Ring) Append(p Packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	if r.next-r.first == uint64(len(r.slots)) {
+		r.grow()
+	}
+	r.slots[r.next&r.mask()] = p
+	r.bytes += p.size()
+	r.seen |= trackOf(p.Type)
+	if p.Config {
+		r.config[configIndex(p.Type)] = p
+		if p.Type != flv.TagScript {
+			r.barrier = r.next + 1
+		}
+	}
+	if p.Keyframe {
+		r.keySeq, r.hasKey = r.next, true
+	}
+	r.next++
+	r.trim()
+	r.wakeLocked()
+}
+
+// Close ends the stream: cursors deliver what is pending, then io.EOF.
+func (r *Ring) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.wakeLocked()
+}
+
+// Bytes is the window's current size, for metrics and tests.
+func (r *Ring) Bytes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bytes
+}
+
+// Len is the number of packets in the window.
+func (r *Ring) Len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return int(r.next - r.first)
+}
+
+func (r *Ring) mask() uint64 { return uint64(len(r.slots) - 1) }
+
+func (r *Ring) wakeLocked() {
+	if r.wake != nil {
+		close(r.wake)
+		r.wake = nil
+	}
+}
+
+func (r *Ring) grow() {
+	bigger := make([]Packet, 2*len(r.slots))
+	newMask := uint64(len(bigger) - 1)
+	for seq := r.first; seq < r.next; seq++ {
+		bigger[seq&newMask] = r.slots[seq&r.mask()]
+	}
+	r.slots = bigger
+}
+
+// trim drops the oldest packets while the window is over its bounds. Time
+// only counts before the latest keyframe; bytes and slots count always.
+func (r *Ring) trim() {
+	for r.first < r.next {
+		oldest := &r.slots[r.first&r.mask()]
+		over := r.bytes > r.cfg.MaxBytes || r.next-r.first > maxPackets
+		if !over && r.hasKey && r.first < r.keySeq {
+			newest := r.slots[(r.next-1)&r.mask()].Timestamp
+			over = time.Duration(newest-oldest.Timestamp)*time.Millisecond > r.cfg.MaxDuration
+		}
+		if !over {
+			return
+		}
+		r.bytes -= oldest.size()
+		*oldest = Packet{} // let the bytes go
+		r.first++
+		if r.hasKey && r.keySeq < r.first {
+			r.hasKey = false
+		}
+	}
+}
+
+// startPoint is where a new viewer, or one that fell behind, begins: the
+// latest keyframe after the latest codec change; for a stream without video,
+// the live edge.
+func (r *Ring) startPoint() (uint64, bool) {
+	if r.hasKey && r.keySeq >= r.barrier {
+		return r.keySeq, true
+	}
+	if !r.seen.Has(TrackVideo) && r.seen != 0 {
+		return r.next, true
+	}
+	return 0, false
+}
+
+func (p *Packet) size() int {
+	n := len(p.Bytes)
+	if p.ByTracks != nil {
+		for _, b := range p.ByTracks {
+			n += len(b)
+		}
+	}
+	return n
+}

@@ -1,0 +1,295 @@
+package buffer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/flv"
+)
+
+// pkt makes a packet whose bytes name it, so that tests can read back the order.
+func pkt(tagType uint8, ts uint32, name string) Packet {
+	return Packet{Type: tagType, Timestamp: ts, Bytes: []byte(name)}
+}
+
+func key(ts uint32, name string) Packet {
+	p := pkt(flv.TagVideo, ts, name)
+	p.Keyframe = true
+	return p
+}
+
+func config(tagType uint8, name string) Packet {
+	p := pkt(tagType, 0, name)
+	p.Config = true
+	return p
+}
+
+// drain collects everything due now, without the FLV header (checked apart).
+func drain(t *testing.T, c *Cursor) []string {
+	t.Helper()
+	var got []string
+	for {
+		bufs, wait, err := c.Next(nil)
+		for _, b := range bufs {
+			if bytes.HasPrefix(b, []byte("FLV")) {
+				got = append(got, "HEADER")
+				continue
+			}
+			got = append(got, string(b))
+		}
+		if err != nil || wait != nil {
+			return got
+		}
+	}
+}
+
+func publishGOP(r *Ring, start uint32, n int) {
+	r.Append(key(start, fmt.Sprintf("k%d", start)))
+	for i := 1; i < n; i++ {
+		ts := start + uint32(i)*10
+		r.Append(pkt(flv.TagAudio, ts, fmt.Sprintf("a%d", ts)))
+		r.Append(pkt(flv.TagVideo, ts, fmt.Sprintf("v%d", ts)))
+	}
+}
+
+func TestNewViewerStartsAtLatestKeyframeWithConfig(t *testing.T) {
+	r := NewRing(Config{})
+	r.Append(config(flv.TagScript, "meta"))
+	r.Append(config(flv.TagVideo, "avc"))
+	r.Append(config(flv.TagAudio, "aac"))
+	publishGOP(r, 0, 3)
+	publishGOP(r, 100, 2)
+
+	got := drain(t, r.NewCursor(AllTracks))
+	want := []string{"HEADER", "meta", "avc", "aac", "k100", "a110", "v110"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
+
+func TestHeaderAnnouncesOnlyTracksTheViewerGets(t *testing.T) {
+	cases := []struct {
+		name      string
+		want      Tracks
+		withAudio bool
+		announced Tracks
+		flags     byte
+	}{
+		{"both", AllTracks, true, AllTracks, 5},
+		{"only audio", TrackAudio, true, TrackAudio, 4},
+		{"only video", TrackVideo, true, TrackVideo, 1},
+		{"stream without audio", AllTracks, false, TrackVideo, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRing(Config{})
+			meta := config(flv.TagScript, "meta")
+			meta.ByTracks = &[AllTracks + 1][]byte{TrackAudio: []byte("meta-a"), TrackVideo: []byte("meta-v")}
+			r.Append(meta)
+			r.Append(config(flv.TagVideo, "avc"))
+			if tc.withAudio {
+				r.Append(config(flv.TagAudio, "aac"))
+			}
+			r.Append(key(0, "k0"))
+			if tc.withAudio {
+				r.Append(pkt(flv.TagAudio, 5, "a5"))
+			}
+			r.Append(pkt(flv.TagVideo, 10, "v10"))
+
+			c := r.NewCursor(tc.want)
+			bufs, _, err := c.Next(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Announced() != tc.announced {
+				t.Fatalf("announced %v, want %v", c.Announced(), tc.announced)
+			}
+			if flags := bufs[0][4]; flags != tc.flags {
+				t.Fatalf("header flags %d, want %d", flags, tc.flags)
+			}
+			for _, b := range bufs[1:] {
+				s := string(b)
+				if tc.announced == TrackAudio && (s == "avc" || s == "k0" || s == "v10" || s == "meta") {
+					t.Fatalf("only-audio viewer got %q", s)
+				}
+				if tc.announced == TrackVideo && (s == "aac" || s == "a5" || s == "meta") {
+					t.Fatalf("video-only viewer got %q", s)
+				}
+			}
+		})
+	}
+}
+
+func TestViewerWaitsForKeyframeAfterCodecChange(t *testing.T) {
+	r := NewRing(Config{})
+	r.Append(config(flv.TagVideo, "avc1"))
+	publishGOP(r, 0, 2)
+	// The publisher reconnects with new sequence headers; its first keyframe
+	// has not come yet, so nothing the old headers describe may be started on.
+	r.Append(config(flv.TagVideo, "avc2"))
+	c := r.NewCursor(AllTracks)
+	if got := drain(t, c); len(got) != 0 {
+		t.Fatalf("started before the new keyframe: %v", got)
+	}
+	r.Append(key(50, "k50"))
+	if got := fmt.Sprint(drain(t, c)); got != "[HEADER avc2 k50]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestConnectedViewerGetsCodecChangeInOrder(t *testing.T) {
+	r := NewRing(Config{})
+	r.Append(config(flv.TagVideo, "avc1"))
+	publishGOP(r, 0, 1)
+	c := r.NewCursor(AllTracks)
+	drain(t, c)
+	r.Append(config(flv.TagVideo, "avc2"))
+	r.Append(key(50, "k50"))
+	if got := fmt.Sprint(drain(t, c)); got != "[avc2 k50]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestAudioOnlyStreamStartsAtLiveEdge(t *testing.T) {
+	r := NewRing(Config{})
+	r.Append(config(flv.TagAudio, "aac"))
+	r.Append(pkt(flv.TagAudio, 0, "a0"))
+	c := r.NewCursor(AllTracks)
+	if got := fmt.Sprint(drain(t, c)); got != "[HEADER aac]" {
+		t.Fatalf("got %s", got)
+	}
+	r.Append(pkt(flv.TagAudio, 23, "a23"))
+	if got := fmt.Sprint(drain(t, c)); got != "[a23]" {
+		t.Fatalf("got %s", got)
+	}
+}
+
+func TestWindowKeepsLatestGOPAndBoundsTime(t *testing.T) {
+	r := NewRing(Config{MaxDuration: 100 * time.Millisecond})
+	for gop := uint32(0); gop < 10; gop++ {
+		publishGOP(r, gop*1000, 50) // 500 ms GOPs: longer than the window's time
+	}
+	// Only the last GOP remains: time trims up to the latest keyframe, never past it.
+	if n := r.Len(); n != 1+2*49 {
+		t.Fatalf("window holds %d packets, want one GOP (%d)", n, 1+2*49)
+	}
+	got := drain(t, r.NewCursor(AllTracks))
+	if got[1] != "k9000" {
+		t.Fatalf("started at %s", got[1])
+	}
+}
+
+func TestWindowBytesIsAHardBound(t *testing.T) {
+	r := NewRing(Config{MaxBytes: 1000})
+	r.Append(key(0, "k"))
+	for i := range 1000 {
+		r.Append(pkt(flv.TagVideo, uint32(i), "0123456789"))
+	}
+	if b := r.Bytes(); b > 1000 {
+		t.Fatalf("window is %d bytes, bound 1000", b)
+	}
+}
+
+func TestSlowViewerJumpsToNewestKeyframe(t *testing.T) {
+	r := NewRing(Config{MaxDuration: 50 * time.Millisecond})
+	r.Append(config(flv.TagVideo, "avc"))
+	publishGOP(r, 0, 3)
+	c := r.NewCursor(AllTracks)
+	drain(t, c)
+	for gop := uint32(1); gop < 5; gop++ {
+		publishGOP(r, gop*100, 10)
+	}
+	got := drain(t, c)
+	if got[0] != "avc" || got[1] != "k400" {
+		t.Fatalf("after falling behind got %v, want avc then k400", got[:2])
+	}
+	if c.Skips() != 1 {
+		t.Fatalf("skips %d, want 1", c.Skips())
+	}
+}
+
+func TestSlowViewerDroppedByPolicy(t *testing.T) {
+	r := NewRing(Config{MaxDuration: 50 * time.Millisecond, DropSlow: true})
+	publishGOP(r, 0, 3)
+	c := r.NewCursor(AllTracks)
+	drain(t, c)
+	for gop := uint32(1); gop < 5; gop++ {
+		publishGOP(r, gop*100, 10)
+	}
+	if _, _, err := c.Next(nil); !errors.Is(err, ErrTooSlow) {
+		t.Fatalf("err %v, want ErrTooSlow", err)
+	}
+}
+
+func TestCloseDeliversPendingThenEOF(t *testing.T) {
+	r := NewRing(Config{})
+	publishGOP(r, 0, 2)
+	c := r.NewCursor(AllTracks)
+	r.Close()
+	bufs, _, err := c.Next(nil)
+	if err != io.EOF || len(bufs) != 4 {
+		t.Fatalf("got %d bufs, err %v; want 4 and EOF", len(bufs), err)
+	}
+}
+
+func TestBatchIsBounded(t *testing.T) {
+	r := NewRing(Config{})
+	r.Append(key(0, "k"))
+	for i := range 3 * maxBatch {
+		r.Append(pkt(flv.TagVideo, uint32(i), "v"))
+	}
+	c := r.NewCursor(AllTracks)
+	bufs, wait, err := c.Next(nil)
+	if err != nil || wait != nil || len(bufs) > maxBatch+1 {
+		t.Fatalf("first batch: %d bufs, wait %v, err %v", len(bufs), wait, err)
+	}
+}
+
+// TestConcurrentViewersSeeTheSameSequence runs one publisher and many
+// cursors under the race detector; every viewer must see the same packets.
+func TestConcurrentViewersSeeTheSameSequence(t *testing.T) {
+	r := NewRing(Config{})
+	r.Append(config(flv.TagVideo, "avc"))
+	r.Append(key(0, "k0"))
+	const viewers, packets = 20, 2000
+	results := make([][]string, viewers)
+	var wg sync.WaitGroup
+	for i := range viewers {
+		c := r.NewCursor(AllTracks)
+		wg.Go(func() {
+			var bufs [][]byte
+			for {
+				var wait <-chan struct{}
+				var err error
+				bufs, wait, err = c.Next(bufs[:0])
+				for _, b := range bufs {
+					results[i] = append(results[i], string(b))
+				}
+				if err == io.EOF {
+					return
+				}
+				if wait != nil {
+					<-wait
+				}
+			}
+		})
+	}
+	for i := 1; i <= packets; i++ {
+		r.Append(pkt(flv.TagVideo, uint32(i), fmt.Sprint(i)))
+	}
+	r.Close()
+	wg.Wait()
+	for i := range viewers {
+		if len(results[i]) != packets+3 || results[i][len(results[i])-1] != fmt.Sprint(packets) {
+			t.Fatalf("viewer %d got %d packets", i, len(results[i]))
+		}
+		if fmt.Sprint(results[i]) != fmt.Sprint(results[0]) {
+			t.Fatalf("viewer %d saw a different sequence", i)
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package relay
+
+import (
+	"slices"
+
+	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/flv"
+)
+
+// Keys that describe one track in onMetaData. A viewer that does not get the
+// track must not read about it: players wait for a track that metadata
+// announces.
+var (
+	audioKeys = []string{"audiocodecid", "audiodatarate", "audiosamplerate", "audiosamplesize", "stereo", "audiodelay"}
+	videoKeys = []string{"videocodecid", "videodatarate", "width", "height", "framerate", "videoframerate"}
+)
+
+// metadataVariants returns, for each set of announced tracks, the onMetaData
+// script body with hasAudio/hasVideo set to match and the other track's keys
+// removed. It returns nil when values do not hold the usual object, in which
+// case the tag passes as it came.
+func metadataVariants(values []any) *[buffer.AllTracks + 1][]byte {
+	if len(values) == 0 {
+		return nil
+	}
+	var props []flv.Property
+	switch v := values[0].(type) {
+	case flv.ECMAArray:
+		props = v
+	case flv.Object:
+		props = v
+	default:
+		return nil
+	}
+	var out [buffer.AllTracks + 1][]byte
+	for tracks := range buffer.AllTracks + 1 {
+		hasAudio, hasVideo := tracks.Has(buffer.TrackAudio), tracks.Has(buffer.TrackVideo)
+		kept := make(flv.ECMAArray, 0, len(props)+2)
+		for _, p := range props {
+			switch {
+			case p.Key == "hasAudio" || p.Key == "hasVideo":
+			case !hasAudio && slices.Contains(audioKeys, p.Key):
+			case !hasVideo && slices.Contains(videoKeys, p.Key):
+			default:
+				kept = append(kept, p)
+			}
+		}
+		kept = append(kept, flv.Property{Key: "hasAudio", Value: hasAudio}, flv.Property{Key: "hasVideo", Value: hasVideo})
+		body, err := flv.AppendAMF0(nil, "onMetaData", kept)
+		if err != nil {
+			return nil // values came from the decoder, so this does not happen
+		}
+		out[tracks] = body
+	}
+	return &out
+}

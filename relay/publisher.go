@@ -1,0 +1,93 @@
+package relay
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/flv"
+)
+
+// Publisher feeds one stream. It is used by one goroutine (the publisher's
+// connection); Close may come from anywhere.
+type Publisher struct {
+	stream *Stream
+	kick   func()
+
+	closeOnce sync.Once
+}
+
+// Stream is the stream this publisher feeds.
+func (p *Publisher) Stream() *Stream { return p.stream }
+
+// WriteTag stamps t on the stream's timeline, encodes it once and appends it
+// to the window. t.Data is not retained. A tag that cannot be parsed is an
+// error: the publisher sends garbage and should be disconnected.
+func (p *Publisher) WriteTag(t flv.Tag) error {
+	s := p.stream
+	if s.current.Load() != p {
+		return ErrReplaced
+	}
+	if len(t.Data) == 0 {
+		return nil // some encoders send empty tags; there is nothing to lose
+	}
+	pkt := buffer.Packet{Type: t.Type}
+	track := -1
+	switch t.Type {
+	case flv.TagVideo:
+		info, err := flv.ParseVideo(t.Data)
+		if err != nil {
+			return fmt.Errorf("video tag: %w", err)
+		}
+		pkt.Config, pkt.Keyframe = info.SequenceHeader, info.Keyframe
+		track = 1
+	case flv.TagAudio:
+		info, err := flv.ParseAudio(t.Data)
+		if err != nil {
+			return fmt.Errorf("audio tag: %w", err)
+		}
+		pkt.Config = info.SequenceHeader
+		track = 0
+	case flv.TagScript:
+		name, values, err := flv.ParseScript(t.Data)
+		if err != nil {
+			return fmt.Errorf("script tag: %w", err)
+		}
+		if name == "onMetaData" {
+			pkt.Config = true
+			pkt.ByTracks = metadataVariants(values)
+		}
+	default:
+		return fmt.Errorf("tag type %d", t.Type)
+	}
+
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	// Configuration and script data do not move the timeline: encoders stamp
+	// sequence headers 0, and a resent one must not look like a jump back.
+	if pkt.Config || track < 0 {
+		pkt.Timestamp = s.timeline.current()
+	} else {
+		pkt.Timestamp = s.timeline.next(track, t.Timestamp)
+	}
+	if pkt.ByTracks != nil {
+		for i, body := range pkt.ByTracks {
+			pkt.ByTracks[i] = encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: body})
+		}
+		pkt.Bytes = pkt.ByTracks[buffer.AllTracks]
+	} else {
+		pkt.Bytes = encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: t.Data})
+	}
+	s.ring.Append(pkt)
+	return nil
+}
+
+func encode(t flv.Tag) []byte {
+	return flv.AppendTag(make([]byte, 0, flv.EncodedSize(t)), t)
+}
+
+// Close ends the publisher; the stream waits for another for the grace
+// period. Safe to call more than once.
+func (p *Publisher) Close() {
+	p.closeOnce.Do(func() { p.stream.unpublish(p) })
+}

@@ -1,0 +1,45 @@
+package web
+
+import (
+	"net/http"
+)
+
+// NewHandler returns the server's routes: live streams at /{app}/{stream}.flv.
+func NewHandler(live *Live) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /{app}/{file}", live)
+	mux.HandleFunc("OPTIONS /{app}/{file}", preflight)
+	return withCORS(mux)
+}
+
+// withCORS lets players on other origins read the responses. mpegts.js
+// fetches cross-origin, and after a redirect the browser sends "Origin: null",
+// which must be answered like any other origin.
+func withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if origin := r.Header.Get("Origin"); origin != "" {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			h.Add("Vary", "Origin")
+		} else {
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
+		h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// preflight answers the browser's OPTIONS before a cross-origin request that
+// carries headers such as Range.
+func preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+	if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+		h.Set("Access-Control-Allow-Headers", asked)
+	} else {
+		h.Set("Access-Control-Allow-Headers", "Range, Origin, Accept")
+	}
+	h.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,138 @@
+package web
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/relay"
+)
+
+// Live serves /{app}/{stream}.flv from a relay.Hub: one endless FLV response
+// per viewer.
+type Live struct {
+	Hub    *relay.Hub
+	Logger *slog.Logger // nil: slog.Default()
+	// WriteTimeout bounds one write to a viewer; a viewer that accepts
+	// nothing for that long is disconnected. Default 15 s.
+	WriteTimeout time.Duration
+}
+
+const defaultWriteTimeout = 15 * time.Second
+
+func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	app, name, ok := liveStreamPath(r)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	want, err := wantedTracks(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s := l.Hub.Lookup(app, name)
+	if s == nil {
+		http.Error(w, "stream not found", http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "video/x-flv")
+	h.Set("Cache-Control", "no-cache, no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Expires", "-1")
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	cur := s.NewCursor(want)
+	out, err := newFLVWriter(w, r, l.writeTimeout())
+	if err != nil {
+		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	start := time.Now()
+	n, reason := copyStream(cur, out, r.Context().Done())
+	l.logger().Debug("viewer ended", "app", app, "stream", name, "remote", r.RemoteAddr,
+		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", cur.Skips(), "reason", reason)
+}
+
+// copyStream hands every batch the cursor has to out until the stream ends,
+// the viewer fails, or done closes. It returns the bytes written and why it
+// stopped.
+func copyStream(cur *buffer.Cursor, out flvWriter, done <-chan struct{}) (int64, string) {
+	var written int64
+	var bufs [][]byte
+	for {
+		var wait <-chan struct{}
+		var err error
+		bufs, wait, err = cur.Next(bufs[:0])
+		if len(bufs) > 0 {
+			n, werr := out.WriteBatch(bufs)
+			written += n
+			clear(bufs) // do not keep tags alive after the window drops them
+			if werr != nil {
+				out.Close()
+				return written, "write: " + werr.Error()
+			}
+		}
+		switch {
+		case err == io.EOF:
+			out.End()
+			return written, "stream ended"
+		case err != nil:
+			out.Close()
+			return written, err.Error()
+		case wait != nil:
+			select {
+			case <-wait:
+			case <-done:
+				out.Close()
+				return written, "request cancelled"
+			}
+		}
+	}
+}
+
+// liveStreamPath splits /{app}/{stream}.flv.
+func liveStreamPath(r *http.Request) (app, name string, ok bool) {
+	app, file := r.PathValue("app"), r.PathValue("file")
+	name, found := strings.CutSuffix(file, ".flv")
+	return app, name, found && app != "" && name != ""
+}
+
+var errBothFilters = errors.New("only_audio and only_video exclude each other")
+
+func wantedTracks(r *http.Request) (buffer.Tracks, error) {
+	q := r.URL.Query()
+	audio, video := isTrue(q.Get("only_audio")), isTrue(q.Get("only_video"))
+	switch {
+	case audio && video:
+		return 0, errBothFilters
+	case audio:
+		return buffer.TrackAudio, nil
+	case video:
+		return buffer.TrackVideo, nil
+	}
+	return buffer.AllTracks, nil
+}
+
+func isTrue(v string) bool { return v == "1" || v == "true" || v == "yes" }
+
+func (l *Live) writeTimeout() time.Duration {
+	if l.WriteTimeout > 0 {
+		return l.WriteTimeout
+	}
+	return defaultWriteTimeout
+}
+
+func (l *Live) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}

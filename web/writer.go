@@ -1,0 +1,114 @@
+package web
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// flvWriter sends a viewer's batches of shared tag bytes.
+type flvWriter interface {
+	// WriteBatch sends bufs, all of it or an error, within the write timeout.
+	WriteBatch(bufs [][]byte) (int64, error)
+	End()   // the stream is over: finish the response properly
+	Close() // the viewer failed or must go: abort the response
+}
+
+// newFLVWriter sends the response header and returns the writer for the body.
+// On HTTP/1.x it takes over the connection, so that each batch leaves in one
+// vectored write (chunk header, tags, chunk trailer) instead of one write per
+// tag through net/http's buffering. Where the connection cannot be taken
+// (HTTP/2 and later), it writes through the ResponseWriter.
+func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration) (flvWriter, error) {
+	rc := http.NewResponseController(w)
+	w.WriteHeader(http.StatusOK)
+	// Flushing puts the header on the wire before the hijack, which keeps it,
+	// and lets the player know at once that the stream exists.
+	if err := rc.Flush(); err != nil {
+		return nil, err
+	}
+	conn, _, err := rc.Hijack()
+	switch {
+	case err == nil:
+		// net/http chose chunked framing for HTTP/1.1 and a plain body
+		// ended by closing the connection for HTTP/1.0.
+		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), timeout: timeout}, nil
+	case errors.Is(err, http.ErrNotSupported):
+		return &responseWriter{w: w, rc: rc, timeout: timeout}, nil
+	default:
+		return nil, err
+	}
+}
+
+type connWriter struct {
+	conn    net.Conn
+	chunked bool
+	timeout time.Duration
+	vec     net.Buffers // scratch, reused across batches
+	head    []byte      // scratch for the chunk size line
+}
+
+var crlf = []byte("\r\n")
+
+func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
+	if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	vec := c.vec[:0]
+	if c.chunked {
+		size := 0
+		for _, b := range bufs {
+			size += len(b)
+		}
+		c.head = append(strconv.AppendInt(c.head[:0], int64(size), 16), crlf...)
+		vec = append(vec, c.head)
+	}
+	vec = append(vec, bufs...)
+	if c.chunked {
+		vec = append(vec, crlf)
+	}
+	c.vec = vec
+	// WriteTo consumes its receiver: give it a copy of the slice header and
+	// keep ours for the next batch.
+	pending := vec
+	n, err := pending.WriteTo(c.conn)
+	clear(c.vec) // no stale references to tags the window has dropped
+	return n, err
+}
+
+func (c *connWriter) End() {
+	if c.chunked {
+		_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
+		_, _ = c.conn.Write([]byte("0\r\n\r\n"))
+	}
+	_ = c.conn.Close()
+}
+
+func (c *connWriter) Close() { _ = c.conn.Close() }
+
+type responseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (w *responseWriter) WriteBatch(bufs [][]byte) (int64, error) {
+	if err := w.rc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return 0, err
+	}
+	var written int64
+	for _, b := range bufs {
+		n, err := w.w.Write(b)
+		written += int64(n)
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, w.rc.Flush()
+}
+
+// The response ends when the handler returns, in both cases.
+func (w *responseWriter) End()   {}
+func (w *responseWriter) Close() {}
