@@ -1,0 +1,192 @@
+// Package rtmp is an RTMP server that encoders (OBS, ffmpeg, GStreamer,
+// hardware encoders) publish live streams to. It speaks the plain and the
+// digest handshake, reassembles chunk streams, answers the AMF0 commands of a
+// publish session and hands each publisher's audio, video and script data
+// to a Sink as flv tags.
+//
+// The layers stand alone: the handshake (handshake.go), the chunk stream
+// ([ChunkReader], [ChunkWriter]), the commands (command.go) and the
+// connection and server (conn.go, server.go). Every byte from the network is
+// treated as hostile: messages are bounded in size, buffers grow only as data
+// arrives, and any violation closes that one connection with one log line,
+// at a bounded rate per source address.
+package rtmp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flvedge/flvedge/ratelog"
+)
+
+// Defaults for the zero values of Server's fields.
+const (
+	DefaultOutChunkSize     = 4096
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 30 * time.Second
+)
+
+// Bad input from one address is logged this often at most, after a burst.
+const (
+	warnEvery = 10 * time.Second
+	warnBurst = 5
+)
+
+// Server accepts RTMP connections and passes publish requests to its
+// Handler. Set the fields before calling Serve and do not change them after.
+type Server struct {
+	Handler          Handler
+	Logger           *slog.Logger  // nil means slog.Default()
+	MaxMessageSize   uint32        // largest message accepted; 0 means DefaultMaxMessageSize
+	ChunkSize        uint32        // chunk size we send with; 0 means DefaultOutChunkSize
+	HandshakeTimeout time.Duration // for the handshake and the connect command; 0 means DefaultHandshakeTimeout
+	IdleTimeout      time.Duration // longest silence once connected; 0 means DefaultIdleTimeout
+
+	initOnce sync.Once
+	logger   *slog.Logger
+	warnings *ratelog.Logger
+
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup
+}
+
+func (s *Server) init() {
+	s.initOnce.Do(func() {
+		s.logger = s.Logger
+		if s.logger == nil {
+			s.logger = slog.Default()
+		}
+		s.warnings = ratelog.New(s.logger, warnEvery, warnBurst)
+		s.listeners = make(map[net.Listener]struct{})
+		s.conns = make(map[*conn]struct{})
+	})
+}
+
+// Serve accepts connections on ln until Close, then returns nil. Any other
+// failure of ln is returned. Serve may be called for several listeners.
+func (s *Server) Serve(ln net.Listener) error {
+	s.init()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.listeners[ln] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			if !temporary(err) {
+				s.mu.Lock()
+				delete(s.listeners, ln)
+				s.mu.Unlock()
+				return fmt.Errorf("rtmp: accept: %w", err)
+			}
+			// Out of file descriptors or memory: wait for connections to
+			// end instead of spinning.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logger.Warn("rtmp accept", "err", err.Error(), "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.run(c)
+	}
+}
+
+func (s *Server) run(c *conn) {
+	defer s.wg.Done()
+	c.close(c.serve())
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Close stops the listeners and closes every connection, ending their
+// sessions, and waits until their goroutines have returned.
+func (s *Server) Close() error {
+	s.init()
+	s.mu.Lock()
+	s.closed = true
+	var errs []error
+	for ln := range s.listeners {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// warn logs bad input at a bounded rate per remote IP address, so that a
+// flood of garbage, even from many ports, stays a trickle of log lines.
+func (s *Server) warn(addr net.Addr, msg string, args ...any) {
+	source := addr.String()
+	if a, ok := addr.(*net.TCPAddr); ok {
+		source = a.IP.String()
+	}
+	s.warnings.Warn(source, msg, args...)
+}
+
+func (s *Server) chunkSize() uint32 {
+	if s.ChunkSize == 0 || s.ChunkSize > maxChunkSize {
+		return DefaultOutChunkSize
+	}
+	return s.ChunkSize
+}
+
+func (s *Server) handshakeTimeout() time.Duration {
+	if s.HandshakeTimeout <= 0 {
+		return DefaultHandshakeTimeout
+	}
+	return s.HandshakeTimeout
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	if s.IdleTimeout <= 0 {
+		return DefaultIdleTimeout
+	}
+	return s.IdleTimeout
+}
+
+// temporary reports whether an Accept error will likely pass by itself.
+func temporary(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+}
