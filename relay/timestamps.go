@@ -21,6 +21,7 @@ type timeline struct {
 	lastInX  int64  // lastIn unwrapped
 	offset   int64  // output = unwrapped input + offset
 	lastOut  [2]int64
+	seen     [2]bool // the track has had a tag: its lastOut counts
 	maxOut   int64
 	lastWall time.Time
 }
@@ -48,22 +49,25 @@ func (tl *timeline) next(track int, in uint32) uint32 {
 	if !tl.started {
 		tl.started = true
 		tl.lastIn, tl.lastInX = in, int64(in)
-		tl.lastOut = [2]int64{int64(in), int64(in)}
+		tl.lastOut[track], tl.seen[track] = int64(in), true
 		tl.maxOut, tl.lastWall = int64(in), wall
 		return in
 	}
 	inX := tl.lastInX + int64(int32(in-tl.lastIn))
 	out := inX + tl.offset
 	jump := int64(tl.maxJump / time.Millisecond)
-	if tl.rebase || out > tl.maxOut+jump || out < tl.lastOut[track]-backwardTolerance {
+	back := tl.seen[track] && out < tl.lastOut[track]-backwardTolerance
+	if tl.rebase || back || out > tl.maxOut+jump {
 		gap := max(int64(wall.Sub(tl.lastWall)/time.Millisecond), 0)
 		out = tl.maxOut + gap
 		tl.offset = out - inX
 		tl.rebase = false
 	}
-	out = max(out, tl.lastOut[track])
+	if tl.seen[track] {
+		out = max(out, tl.lastOut[track])
+	}
 	tl.lastIn, tl.lastInX = in, inX
-	tl.lastOut[track] = out
+	tl.lastOut[track], tl.seen[track] = out, true
 	tl.maxOut = max(tl.maxOut, out)
 	tl.lastWall = wall
 	return uint32(out)

@@ -1,0 +1,255 @@
+package relay
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/flv"
+)
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.DiscardHandler)) // takeovers and ends log at info
+	goleak.VerifyTestMain(m)
+}
+
+var (
+	avcConfig = []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x64, 0x00, 0x1f, 0xff}
+	aacConfig = []byte{0xaf, 0x00, 0x12, 0x10}
+)
+
+func keyframe() []byte { return []byte{0x17, 0x01, 0, 0, 0, 0, 0, 0, 1, 0x65} }
+func interFrame() []byte {
+	return []byte{0x27, 0x01, 0, 0, 0, 0, 0, 0, 1, 0x41}
+}
+func aacFrame() []byte { return []byte{0xaf, 0x01, 0x21, 0x10} }
+
+func metadata(t *testing.T) []byte {
+	t.Helper()
+	b, err := flv.AppendAMF0(nil, "onMetaData", flv.ECMAArray{
+		{Key: "width", Value: 320.0}, {Key: "videocodecid", Value: 7.0},
+		{Key: "audiocodecid", Value: 10.0}, {Key: "stereo", Value: false},
+		{Key: "encoder", Value: "test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustWrite(t *testing.T, p *Publisher, tagType uint8, ts uint32, data []byte) {
+	t.Helper()
+	if err := p.WriteTag(flv.Tag{Type: tagType, Timestamp: ts, Data: data}); err != nil {
+		t.Fatalf("write tag: %v", err)
+	}
+}
+
+// publishStart sends what an encoder sends first: metadata, both sequence
+// headers, a keyframe and an audio frame.
+func publishStart(t *testing.T, p *Publisher, ts uint32) {
+	t.Helper()
+	mustWrite(t, p, flv.TagScript, 0, metadata(t))
+	mustWrite(t, p, flv.TagVideo, 0, avcConfig)
+	mustWrite(t, p, flv.TagAudio, 0, aacConfig)
+	mustWrite(t, p, flv.TagVideo, ts, keyframe())
+	mustWrite(t, p, flv.TagAudio, ts, aacFrame())
+}
+
+// viewerTags reads every tag due now from a cursor.
+func viewerTags(t *testing.T, c *buffer.Cursor) (tags []flv.Tag, ended bool) {
+	t.Helper()
+	var stream bytes.Buffer
+	for {
+		bufs, wait, err := c.Next(nil)
+		for _, b := range bufs {
+			stream.Write(b)
+		}
+		if err == io.EOF {
+			ended = true
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if err != nil || wait != nil {
+			break
+		}
+	}
+	data := stream.Bytes()
+	if bytes.HasPrefix(data, []byte("FLV")) {
+		data = data[flv.HeaderSize+4:]
+	}
+	r := flv.NewReader(bytes.NewReader(data))
+	for {
+		tag, err := r.ReadTag()
+		if err == io.EOF {
+			return tags, ended
+		}
+		if err != nil {
+			t.Fatalf("viewer stream: %v", err)
+		}
+		tags = append(tags, tag)
+	}
+}
+
+func TestSecondPublisherRefused(t *testing.T) {
+	h := NewHub(Config{})
+	defer h.Close()
+	p, err := h.Publish("live", "a", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := h.Publish("live", "a", func() {}); !errors.Is(err, ErrStreamBusy) {
+		t.Fatalf("second publish: %v, want ErrStreamBusy", err)
+	}
+	other, err := h.Publish("live", "b", func() {})
+	if err != nil {
+		t.Fatalf("another stream: %v", err)
+	}
+	other.Close()
+}
+
+func TestTakeoverKicksTheFirstPublisher(t *testing.T) {
+	h := NewHub(Config{Takeover: true})
+	defer h.Close()
+	var kicked atomic.Bool
+	first, _ := h.Publish("live", "a", func() { kicked.Store(true) })
+	second, err := h.Publish("live", "a", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kicked.Load() {
+		t.Fatal("first publisher was not kicked")
+	}
+	if err := first.WriteTag(flv.Tag{Type: flv.TagVideo, Data: keyframe()}); !errors.Is(err, ErrReplaced) {
+		t.Fatalf("replaced publisher's write: %v", err)
+	}
+	first.Close() // must not end the stream the second one feeds
+	if !h.Lookup("live", "a").Live() {
+		t.Fatal("stream not live after the old publisher closed")
+	}
+	second.Close()
+}
+
+func TestViewersEndAfterGrace(t *testing.T) {
+	h := NewHub(Config{Grace: 50 * time.Millisecond})
+	defer h.Close()
+	p, _ := h.Publish("live", "a", func() {})
+	publishStart(t, p, 0)
+	cur := h.Lookup("live", "a").NewCursor(buffer.AllTracks)
+	viewerTags(t, cur)
+	p.Close()
+	if h.Lookup("live", "a") == nil {
+		t.Fatal("stream gone before its grace period ended")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for h.Lookup("live", "a") != nil && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, ended := viewerTags(t, cur); !ended {
+		t.Fatal("viewer not ended after the grace period")
+	}
+}
+
+func TestPublisherBackWithinGraceContinuesForViewers(t *testing.T) {
+	h := NewHub(Config{Grace: time.Minute})
+	defer h.Close()
+	p, _ := h.Publish("live", "a", func() {})
+	publishStart(t, p, 0)
+	mustWrite(t, p, flv.TagVideo, 5000, interFrame())
+	cur := h.Lookup("live", "a").NewCursor(buffer.AllTracks)
+	before, _ := viewerTags(t, cur)
+	p.Close()
+
+	p2, err := h.Publish("live", "a", func() {})
+	if err != nil {
+		t.Fatalf("publisher back within grace: %v", err)
+	}
+	defer p2.Close()
+	publishStart(t, p2, 0) // the new publisher's clock starts at 0 again
+	after, ended := viewerTags(t, cur)
+	if ended {
+		t.Fatal("viewer ended across the reconnect")
+	}
+	last := before[len(before)-1].Timestamp
+	sawConfig := false
+	for _, tag := range after {
+		if tag.Timestamp < last {
+			t.Fatalf("timestamp went back from %d to %d", last, tag.Timestamp)
+		}
+		if tag.Type == flv.TagVideo && bytes.Equal(tag.Data, avcConfig) {
+			sawConfig = true
+		}
+	}
+	if !sawConfig {
+		t.Fatal("the new sequence header did not reach the viewer")
+	}
+}
+
+func TestMetadataAnnouncesOnlyDeliveredTracks(t *testing.T) {
+	h := NewHub(Config{})
+	defer h.Close()
+	p, _ := h.Publish("live", "a", func() {})
+	defer p.Close()
+	// A stream whose metadata mentions audio, but that sends none.
+	mustWrite(t, p, flv.TagScript, 0, metadata(t))
+	mustWrite(t, p, flv.TagVideo, 0, avcConfig)
+	mustWrite(t, p, flv.TagVideo, 0, keyframe())
+
+	tags, _ := viewerTags(t, h.Lookup("live", "a").NewCursor(buffer.AllTracks))
+	name, values, err := flv.ParseScript(tags[0].Data)
+	if err != nil || name != "onMetaData" {
+		t.Fatalf("first tag is not onMetaData: %q %v", name, err)
+	}
+	meta := values[0].(flv.ECMAArray)
+	if v, _ := meta.Get("hasAudio"); v != false {
+		t.Fatalf("hasAudio = %v, want false", v)
+	}
+	if v, _ := meta.Get("hasVideo"); v != true {
+		t.Fatalf("hasVideo = %v, want true", v)
+	}
+	if _, ok := meta.Get("audiocodecid"); ok {
+		t.Fatal("audiocodecid still announced")
+	}
+	if v, _ := meta.Get("encoder"); v != "test" {
+		t.Fatal("unrelated keys lost")
+	}
+}
+
+func TestHubCloseEndsEverything(t *testing.T) {
+	h := NewHub(Config{})
+	var kicked atomic.Bool
+	p, _ := h.Publish("live", "a", func() { kicked.Store(true) })
+	publishStart(t, p, 0)
+	cur := h.Lookup("live", "a").NewCursor(buffer.AllTracks)
+	h.Close()
+	if !kicked.Load() {
+		t.Fatal("publisher not kicked")
+	}
+	if _, ended := viewerTags(t, cur); !ended {
+		t.Fatal("viewer not ended")
+	}
+	p.Close()
+	if _, err := h.Publish("live", "a", func() {}); !errors.Is(err, ErrHubClosed) {
+		t.Fatalf("publish after close: %v", err)
+	}
+}
+
+func TestGarbageTagIsAnError(t *testing.T) {
+	h := NewHub(Config{})
+	defer h.Close()
+	p, _ := h.Publish("live", "a", func() {})
+	defer p.Close()
+	if err := p.WriteTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17}}); err == nil {
+		t.Fatal("truncated video header accepted")
+	}
+	if err := p.WriteTag(flv.Tag{Type: 7, Data: []byte{1}}); err == nil {
+		t.Fatal("unknown tag type accepted")
+	}
+}
