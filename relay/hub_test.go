@@ -36,7 +36,7 @@ func metadata(t *testing.T) []byte {
 	b, err := flv.AppendAMF0(nil, "onMetaData", flv.ECMAArray{
 		{Key: "width", Value: 320.0}, {Key: "videocodecid", Value: 7.0},
 		{Key: "audiocodecid", Value: 10.0}, {Key: "stereo", Value: false},
-		{Key: "encoder", Value: "test"},
+		{Key: "encoder", Value: "test"}, {Key: "duration", Value: 4.0},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +216,9 @@ func TestMetadataAnnouncesOnlyDeliveredTracks(t *testing.T) {
 	}
 	if _, ok := meta.Get("audiocodecid"); ok {
 		t.Fatal("audiocodecid still announced")
+	}
+	if _, ok := meta.Get("duration"); ok {
+		t.Fatal("a live stream announces a duration")
 	}
 	if v, _ := meta.Get("encoder"); v != "test" {
 		t.Fatal("unrelated keys lost")

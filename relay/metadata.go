@@ -15,9 +15,13 @@ var (
 	videoKeys = []string{"videocodecid", "videodatarate", "width", "height", "framerate", "videoframerate"}
 )
 
+// fileKeys describe a file, not a live stream: a player that reads a
+// duration treats the stream as a clip of that length.
+var fileKeys = []string{"duration", "filesize"}
+
 // metadataVariants returns, for each set of announced tracks, the onMetaData
 // script body with hasAudio/hasVideo set to match and the other track's keys
-// removed. It returns nil when values do not hold the usual object, in which
+// removed, as well as the keys that only describe files. It returns nil when values do not hold the usual object, in which
 // case the tag passes as it came.
 func metadataVariants(values []any) *[buffer.AllTracks + 1][]byte {
 	if len(values) == 0 {
@@ -38,7 +42,7 @@ func metadataVariants(values []any) *[buffer.AllTracks + 1][]byte {
 		kept := make(flv.ECMAArray, 0, len(props)+2)
 		for _, p := range props {
 			switch {
-			case p.Key == "hasAudio" || p.Key == "hasVideo":
+			case p.Key == "hasAudio" || p.Key == "hasVideo" || slices.Contains(fileKeys, p.Key):
 			case !hasAudio && slices.Contains(audioKeys, p.Key):
 			case !hasVideo && slices.Contains(videoKeys, p.Key):
 			default:
