@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/flv"
+)
+
+// These tests run the ingest as a user does, with real peers: ffmpeg and
+// GStreamer publish over RTMP, ffmpeg and ffprobe play over HTTP.
+
+// requireTool fails, never skips, when a peer the test needs is missing: a
+// test that skips would pass without testing anything.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is needed by this test and was not found: install it (Debian: apt-get install ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-bad gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav) or run scripts/test.sh", name)
+	}
+	return path
+}
+
+// lockedBuffer collects log output written from many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type testIngest struct {
+	*server
+	log *lockedBuffer
+}
+
+func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
+	t.Helper()
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RTMPListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	if edit != nil {
+		edit(&cfg)
+	}
+	logs := &lockedBuffer{}
+	srv, err := start(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.close)
+	return &testIngest{server: srv, log: logs}
+}
+
+func (s *testIngest) rtmpURL(stream string) string {
+	return "rtmp://" + s.rtmpLn.Addr().String() + "/live/" + stream
+}
+
+func (s *testIngest) playURL(stream string) string {
+	return "http://" + s.httpLn.Addr().String() + "/live/" + stream + ".flv"
+}
+
+// publishFFmpeg publishes an H.264 + AAC test pattern in real time until the
+// test ends or the returned process is killed.
+func publishFFmpeg(t *testing.T, url string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(requireTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-t", "60", "-f", "flv", url)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// waitStream waits until a stream can be played.
+func waitStream(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Head(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not come up", url)
+}
+
+func TestFFmpegPublishesAndPlays(t *testing.T) {
+	s := startIngest(t, nil)
+	publishFFmpeg(t, s.rtmpURL("t?key=abc"))
+	url := s.playURL("t")
+	waitStream(t, url)
+
+	out, err := exec.Command(requireTool(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
+		"-of", "csv=p=0", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	if codecs := strings.Fields(string(out)); !containsAll(codecs, "h264", "aac") {
+		t.Fatalf("ffprobe reports %q, want h264 and aac", out)
+	}
+
+	// framecrc prints one line per decoded frame; at level error, ffmpeg
+	// prints any decoder error.
+	cmd := exec.Command(requireTool(t, "ffmpeg"), "-v", "error", "-i", url, "-t", "5", "-map", "0:v:0", "-f", "framecrc", "-")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ffmpeg decode: %v\n%s", err, stderr.String())
+	}
+	frames := 0
+	for line := range strings.Lines(stdout.String()) {
+		if !strings.HasPrefix(line, "#") {
+			frames++
+		}
+	}
+	if frames < 100 {
+		t.Fatalf("decoded %d video frames in 5 s, want at least 100", frames)
+	}
+	if stderr.Len() > 0 {
+		t.Fatalf("decoder errors:\n%s", stderr.String())
+	}
+}
+
+func containsAll(have []string, want ...string) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func TestGStreamerPublishes(t *testing.T) {
+	s := startIngest(t, nil)
+	gst := exec.Command(requireTool(t, "gst-launch-1.0"), "-q",
+		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1",
+		"!", "x264enc", "key-int-max=25", "tune=zerolatency", "speed-preset=ultrafast", "!", "h264parse",
+		"!", "flvmux", "name=mux", "streamable=true", "!", "rtmp2sink", "location="+s.rtmpURL("gst"),
+		"audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "mux.")
+	var stderr lockedBuffer
+	gst.Stdout, gst.Stderr = &stderr, &stderr
+	if err := gst.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		gst.Process.Kill()
+		gst.Wait()
+	}()
+	url := s.playURL("gst")
+	deadline := time.Now().Add(15 * time.Second)
+	for s.hub.Lookup("live", "gst") == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("GStreamer did not publish; its output:\n%s\nserver log:\n%s", stderr.String(), s.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, err := exec.Command(requireTool(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
+		"-of", "csv=p=0", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	if codecs := strings.Fields(string(out)); !containsAll(codecs, "h264", "aac") {
+		t.Fatalf("ffprobe reports %q, want h264 and aac", out)
+	}
+}
+
+// viewer reads tags from a live URL in the background.
+type viewer struct {
+	mu    sync.Mutex
+	tags  []flv.Tag
+	err   error
+	ended chan struct{}
+}
+
+func watch(t *testing.T, url string) *viewer {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	v := &viewer{ended: make(chan struct{})}
+	t.Cleanup(func() {
+		resp.Body.Close()
+		<-v.ended
+	})
+	go func() {
+		defer close(v.ended)
+		r := flv.NewReader(resp.Body)
+		_, err := r.ReadHeader()
+		for err == nil {
+			var tag flv.Tag
+			if tag, err = r.ReadTag(); err == nil {
+				v.mu.Lock()
+				v.tags = append(v.tags, tag)
+				v.mu.Unlock()
+			}
+		}
+		v.mu.Lock()
+		v.err = err
+		v.mu.Unlock()
+	}()
+	return v
+}
+
+func (v *viewer) count() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.tags)
+}
+
+func (v *viewer) waitTags(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for v.count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("viewer has %d tags, waited for %d", v.count(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestPublisherKilledAndBackWithinGrace(t *testing.T) {
+	const grace = 3 * time.Second
+	s := startIngest(t, func(c *config.Config) { c.Publish.Grace = grace })
+	first := publishFFmpeg(t, s.rtmpURL("k"))
+	waitStream(t, s.playURL("k"))
+	v := watch(t, s.playURL("k"))
+	v.waitTags(t, 50)
+
+	first.Process.Kill()
+	first.Wait()
+	killedAt := v.count()
+	publishFFmpeg(t, s.rtmpURL("k")) // back within the grace period
+	v.waitTags(t, killedAt+100)
+	select {
+	case <-v.ended:
+		t.Fatalf("viewer ended across the reconnect: %v", v.err)
+	default:
+	}
+
+	v.mu.Lock()
+	tags := append([]flv.Tag(nil), v.tags...)
+	v.mu.Unlock()
+	last := map[uint8]uint32{}
+	newConfig := false
+	for i, tag := range tags {
+		if tag.Timestamp < last[tag.Type] {
+			t.Fatalf("tag %d: %d ms after %d ms", i, tag.Timestamp, last[tag.Type])
+		}
+		last[tag.Type] = tag.Timestamp
+		if i >= killedAt && tag.Type == flv.TagVideo && tag.Data[1] == 0 {
+			newConfig = true
+		}
+	}
+	if !newConfig {
+		t.Fatal("no new sequence header after the publisher came back")
+	}
+}
+
+func TestViewersEndAfterGraceWhenPublisherDies(t *testing.T) {
+	const grace = time.Second
+	s := startIngest(t, func(c *config.Config) { c.Publish.Grace = grace })
+	pub := publishFFmpeg(t, s.rtmpURL("d"))
+	waitStream(t, s.playURL("d"))
+	v := watch(t, s.playURL("d"))
+	v.waitTags(t, 20)
+
+	pub.Process.Kill()
+	pub.Wait()
+	killed := time.Now()
+	select {
+	case <-v.ended:
+	case <-time.After(grace + 10*time.Second):
+		t.Fatal("viewer still connected long after the grace period")
+	}
+	if waited := time.Since(killed); waited < grace-100*time.Millisecond {
+		t.Fatalf("viewer ended %v after the kill, before the %v grace period", waited, grace)
+	}
+	if v.err != io.EOF {
+		t.Fatalf("viewer ended with %v, want a clean end of stream", v.err)
+	}
+}
+
+func TestDemoCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	var url string
+	deadline := time.Now().Add(5 * time.Second)
+	for url == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo URL printed; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+		}
+		for line := range strings.Lines(stdout.String()) {
+			if u, ok := strings.CutPrefix(line, "Demo stream: "); ok {
+				url = strings.TrimSpace(u)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.HasSuffix(url, "/live/demo.flv") {
+		t.Fatalf("demo URL %q", url)
+	}
+	waitStream(t, url)
+	v := watch(t, url)
+	// The clip is 4 s long: 6 s of play crosses a loop.
+	time.Sleep(6 * time.Second)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var lastVideo uint32
+	for _, tag := range v.tags {
+		if tag.Type == flv.TagVideo {
+			if tag.Timestamp < lastVideo {
+				t.Fatalf("demo timestamps went back from %d to %d", lastVideo, tag.Timestamp)
+			}
+			lastVideo = tag.Timestamp
+		}
+	}
+	if lastVideo < 5000 {
+		t.Fatalf("after 6 s the demo is at %d ms", lastVideo)
+	}
+}
+
+func TestBadFlagsAndConfig(t *testing.T) {
+	for _, args := range [][]string{
+		{"--no-such-flag"},
+		{"--window-bytes", "lots"},
+		{"--config", "/nonexistent.yaml"},
+		{"extra"},
+	} {
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}

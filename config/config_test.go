@@ -1,0 +1,70 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RTMPListen != ":1935" || c.HTTPListen != ":8080" || c.Window.Bytes != 64<<20 || c.Publish.Grace != 10*time.Second {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestFileOverridesDefaults(t *testing.T) {
+	path := write(t, "window:\n  bytes: 16MiB\npublish:\n  grace: 2s\n")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Window.Bytes != 16<<20 || c.Publish.Grace != 2*time.Second || c.Window.Duration != 10*time.Second {
+		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestBadFilesNameTheLine(t *testing.T) {
+	for _, tc := range []struct{ file, want string }{
+		{"publish:\n  grase: 2s\n", "line 2: field grase not found"},
+		{"window:\n  bytes: lots\n", "line 2"},
+		{"window:\n  duration: soon\n", "line 2"},
+		{"window:\n  slow_viewers: wait\n", "window.slow_viewers"},
+		{"log_level: loud\n", "log_level"},
+		{"publish:\n  grace: -1s\n", "publish.grace"},
+		{"rtmp_listen: \"\"\n", "rtmp_listen"},
+		{"[", "yaml"},
+	} {
+		_, err := Load(write(t, tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to mention %q", tc.file, err, tc.want)
+		}
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	for in, want := range map[string]ByteSize{"1500": 1500, "64MiB": 64 << 20, "2 KiB": 2048, "1GB": 1e9, "10B": 10} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("%q: %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1", "1TiB", "99999999999GiB"} {
+		if _, err := ParseByteSize(in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
+
+func write(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "flvedge.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
