@@ -274,10 +274,7 @@ func (cr *ChunkReader) grow(cs *chunkStream) error {
 func (cr *ChunkReader) readFull(p []byte) error {
 	n, err := io.ReadFull(cr.r, p)
 	cr.bytesRead += uint64(n)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return err
+	return unexpected(err)
 }
 
 // applyControl carries out the messages addressed to the chunk layer.

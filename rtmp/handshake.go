@@ -75,11 +75,16 @@ var errBadVersion = errors.New("unsupported handshake version")
 // its first chunks right behind C2.
 func serverHandshake(r io.Reader, w io.Writer) error {
 	var c0c1 [1 + handshakeSize]byte
-	if _, err := io.ReadFull(r, c0c1[:]); err != nil {
-		return fmt.Errorf("read C0+C1: %w", err)
+	// C0 alone first: TLS, HTTP or other strangers fail here at once instead
+	// of waiting out the timeout for a C1 that will never come.
+	if _, err := io.ReadFull(r, c0c1[:1]); err != nil {
+		return fmt.Errorf("read C0: %w", err)
 	}
 	if c0c1[0] != handshakeVersion {
 		return fmt.Errorf("%w %d", errBadVersion, c0c1[0])
+	}
+	if _, err := io.ReadFull(r, c0c1[1:]); err != nil {
+		return fmt.Errorf("read C1: %w", unexpected(err))
 	}
 	c1 := c0c1[1:]
 
@@ -106,7 +111,7 @@ func serverHandshake(r io.Reader, w io.Writer) error {
 	// the TCP connection has not already shown.
 	var c2 [handshakeSize]byte
 	if _, err := io.ReadFull(r, c2[:]); err != nil {
-		return fmt.Errorf("read C2: %w", err)
+		return fmt.Errorf("read C2: %w", unexpected(err))
 	}
 	return nil
 }
@@ -115,4 +120,13 @@ func hmacSum(key, data []byte) []byte {
 	h := hmac.New(sha256.New, key)
 	h.Write(data)
 	return h.Sum(nil)
+}
+
+// unexpected turns io.EOF into io.ErrUnexpectedEOF, for reads that come after
+// the peer has begun: only a silent peer ends cleanly.
+func unexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

@@ -139,9 +139,11 @@ func TestHandshakeErrors(t *testing.T) {
 	}{
 		{"empty", nil, io.EOF},
 		{"short C1", full[:700], io.ErrUnexpectedEOF},
-		{"no C2", full[:1+handshakeSize], io.EOF},
+		{"no C1", full[:1], io.ErrUnexpectedEOF},
+		{"no C2", full[:1+handshakeSize], io.ErrUnexpectedEOF},
 		{"short C2", full[:1+handshakeSize+10], io.ErrUnexpectedEOF},
 		{"version 6", append([]byte{6}, full[1:]...), errBadVersion},
+		{"TLS client hello", []byte{0x16, 3, 1}, errBadVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := serverHandshake(bytes.NewReader(tc.in), io.Discard)

@@ -1,0 +1,167 @@
+package rtmp
+
+import (
+	"io"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/flv"
+)
+
+// rawDial opens a connection the test writes bytes to by hand.
+func rawDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// plainHandshake does a client handshake over a raw connection.
+func plainHandshake(t *testing.T, nc net.Conn) {
+	t.Helper()
+	c0c1 := make([]byte, 1+handshakeSize)
+	c0c1[0] = 3
+	nc.Write(c0c1)
+	s := make([]byte, 1+2*handshakeSize)
+	if _, err := io.ReadFull(nc, s); err != nil {
+		t.Fatal(err)
+	}
+	nc.Write(s[1 : 1+handshakeSize])
+}
+
+// waitClosedRaw reads until the server closes the connection.
+func waitClosedRaw(t *testing.T, nc net.Conn) {
+	t.Helper()
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("server did not close the connection within 10 s")
+		}
+	}
+}
+
+// goodPublisher publishes on its own connection while bad ones come and go.
+type goodPublisher struct {
+	c    *testClient
+	sink *recordSink
+	id   uint32
+	ts   uint32
+}
+
+func startGoodPublisher(t *testing.T, ts *testServer) *goodPublisher {
+	c := dial(t, ts.addr)
+	c.connect("live")
+	id, _ := c.publish("good")
+	return &goodPublisher{c: c, sink: ts.rec.next(t), id: id}
+}
+
+// still checks that media still flows.
+func (g *goodPublisher) still(t *testing.T) {
+	t.Helper()
+	n := len(g.sink.snapshot())
+	g.ts += 40
+	g.c.media(TypeVideo, g.id, g.ts, []byte{0x27, 1, 0, 0, 0, 9})
+	g.sink.waitTags(t, n+1)
+}
+
+func TestBadInputClosesOnlyThatConnection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	noise := random(8192)
+	noise[0] = 0x42 // not version 3
+	connect, _ := flv.AppendAMF0(nil, "connect", 1, flv.Object{{Key: "app", Value: "live"}})
+	command := func(payload []byte) []byte {
+		n := len(payload)
+		return cat(hexb("03 000000"), []byte{byte(n >> 16), byte(n >> 8), byte(n)}, hexb("14 00000000"), payload)
+	}
+	badObject, _ := flv.AppendAMF0(nil, "connect", 1)
+	badObject = append(badObject, hexb("03 0003 617070 02 ffff 6c697665")...) // app: a string cut short
+
+	for _, tc := range []struct {
+		name      string
+		handshake bool   // do a client handshake first
+		in        []byte // then send this
+		reason    string // found in the log line
+	}{
+		{"random bytes", false, noise, "unsupported handshake version"},
+		{"random bytes after handshake", true, random(8192), "read"},
+		{"truncated handshake", false, append([]byte{3}, random(700)...), "handshake: read C1: unexpected EOF"},
+		{"no C2", false, append([]byte{3}, random(handshakeSize)...), "handshake: read C2: unexpected EOF"},
+		{"16 MiB message", true, hexb("03 000000 ffffff 14 00000000"), "exceeds the limit"},
+		{"chunk size 0", true, hexb("02 000000 000004 01 00000000 00000000"), "chunk size 0"},
+		{"chunk size 2^31", true, hexb("02 000000 000004 01 00000000 80000000"), "chunk size 2147483648"},
+		{"type 3 on unknown chunk stream", true, hexb("c7 01 02 03"), "before any full header"},
+		{"malformed AMF0 connect", true, command(badObject), "command"},
+		{"truncated connect", true, command(connect[:12]), "command"},
+		{"command name not a string", true, command(hexb("00 3ff0000000000000")), "command name"},
+		{"AMF3 marker in connect", true, command(cat(connect[:10+9], hexb("11 0a 0b 01"))), "command"},
+		{"publish before connect", true, command(func() []byte {
+			p, _ := flv.AppendAMF0(nil, "publish", 1, nil, "s")
+			return p
+		}()), `\"publish\" before connect`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, nil)
+			good := startGoodPublisher(t, ts)
+
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			nc := rawDial(t, ts.addr)
+			if tc.handshake {
+				plainHandshake(t, nc)
+			}
+			nc.Write(tc.in)
+			if strings.HasPrefix(tc.name, "truncated") || strings.HasPrefix(tc.name, "no C2") {
+				nc.(*net.TCPConn).CloseWrite()
+			}
+			waitClosedRaw(t, nc)
+			line := ts.logs.waitFor(t, "rtmp connection failed", "remote="+nc.LocalAddr().String())
+			if !strings.Contains(line, tc.reason) {
+				t.Errorf("log line %q does not say %q", line, tc.reason)
+			}
+			runtime.ReadMemStats(&after)
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+				t.Errorf("server allocated %d bytes for a bad connection", n)
+			}
+
+			good.still(t)
+			c := dial(t, ts.addr) // and new publishers are still welcome
+			c.connect("live")
+			if _, info := c.publish("another"); objString(info, "code") != "NetStream.Publish.Start" {
+				t.Errorf("publish after bad input: %v", info)
+			}
+		})
+	}
+}
+
+// A flood of bad connections from one address stays a few log lines.
+func TestBadInputFloodLogBounded(t *testing.T) {
+	ts := startServer(t, nil)
+	for range 30 {
+		nc := rawDial(t, ts.addr)
+		nc.Write([]byte{0x16, 3, 1, 0, 0}) // a TLS client hello, say
+		waitClosedRaw(t, nc)
+		nc.Close()
+	}
+	// Let the last connection's line be written if it is going to be.
+	nc := rawDial(t, ts.addr)
+	nc.Write([]byte{0x47})
+	waitClosedRaw(t, nc)
+	time.Sleep(50 * time.Millisecond)
+	if n := strings.Count(ts.logs.String(), "rtmp connection failed"); n != warnBurst {
+		t.Errorf("%d log lines for 31 bad connections, want the burst of %d", n, warnBurst)
+	}
+}
