@@ -1,0 +1,45 @@
+package flv
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// setDataFrame is the AMF0 string "@setDataFrame" that RTMP publishers put
+// before the name of a data message to ask the server to store it.
+var setDataFrame = []byte("\x02\x00\x0d@setDataFrame")
+
+// TrimSetDataFrame returns data without a leading AMF0 "@setDataFrame"
+// string, turning an RTMP publisher's data message into the script tag body
+// a file or a viewer expects. Other data is returned as it is. The result
+// shares data's bytes.
+func TrimSetDataFrame(data []byte) []byte {
+	return bytes.TrimPrefix(data, setDataFrame)
+}
+
+// ParseScript decodes a script tag body: the name (e.g. "onMetaData") and
+// the values after it. It also accepts a leading "@setDataFrame" (RTMP form)
+// and skips it.
+//
+// When a value after the name fails to decode, ParseScript returns the name
+// and the values before the bad one along with the error, so that a caller
+// that only needs the name can still recognise the tag.
+func ParseScript(data []byte) (name string, values []any, err error) {
+	d := amf0Decoder{b: TrimSetDataFrame(data)}
+	v, err := d.next()
+	if err != nil {
+		return "", nil, fmt.Errorf("flv: script name: %w", err)
+	}
+	name, ok := v.(string)
+	if !ok {
+		return "", nil, fmt.Errorf("flv: script name is %T, not a string: %w", v, ErrInvalid)
+	}
+	for d.off < len(d.b) {
+		v, err := d.next()
+		if err != nil {
+			return name, values, fmt.Errorf("flv: script %q: %w", name, err)
+		}
+		values = append(values, v)
+	}
+	return name, values, nil
+}
