@@ -50,9 +50,11 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 		track = 0
 	case flv.TagScript:
 		name, values, err := flv.ParseScript(t.Data)
-		if err != nil {
+		if err != nil && len(values) == 0 {
 			return fmt.Errorf("script tag: %w", err)
 		}
+		// Otherwise keep what decoded: encoders append junk to onMetaData
+		// now and then, and the values before it are good.
 		if name == "onMetaData" {
 			pkt.Config = true
 			pkt.ByTracks = metadataVariants(values)

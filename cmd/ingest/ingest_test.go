@@ -50,7 +50,8 @@ func (b *lockedBuffer) String() string {
 
 type testIngest struct {
 	*server
-	log *lockedBuffer
+	log    *lockedBuffer
+	logger *slog.Logger
 }
 
 func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
@@ -64,12 +65,13 @@ func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
 		edit(&cfg)
 	}
 	logs := &lockedBuffer{}
-	srv, err := start(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := start(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.close)
-	return &testIngest{server: srv, log: logs}
+	return &testIngest{server: srv, log: logs, logger: logger}
 }
 
 func (s *testIngest) rtmpURL(stream string) string {

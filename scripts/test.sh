@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every check and test of flvedge: formatting, vet, staticcheck, and the
+# whole Go test suite with the race detector, including the end-to-end tests
+# with real peers (ffmpeg, GStreamer). Installs those peers first when they are
+# missing (Debian packages; needs root or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
+missing=()
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
+if ! command -v gst-inspect-1.0 >/dev/null ||
+  ! gst-inspect-1.0 rtmp2sink >/dev/null 2>&1 || ! gst-inspect-1.0 x264enc >/dev/null 2>&1 ||
+  ! gst-inspect-1.0 avenc_aac >/dev/null 2>&1; then
+  missing+=(gstreamer)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing test peers (missing: ${missing[*]})"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== staticcheck"
+staticcheck=$(go env GOPATH)/bin/staticcheck
+[ -x "$staticcheck" ] || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+"$staticcheck" ./...
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m ./...
