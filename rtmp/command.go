@@ -162,7 +162,7 @@ func (c *conn) handleCommand(m Message) error {
 		if err := c.reply(onStatus(m.StreamID, statusInfo(levelError, "NetStream.Play.Failed", "play is not supported"))); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: play is not supported", errRefused)
+		return errors.New("play is not supported")
 	default:
 		c.log.Debug("rtmp command ignored", "command", cmd.name)
 	}
@@ -203,7 +203,7 @@ func (c *conn) onConnect(cmd command) error {
 		return err
 	}
 	c.connected = true
-	c.log.Debug("rtmp connect", "app", c.app, "tcUrl", c.tcURL)
+	c.log.Debug("rtmp connect", "app", c.app, "tcUrl", c.tcURL, "handshake", c.handshake)
 	return nil
 }
 

@@ -40,6 +40,7 @@ type conn struct {
 	cw  *ChunkWriter
 	log *slog.Logger
 
+	handshake    string // "plain" or "digest", for the log
 	connected    bool
 	app          string
 	appQuery     url.Values
@@ -77,8 +78,13 @@ func (c *conn) serve() error {
 	// This deadline covers the handshake and the connect command: a client
 	// that does not get that far quickly is not an encoder.
 	c.nc.SetDeadline(time.Now().Add(c.srv.handshakeTimeout()))
-	if err := serverHandshake(c.br, c.nc); err != nil {
+	digest, err := serverHandshake(c.br, c.nc)
+	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
+	}
+	c.handshake = "plain"
+	if digest {
+		c.handshake = "digest"
 	}
 	c.cr = NewChunkReader(c.br, c.srv.MaxMessageSize)
 	for {

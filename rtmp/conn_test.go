@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/url"
 	"reflect"
 	"runtime"
@@ -198,6 +199,7 @@ func TestPlayRefused(t *testing.T) {
 		t.Errorf("play status %v on stream %d", info, m.StreamID)
 	}
 	c.expectClosed()
+	ts.logs.waitFor(t, "rtmp connection failed", "play is not supported")
 }
 
 func TestAMF3CommandAndUnknownCommand(t *testing.T) {
@@ -364,3 +366,56 @@ func TestMediaPathDoesNotAllocate(t *testing.T) {
 type handlerFunc func(*PublishRequest) (Sink, error)
 
 func (f handlerFunc) Publish(r *PublishRequest) (Sink, error) { return f(r) }
+
+func TestServeAfterClose(t *testing.T) {
+	s := &Server{}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); err != nil {
+		t.Errorf("Serve after Close: %v", err)
+	}
+	if _, err := ln.Accept(); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("listener still open: %v", err)
+	}
+}
+
+// A listener closed by someone else is an error Serve reports.
+func TestServeListenerClosed(t *testing.T) {
+	s := &Server{}
+	defer s.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- s.Serve(ln) }()
+	ln.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve returned %v, want net.ErrClosed wrapped", err)
+	}
+}
+
+func TestServeTwoListeners(t *testing.T) {
+	ts := startServer(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- ts.Serve(ln) }()
+	c := dial(t, ln.Addr().String())
+	c.connect("live")
+	c.publish("second")
+	ts.rec.next(t)
+	if err := ts.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("second Serve: %v", err)
+	}
+}

@@ -70,21 +70,22 @@ func clientDigest(c1 []byte) (digestLayout, []byte, bool) {
 
 var errBadVersion = errors.New("unsupported handshake version")
 
-// serverHandshake runs the server side of the handshake. r must be the
-// reader the chunk stream is read from afterwards, since a client may send
-// its first chunks right behind C2.
-func serverHandshake(r io.Reader, w io.Writer) error {
+// serverHandshake runs the server side of the handshake and reports whether
+// the client used the digest form. r must be the reader the chunk stream is
+// read from afterwards, since a client may send its first chunks right
+// behind C2.
+func serverHandshake(r io.Reader, w io.Writer) (digest bool, err error) {
 	var c0c1 [1 + handshakeSize]byte
 	// C0 alone first: TLS, HTTP or other strangers fail here at once instead
 	// of waiting out the timeout for a C1 that will never come.
 	if _, err := io.ReadFull(r, c0c1[:1]); err != nil {
-		return fmt.Errorf("read C0: %w", err)
+		return false, fmt.Errorf("read C0: %w", err)
 	}
 	if c0c1[0] != handshakeVersion {
-		return fmt.Errorf("%w %d", errBadVersion, c0c1[0])
+		return false, fmt.Errorf("%w %d", errBadVersion, c0c1[0])
 	}
 	if _, err := io.ReadFull(r, c0c1[1:]); err != nil {
-		return fmt.Errorf("read C1: %w", unexpected(err))
+		return false, fmt.Errorf("read C1: %w", unexpected(err))
 	}
 	c1 := c0c1[1:]
 
@@ -92,28 +93,29 @@ func serverHandshake(r io.Reader, w io.Writer) error {
 	out[0] = handshakeVersion
 	s1, s2 := out[1:1+handshakeSize], out[1+handshakeSize:]
 	rand.Read(s1[8:])
-	if layout, digest, ok := clientDigest(c1); ok {
+	layout, cdigest, digest := clientDigest(c1)
+	if digest {
 		copy(s1[4:8], serverVersion)
 		off := layout.offset(s1)
 		copy(s1[off:], packetDigest(s1, off, serverKeyText))
 
 		rand.Read(s2[:handshakeSize-digestSize])
-		h := hmac.New(sha256.New, hmacSum(serverKey, digest))
+		h := hmac.New(sha256.New, hmacSum(serverKey, cdigest))
 		h.Write(s2[:handshakeSize-digestSize])
 		h.Sum(s2[:handshakeSize-digestSize]) // appends in place: the last 32 bytes of S2
 	} else {
 		copy(s2, c1)
 	}
 	if _, err := w.Write(out); err != nil {
-		return fmt.Errorf("write S0+S1+S2: %w", err)
+		return false, fmt.Errorf("write S0+S1+S2: %w", err)
 	}
 	// C2 is not checked: clients fill it inconsistently and it proves nothing
 	// the TCP connection has not already shown.
 	var c2 [handshakeSize]byte
 	if _, err := io.ReadFull(r, c2[:]); err != nil {
-		return fmt.Errorf("read C2: %w", unexpected(err))
+		return false, fmt.Errorf("read C2: %w", unexpected(err))
 	}
-	return nil
+	return digest, nil
 }
 
 func hmacSum(key, data []byte) []byte {

@@ -45,15 +45,19 @@ func digestC1(rng *rand.Rand, sumAt, base int) (c1, digest []byte) {
 	return c1, digest
 }
 
-func runHandshake(t *testing.T, c0 byte, c1 []byte) (s0 byte, s1, s2 []byte) {
+func runHandshake(t *testing.T, c1 []byte, wantDigest bool) (s0 byte, s1, s2 []byte) {
 	t.Helper()
-	in := append([]byte{c0}, c1...)
+	in := append([]byte{3}, c1...)
 	in = append(in, make([]byte, handshakeSize)...) // C2
 	in = append(in, "next chunk"...)
 	r := bytes.NewReader(in)
 	var out bytes.Buffer
-	if err := serverHandshake(r, &out); err != nil {
+	digest, err := serverHandshake(r, &out)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if digest != wantDigest {
+		t.Errorf("digest handshake %v, want %v", digest, wantDigest)
 	}
 	if r.Len() != len("next chunk") {
 		t.Errorf("handshake consumed %d bytes past C2", len("next chunk")-r.Len())
@@ -71,7 +75,7 @@ func TestHandshakeDigest(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			for range 20 { // offsets vary with the random bytes
 				c1, cdigest := digestC1(rng, l[0], l[1])
-				s0, s1, s2 := runHandshake(t, 3, c1)
+				s0, s1, s2 := runHandshake(t, c1, true)
 				if s0 != 3 {
 					t.Fatalf("S0 = %d", s0)
 				}
@@ -101,7 +105,7 @@ func TestHandshakePlain(t *testing.T) {
 		c1[i] = byte(rng.Uint32())
 	}
 	copy(c1[4:8], []byte{0, 0, 0, 0})
-	s0, s1, s2 := runHandshake(t, 3, c1)
+	s0, s1, s2 := runHandshake(t, c1, false)
 	if s0 != 3 {
 		t.Fatalf("S0 = %d", s0)
 	}
@@ -123,7 +127,7 @@ func TestHandshakeWrongClientKey(t *testing.T) {
 	c1, _ := digestC1(rng, 8, 12)
 	off := testDigestOffset(c1, 8, 12)
 	copy(c1[off:], testHMAC([]byte("not the key"), c1[:off], c1[off+32:]))
-	_, _, s2 := runHandshake(t, 3, c1)
+	_, _, s2 := runHandshake(t, c1, false)
 	if !bytes.Equal(s2, c1) {
 		t.Error("invalid digest not answered with a plain echo")
 	}
@@ -146,7 +150,7 @@ func TestHandshakeErrors(t *testing.T) {
 		{"TLS client hello", []byte{0x16, 3, 1}, errBadVersion},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := serverHandshake(bytes.NewReader(tc.in), io.Discard)
+			_, err := serverHandshake(bytes.NewReader(tc.in), io.Discard)
 			if !errors.Is(err, tc.want) {
 				t.Errorf("got %v, want %v", err, tc.want)
 			}
@@ -161,6 +165,6 @@ func FuzzHandshake(f *testing.F) {
 	f.Add(make([]byte, 1+2*handshakeSize))
 	f.Add([]byte{3, 1, 2, 3})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		_ = serverHandshake(bytes.NewReader(in), io.Discard)
+		_, _ = serverHandshake(bytes.NewReader(in), io.Discard)
 	})
 }
