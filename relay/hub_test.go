@@ -256,3 +256,18 @@ func TestGarbageTagIsAnError(t *testing.T) {
 		t.Fatal("unknown tag type accepted")
 	}
 }
+
+func TestLateMetadataIsStampedZero(t *testing.T) {
+	h := NewHub(Config{})
+	defer h.Close()
+	p, _ := h.Publish("live", "a", func() {})
+	defer p.Close()
+	mustWrite(t, p, flv.TagVideo, 0, avcConfig)
+	mustWrite(t, p, flv.TagVideo, 2000, keyframe())
+	mustWrite(t, p, flv.TagScript, 2040, metadata(t)) // GStreamer sends it late
+	mustWrite(t, p, flv.TagVideo, 2040, interFrame())
+	tags, _ := viewerTags(t, h.Lookup("live", "a").NewCursor(buffer.AllTracks))
+	if tags[0].Type != flv.TagScript || tags[0].Timestamp != 0 {
+		t.Fatalf("first tag: type %d at %d ms, want onMetaData at 0", tags[0].Type, tags[0].Timestamp)
+	}
+}

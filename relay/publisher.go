@@ -65,11 +65,17 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	// Configuration and script data do not move the timeline: encoders stamp
-	// sequence headers 0, and a resent one must not look like a jump back.
-	if pkt.Config || track < 0 {
+	switch {
+	case pkt.Config && track < 0:
+		// onMetaData stays at 0: ffmpeg takes a later one for a subtitle
+		// track, and it carries no time anyway.
+		pkt.Timestamp = 0
+	case pkt.Config || track < 0:
+		// Sequence headers and other script data do not move the timeline:
+		// encoders stamp them 0, and a resent one must not look like a
+		// jump back.
 		pkt.Timestamp = s.timeline.current()
-	} else {
+	default:
 		pkt.Timestamp = s.timeline.next(track, t.Timestamp)
 	}
 	if pkt.ByTracks != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -126,13 +127,8 @@ func TestFFmpegPublishesAndPlays(t *testing.T) {
 	url := s.playURL("t")
 	waitStream(t, url)
 
-	out, err := exec.Command(requireTool(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
-		"-of", "csv=p=0", url).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
-	}
-	if codecs := strings.Fields(string(out)); !containsAll(codecs, "h264", "aac") {
-		t.Fatalf("ffprobe reports %q, want h264 and aac", out)
+	if codecs := probeCodecs(t, url); fmt.Sprint(codecs) != "[h264 aac]" {
+		t.Fatalf("ffprobe reports %v, want h264 and aac", codecs)
 	}
 
 	// framecrc prints one line per decoded frame; at level error, ffmpeg
@@ -155,19 +151,84 @@ func TestFFmpegPublishesAndPlays(t *testing.T) {
 	if stderr.Len() > 0 {
 		t.Fatalf("decoder errors:\n%s", stderr.String())
 	}
+
+	if codecs := probeCodecs(t, url+"?only_audio=1"); fmt.Sprint(codecs) != "[aac]" {
+		t.Fatalf("only_audio: ffprobe reports %v", codecs)
+	}
+	if codecs := probeCodecs(t, url+"?only_video=1"); fmt.Sprint(codecs) != "[h264]" {
+		t.Fatalf("only_video: ffprobe reports %v", codecs)
+	}
+	checkInstantStart(t, url)
 }
 
-func containsAll(have []string, want ...string) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			found = found || h == w
+// checkInstantStart joins a running stream (most likely mid-GOP) and checks
+// that the picture comes first and at once: FLV header, onMetaData, AVC and
+// AAC sequence headers, then a video keyframe, within 100 ms.
+func checkInstantStart(t *testing.T, url string) {
+	t.Helper()
+	start := time.Now()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	r := flv.NewReader(resp.Body)
+	if _, err := r.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"onMetaData", "AVC sequence header", "AAC sequence header", "video keyframe"}
+	for i, what := range want {
+		tag, err := r.ReadTag()
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !found {
-			return false
+		if got := describe(tag); got != what {
+			t.Fatalf("tag %d is %s, want %s", i, got, what)
 		}
 	}
-	return true
+	if elapsed := time.Since(start); elapsed > 100*time.Millisecond {
+		t.Fatalf("keyframe after %v, want within 100 ms", elapsed)
+	}
+}
+
+func describe(tag flv.Tag) string {
+	switch tag.Type {
+	case flv.TagScript:
+		name, _, _ := flv.ParseScript(tag.Data)
+		return name
+	case flv.TagVideo:
+		info, err := flv.ParseVideo(tag.Data)
+		switch {
+		case err != nil:
+			return "broken video"
+		case info.SequenceHeader:
+			return "AVC sequence header"
+		case info.Keyframe:
+			return "video keyframe"
+		}
+		return "video frame"
+	case flv.TagAudio:
+		info, err := flv.ParseAudio(tag.Data)
+		switch {
+		case err != nil:
+			return "broken audio"
+		case info.SequenceHeader:
+			return "AAC sequence header"
+		}
+		return "audio frame"
+	}
+	return fmt.Sprintf("tag type %d", tag.Type)
+}
+
+// probeCodecs lists the codecs ffprobe finds at url, in stream order.
+func probeCodecs(t *testing.T, url string) []string {
+	t.Helper()
+	out, err := exec.Command(requireTool(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
+		"-of", "csv=p=0", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
+	}
+	return strings.Fields(string(out))
 }
 
 func TestGStreamerPublishes(t *testing.T) {
@@ -194,13 +255,8 @@ func TestGStreamerPublishes(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out, err := exec.Command(requireTool(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
-		"-of", "csv=p=0", url).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
-	}
-	if codecs := strings.Fields(string(out)); !containsAll(codecs, "h264", "aac") {
-		t.Fatalf("ffprobe reports %q, want h264 and aac", out)
+	if codecs := probeCodecs(t, url); fmt.Sprint(codecs) != "[h264 aac]" {
+		t.Fatalf("ffprobe reports %v, want h264 and aac", codecs)
 	}
 }
 
@@ -262,16 +318,28 @@ func (v *viewer) waitTags(t *testing.T, n int) {
 	}
 }
 
+// watchedStream starts an ingest with the given grace period, an ffmpeg
+// publisher of live/name, and a viewer that is receiving it.
+func watchedStream(t *testing.T, name string, grace time.Duration) (*testIngest, *exec.Cmd, *viewer) {
+	t.Helper()
+	s := startIngest(t, func(c *config.Config) { c.Publish.Grace = grace })
+	pub := publishFFmpeg(t, s.rtmpURL(name))
+	waitStream(t, s.playURL(name))
+	v := watch(t, s.playURL(name))
+	v.waitTags(t, 30)
+	return s, pub, v
+}
+
+// kill ends a publisher the hard way: no FCUnpublish, no FIN handshake of RTMP.
+func kill(cmd *exec.Cmd) {
+	cmd.Process.Kill()
+	cmd.Wait()
+}
+
 func TestPublisherKilledAndBackWithinGrace(t *testing.T) {
 	const grace = 3 * time.Second
-	s := startIngest(t, func(c *config.Config) { c.Publish.Grace = grace })
-	first := publishFFmpeg(t, s.rtmpURL("k"))
-	waitStream(t, s.playURL("k"))
-	v := watch(t, s.playURL("k"))
-	v.waitTags(t, 50)
-
-	first.Process.Kill()
-	first.Wait()
+	s, first, v := watchedStream(t, "k", grace)
+	kill(first)
 	killedAt := v.count()
 	publishFFmpeg(t, s.rtmpURL("k")) // back within the grace period
 	v.waitTags(t, killedAt+100)
@@ -302,14 +370,8 @@ func TestPublisherKilledAndBackWithinGrace(t *testing.T) {
 
 func TestViewersEndAfterGraceWhenPublisherDies(t *testing.T) {
 	const grace = time.Second
-	s := startIngest(t, func(c *config.Config) { c.Publish.Grace = grace })
-	pub := publishFFmpeg(t, s.rtmpURL("d"))
-	waitStream(t, s.playURL("d"))
-	v := watch(t, s.playURL("d"))
-	v.waitTags(t, 20)
-
-	pub.Process.Kill()
-	pub.Wait()
+	_, pub, v := watchedStream(t, "d", grace)
+	kill(pub)
 	killed := time.Now()
 	select {
 	case <-v.ended:
