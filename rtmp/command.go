@@ -237,7 +237,7 @@ func (c *conn) onPublish(streamID uint32, cmd command) error {
 		}
 		return fmt.Errorf("%w: %s/%s: %w", errRefused, req.App, req.Stream, err)
 	}
-	c.pub = &publication{req: req, sink: sink, streamID: streamID, start: time.Now()}
+	c.pub = &publication{req: req, sink: sink, start: time.Now()}
 	c.log.Info("rtmp publish start", "app", req.App, "stream", req.Stream)
 	start, err := onStatus(streamID, statusInfo(levelStatus, "NetStream.Publish.Start", "Publishing "+stream+"."))
 	if err != nil {

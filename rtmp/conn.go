@@ -23,10 +23,11 @@ const (
 )
 
 var (
-	// errRefused ends a connection whose publish the Handler refused: already
-	// logged, and not the client's fault in any way worth a warning.
+	// errRefused ends a connection whose publish was refused, which has been
+	// logged already.
 	errRefused = errors.New("publish refused")
-	// errSink ends a connection whose Sink returned an error.
+	// errSink ends a connection whose Sink returned an error, which the
+	// publish stop line reports.
 	errSink = errors.New("sink")
 )
 
@@ -55,10 +56,9 @@ type conn struct {
 
 // publication is an accepted publish, until its Sink is closed.
 type publication struct {
-	req      *PublishRequest
-	sink     Sink
-	streamID uint32
-	start    time.Time
+	req   *PublishRequest
+	sink  Sink
+	start time.Time
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -107,6 +107,7 @@ func (c *conn) serve() error {
 func (c *conn) handle(m Message) error {
 	switch m.Type {
 	case TypeAudio, TypeVideo:
+		// RTMP and FLV share these type numbers: FLV was made to hold RTMP messages.
 		return c.writeTag(m.Type, m.Timestamp, m.Payload)
 	case TypeDataAMF0, TypeDataAMF3:
 		if data, ok := scriptData(m); ok {

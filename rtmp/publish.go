@@ -42,7 +42,10 @@ type Handler interface {
 	// NetStream.Publish.Start is sent and media goes to the Sink. An error
 	// refuses it and closes the connection; a *StatusError gives the
 	// onStatus code and description the client sees, any other error gives
-	// NetStream.Publish.BadName.
+	// NetStream.Publish.BadName. With an error the Sink is not used.
+	//
+	// Publish runs on the connection's goroutine: while it blocks, that
+	// connection reads nothing.
 	Publish(req *PublishRequest) (Sink, error)
 }
 

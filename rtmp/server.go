@@ -4,9 +4,9 @@
 // publish session and hands each publisher's audio, video and script data
 // to a Sink as flv tags.
 //
-// The layers stand alone: the handshake (handshake.go), the chunk stream
-// ([ChunkReader], [ChunkWriter]), the commands (command.go) and the
-// connection and server (conn.go, server.go). Every byte from the network is
+// The layers are kept apart so each can be tested alone: the handshake, the
+// chunk stream ([ChunkReader], [ChunkWriter], usable without the server), the
+// commands, and the connections of a [Server]. Every byte from the network is
 // treated as hostile: messages are bounded in size, buffers grow only as data
 // arrives, and any violation closes that one connection with one log line,
 // at a bounded rate per source address.
@@ -43,7 +43,7 @@ type Server struct {
 	Handler          Handler
 	Logger           *slog.Logger  // nil means slog.Default()
 	MaxMessageSize   uint32        // largest message accepted; 0 means DefaultMaxMessageSize
-	ChunkSize        uint32        // chunk size we send with; 0 means DefaultOutChunkSize
+	ChunkSize        uint32        // chunk size we send with; 0 (or over 2^31-1) means DefaultOutChunkSize
 	HandshakeTimeout time.Duration // for the handshake and the connect command; 0 means DefaultHandshakeTimeout
 	IdleTimeout      time.Duration // longest silence once connected; 0 means DefaultIdleTimeout
 
