@@ -336,6 +336,27 @@ func TestReadSteadyStateDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// BenchmarkReadMessage reads a steady mix of 5000-byte video and 300-byte
+// audio messages in 4096-byte chunks, as a publisher sends them.
+func BenchmarkReadMessage(b *testing.B) {
+	video, audio := seq(5000), seq(300)
+	in := cat(
+		hexb("02 000000 000004 01 00000000 00001000"),
+		hexb("06 000000 001388 09 01000000"), video[:4096],
+		hexb("04 000000 00012c 08 01000000"), audio,
+		hexb("c6"), video[4096:],
+	)
+	loop := cat(hexb("c4"), audio, hexb("c6"), video[:4096], hexb("c6"), video[4096:])
+	cr := NewChunkReader(io.MultiReader(bytes.NewReader(in), &loopReader{data: loop}), 0)
+	b.SetBytes(int64(len(loop)) / 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cr.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func TestWriteGolden(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

@@ -132,7 +132,9 @@ func (c *conn) handle(m Message) error {
 // stream ID is not checked: a connection publishes one stream at most, and
 // some encoders send their metadata on stream 0.
 func (c *conn) writeTag(typ uint8, ts uint32, data []byte) error {
-	if c.pub == nil {
+	// An empty message is no tag: players and keyframe detection expect at
+	// least the tag's header byte.
+	if c.pub == nil || len(data) == 0 {
 		return nil
 	}
 	if err := c.pub.sink.WriteTag(flv.Tag{Type: typ, Timestamp: ts, Data: data}); err != nil {
