@@ -94,7 +94,8 @@ func TestPublishSession(t *testing.T) {
 		Message{CSID: 5, Type: TypeDataAMF3, StreamID: id, Timestamp: 5, Payload: append([]byte{0}, text...)},
 		Message{CSID: 5, Type: TypeDataAMF0, StreamID: id, Payload: clear},
 	)
-	c.media(TypeVideo, id, 0, nil) // empty, so dropped
+	// An empty message first: dropped, it is no tag.
+	c.media(TypeVideo, id, 0, nil)
 	video := bytes.Repeat([]byte{0x27, 1, 0, 0, 0}, 2000) // spans chunks
 	c.media(TypeVideo, id, 0, []byte{0x17, 0, 0, 0, 0, 1, 2})
 	c.media(TypeAudio, id, 0, []byte{0xaf, 0, 0x12, 0x10})
