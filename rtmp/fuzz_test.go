@@ -2,7 +2,13 @@ package rtmp
 
 import (
 	"bytes"
+	"io"
+	"log/slog"
+	"net"
 	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/flv"
 )
 
 // FuzzChunkReader feeds arbitrary bytes to the chunk reader: it must never
@@ -52,3 +58,80 @@ func FuzzChunkReader(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSession runs a whole server connection, past a valid handshake, on
+// arbitrary chunk bytes: commands, data and media in any order and shape
+// must never panic, and a Sink is closed exactly once whatever happens.
+func FuzzSession(f *testing.F) {
+	var session bytes.Buffer
+	cw := NewChunkWriter(&session)
+	add := func(streamID uint32, vals ...any) {
+		m, err := commandMessage(csidCommand, streamID, vals...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		cw.WriteMessage(m)
+	}
+	add(0, "connect", 1, flv.Object{{Key: "app", Value: "live?k=1"}, {Key: "tcUrl", Value: "rtmp://h/live"}})
+	add(0, "releaseStream", 2, nil, "s")
+	add(0, "FCPublish", 3, nil, "s")
+	add(0, "createStream", 4, nil)
+	add(1, "publish", 5, nil, "s?key=abc", "live")
+	meta, _ := flv.AppendAMF0(nil, "@setDataFrame", "onMetaData", flv.Object{{Key: "width", Value: 320.0}})
+	cw.WriteMessage(Message{CSID: 5, Type: TypeDataAMF0, StreamID: 1, Payload: meta})
+	cw.WriteMessage(Message{CSID: 6, Type: TypeVideo, StreamID: 1, Payload: []byte{0x17, 0, 0, 0, 0}})
+	cw.WriteMessage(Message{CSID: 4, Type: TypeAudio, StreamID: 1, Timestamp: 23, Payload: []byte{0xaf, 1, 2}})
+	cw.WriteMessage(userControl(eventPingRequest, 7))
+	cw.WriteMessage(controlMessage(TypeWindowAckSize, 10))
+	add(0, "FCUnpublish", 6, nil, "s")
+	add(0, "deleteStream", 7, nil, 1)
+	add(1, "play", 8, nil, "s")
+	cw.Flush()
+	f.Add(session.Bytes())
+	f.Add(session.Bytes()[:200])
+
+	handshake := make([]byte, 1+2*handshakeSize)
+	handshake[0] = handshakeVersion
+	f.Fuzz(func(t *testing.T, in []byte) {
+		sink := &fuzzSink{}
+		s := &Server{
+			Handler: handlerFunc(func(*PublishRequest) (Sink, error) { return sink, nil }),
+			Logger:  slog.New(slog.DiscardHandler),
+		}
+		s.init()
+		c := newConn(s, &fuzzConn{r: io.MultiReader(bytes.NewReader(handshake), bytes.NewReader(in))})
+		c.close(c.serve())
+		if sink.closes > 1 || sink.tags > 0 && sink.closes != 1 {
+			t.Fatalf("%d tags, Sink closed %d times", sink.tags, sink.closes)
+		}
+	})
+}
+
+type fuzzSink struct{ tags, closes int }
+
+func (s *fuzzSink) WriteTag(t flv.Tag) error {
+	if s.closes > 0 {
+		panic("WriteTag after Close")
+	}
+	if len(t.Data) == 0 {
+		panic("empty tag")
+	}
+	s.tags++
+	return nil
+}
+
+func (s *fuzzSink) Close() { s.closes++ }
+
+// fuzzConn is a net.Conn that reads the fuzz input and swallows writes.
+type fuzzConn struct{ r io.Reader }
+
+var fuzzAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1935}
+
+func (c *fuzzConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
+func (c *fuzzConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *fuzzConn) Close() error                     { return nil }
+func (c *fuzzConn) LocalAddr() net.Addr              { return fuzzAddr }
+func (c *fuzzConn) RemoteAddr() net.Addr             { return fuzzAddr }
+func (c *fuzzConn) SetDeadline(time.Time) error      { return nil }
+func (c *fuzzConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fuzzConn) SetWriteDeadline(time.Time) error { return nil }
