@@ -38,12 +38,14 @@ func runPeer(t *testing.T, name string, args ...string) {
 type mediaSummary struct {
 	metadata, avcHeader, aacHeader bool
 	keyframes, video, audio        int
+	span                           uint32 // last video timestamp less the first, in ms
 }
 
 func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
 	t.Helper()
 	var s mediaSummary
 	last := map[uint8]uint32{}
+	var firstVideo *uint32
 	for i, tag := range tags {
 		if len(tag.Data) == 0 {
 			t.Fatalf("tag %d (type %d) is empty", i, tag.Type)
@@ -66,6 +68,10 @@ func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
 			}
 		case flv.TagVideo:
 			s.video++
+			if firstVideo == nil {
+				firstVideo = &tag.Timestamp
+			}
+			s.span = tag.Timestamp - *firstVideo
 			if len(tag.Data) >= 2 && tag.Data[0] == 0x17 && tag.Data[1] == 0 {
 				s.avcHeader = true
 			}
@@ -81,6 +87,9 @@ func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
 	}
 	if !s.metadata || !s.avcHeader || !s.aacHeader {
 		t.Errorf("metadata %v, AVC sequence header %v, AAC sequence header %v", s.metadata, s.avcHeader, s.aacHeader)
+	}
+	if s.span < 2500 {
+		t.Errorf("video timestamps span %d ms, want about 3 s", s.span)
 	}
 	return s
 }
