@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/internal/testutil"
 )
 
 // newTest returns a Logger writing text lines to a buffer, with a clock the
@@ -151,7 +153,7 @@ func TestNilLogger(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	l := New(slog.New(slog.NewTextHandler(&buf, nil)), time.Hour, 2)
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -165,21 +167,4 @@ func TestConcurrent(t *testing.T) {
 	if n := strings.Count(buf.String(), "\n"); n != 6 {
 		t.Errorf("got %d lines, want 2 per source for 3 sources", n)
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -11,17 +11,8 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
 )
-
-// requireTool fails, never skips, when a real peer the tests need is missing.
-func requireTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found: install it (apt-get install %s) to run the end-to-end tests", name, pkg)
-	}
-	return path
-}
 
 // runPeer runs a publisher process to completion.
 func runPeer(t *testing.T, name string, args ...string) {
@@ -95,7 +86,7 @@ func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
 }
 
 func TestFFmpegPublish(t *testing.T) {
-	ffmpeg := requireTool(t, "ffmpeg", "ffmpeg")
+	ffmpeg := testutil.RequireTool(t, "ffmpeg", "ffmpeg")
 	ts := startServer(t, nil)
 	runPeer(t, ffmpeg, "-hide_banner", "-loglevel", "error",
 		"-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine",
@@ -126,7 +117,7 @@ func TestFFmpegPublish(t *testing.T) {
 }
 
 func TestGStreamerPublish(t *testing.T) {
-	gst := requireTool(t, "gst-launch-1.0", "gstreamer1.0-tools gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav")
+	gst := testutil.RequireTool(t, "gst-launch-1.0", "gstreamer1.0-tools gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav")
 	ts := startServer(t, nil)
 	pipeline := fmt.Sprintf("videotestsrc num-buffers=75 ! video/x-raw,width=320,height=240,framerate=25/1 "+
 		"! x264enc key-int-max=25 ! h264parse ! queue ! flvmux name=m streamable=true "+

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
 )
 
 // recorder is a Handler that keeps every request and every tag.
@@ -122,22 +123,7 @@ func (s *recordSink) waitTags(t *testing.T, n int) []flv.Tag {
 }
 
 // logBuffer collects log lines from the server.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer struct{ testutil.SyncBuffer }
 
 // waitFor waits until a log line contains all of the parts and returns it.
 func (b *logBuffer) waitFor(t *testing.T, parts ...string) string {

@@ -15,43 +15,17 @@ import (
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
 )
 
 // These tests run the ingest as a user does, with real peers: ffmpeg and
 // GStreamer publish over RTMP, ffmpeg and ffprobe play over HTTP.
 
-// requireTool fails, never skips, when a peer the test needs is missing: a
-// test that skips would pass without testing anything.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is needed by this test and was not found: install it (Debian: apt-get install ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-bad gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav) or run scripts/test.sh", name)
-	}
-	return path
-}
-
-// lockedBuffer collects log output written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+const gstreamerPackages = "gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav"
 
 type testIngest struct {
 	*server
-	log    *lockedBuffer
+	log    *testutil.SyncBuffer
 	logger *slog.Logger
 }
 
@@ -65,7 +39,7 @@ func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := start(cfg, logger)
 	if err != nil {
@@ -87,12 +61,12 @@ func (s *testIngest) playURL(stream string) string {
 // test ends or the returned process is killed.
 func publishFFmpeg(t *testing.T, url string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(requireTool(t, "ffmpeg"), "-hide_banner", "-loglevel", "error", "-re",
+	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-t", "60", "-f", "flv", url)
-	var stderr lockedBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -133,7 +107,7 @@ func TestFFmpegPublishesAndPlays(t *testing.T) {
 
 	// framecrc prints one line per decoded frame; at level error, ffmpeg
 	// prints any decoder error.
-	cmd := exec.Command(requireTool(t, "ffmpeg"), "-v", "error", "-i", url, "-t", "5", "-map", "0:v:0", "-f", "framecrc", "-")
+	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-v", "error", "-i", url, "-t", "5", "-map", "0:v:0", "-f", "framecrc", "-")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -223,7 +197,7 @@ func describe(tag flv.Tag) string {
 // probeCodecs lists the codecs ffprobe finds at url, in stream order.
 func probeCodecs(t *testing.T, url string) []string {
 	t.Helper()
-	out, err := exec.Command(requireTool(t, "ffprobe"), "-v", "error", "-show_entries", "stream=codec_name",
+	out, err := exec.Command(testutil.RequireTool(t, "ffprobe", "ffmpeg"), "-v", "error", "-show_entries", "stream=codec_name",
 		"-of", "csv=p=0", url).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
@@ -233,12 +207,12 @@ func probeCodecs(t *testing.T, url string) []string {
 
 func TestGStreamerPublishes(t *testing.T) {
 	s := startIngest(t, nil)
-	gst := exec.Command(requireTool(t, "gst-launch-1.0"), "-q",
+	gst := exec.Command(testutil.RequireTool(t, "gst-launch-1.0", gstreamerPackages), "-q",
 		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1",
 		"!", "x264enc", "key-int-max=25", "tune=zerolatency", "speed-preset=ultrafast", "!", "h264parse",
 		"!", "flvmux", "name=mux", "streamable=true", "!", "rtmp2sink", "location="+s.rtmpURL("gst"),
 		"audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "mux.")
-	var stderr lockedBuffer
+	var stderr testutil.SyncBuffer
 	gst.Stdout, gst.Stderr = &stderr, &stderr
 	if err := gst.Start(); err != nil {
 		t.Fatal(err)
@@ -388,7 +362,7 @@ func TestViewersEndAfterGraceWhenPublisherDies(t *testing.T) {
 
 func TestDemoCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
