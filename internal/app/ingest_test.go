@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -365,7 +365,7 @@ func TestDemoCommand(t *testing.T) {
 	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
+		done <- Run(ctx, Ingest, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -416,7 +416,7 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		{"--config", "/nonexistent.yaml"},
 		{"extra"},
 	} {
-		err := run(context.Background(), args, io.Discard, io.Discard)
+		err := Run(context.Background(), Ingest, args, io.Discard, io.Discard)
 		if err == nil {
 			t.Errorf("%v: accepted", args)
 		}
