@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/flv"
 )
 
 // Config tunes every stream of a Hub. Zero fields take defaults.
@@ -76,9 +77,12 @@ type Stream struct {
 	grace   *time.Timer // guarded by hub.mu; set while the stream has no publisher
 	graceID int         // guarded by hub.mu; tells a stale timer from the current one
 
-	writeMu  sync.Mutex // one publisher writes at a time, also across a takeover
-	timeline *timeline
-	everHad  bool // guarded by writeMu: a publisher came before, so the next one restarts the timeline
+	viewers atomic.Int64
+
+	writeMu    sync.Mutex // one publisher writes at a time, also across a takeover
+	timeline   *timeline
+	everHad    bool                      // guarded by writeMu: a publisher came before, so the next one restarts the timeline
+	lastConfig [flv.TagScript + 1][]byte // guarded by writeMu: bodies of the current configuration, by tag type
 }
 
 // Lookup returns the stream app/name, or nil when nobody publishes it and its
@@ -102,8 +106,7 @@ func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
 	key := streamKey{app, name}
 	s := h.streams[key]
 	if s == nil {
-		s = &Stream{App: app, Name: name, hub: h, ring: buffer.NewRing(h.cfg.Window),
-			timeline: newTimeline(h.cfg.MaxTimestampJump, h.now)}
+		s = h.newStream(app, name)
 		h.streams[key] = s
 	}
 	old := s.current.Load()
@@ -157,9 +160,9 @@ func (h *Hub) Close() {
 	}
 }
 
-// NewCursor adds a viewer that wants the given tracks.
-func (s *Stream) NewCursor(want buffer.Tracks) *buffer.Cursor {
-	return s.ring.NewCursor(want)
+func (h *Hub) newStream(app, name string) *Stream {
+	return &Stream{App: app, Name: name, hub: h, ring: buffer.NewRing(h.cfg.Window),
+		timeline: newTimeline(h.cfg.MaxTimestampJump, h.now)}
 }
 
 // Live reports whether the stream has a publisher now (rather than waiting
@@ -187,9 +190,39 @@ func (s *Stream) expire(graceID int) {
 		h.mu.Unlock()
 		return // a publisher came back in time
 	}
-	delete(h.streams, streamKey{s.App, s.Name})
-	s.grace = nil
+	s.endLocked()
 	h.mu.Unlock()
-	h.cfg.Logger.Info("stream ended", "app", s.App, "stream", s.Name)
+	s.finish()
+}
+
+// endLocked takes the stream out of the hub; finish, after the hub's lock is
+// released, ends its viewers.
+func (s *Stream) endLocked() {
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	s.graceID++
+	if h := s.hub; h.streams[streamKey{s.App, s.Name}] == s {
+		delete(h.streams, streamKey{s.App, s.Name})
+	}
+}
+
+// end removes the stream at once, without a grace period, if p still
+// publishes it.
+func (s *Stream) end(p *Publisher) {
+	h := s.hub
+	h.mu.Lock()
+	if !s.current.CompareAndSwap(p, nil) {
+		h.mu.Unlock()
+		return
+	}
+	s.endLocked()
+	h.mu.Unlock()
+	s.finish()
+}
+
+func (s *Stream) finish() {
+	s.hub.cfg.Logger.Info("stream ended", "app", s.App, "stream", s.Name)
 	s.ring.Close()
 }

@@ -142,7 +142,7 @@ func TestViewersEndAfterGrace(t *testing.T) {
 	defer h.Close()
 	p, _ := h.Publish("live", "a", func() {})
 	publishStart(t, p, 0)
-	cur := h.Lookup("live", "a").NewCursor(buffer.AllTracks)
+	cur := h.Lookup("live", "a").Join(buffer.AllTracks).Cursor
 	viewerTags(t, cur)
 	p.Close()
 	if h.Lookup("live", "a") == nil {
@@ -163,7 +163,7 @@ func TestPublisherBackWithinGraceContinuesForViewers(t *testing.T) {
 	p, _ := h.Publish("live", "a", func() {})
 	publishStart(t, p, 0)
 	mustWrite(t, p, flv.TagVideo, 5000, interFrame())
-	cur := h.Lookup("live", "a").NewCursor(buffer.AllTracks)
+	cur := h.Lookup("live", "a").Join(buffer.AllTracks).Cursor
 	before, _ := viewerTags(t, cur)
 	p.Close()
 
@@ -172,23 +172,28 @@ func TestPublisherBackWithinGraceContinuesForViewers(t *testing.T) {
 		t.Fatalf("publisher back within grace: %v", err)
 	}
 	defer p2.Close()
-	publishStart(t, p2, 0) // the new publisher's clock starts at 0 again
+	// The new publisher's clock starts at 0 again, and its encoder chose
+	// another profile; its audio configuration is the same as before.
+	newAVC := []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x4d, 0x00, 0x1e, 0xff}
+	mustWrite(t, p2, flv.TagVideo, 0, newAVC)
+	mustWrite(t, p2, flv.TagAudio, 0, aacConfig)
+	mustWrite(t, p2, flv.TagVideo, 0, keyframe())
 	after, ended := viewerTags(t, cur)
 	if ended {
 		t.Fatal("viewer ended across the reconnect")
 	}
 	last := before[len(before)-1].Timestamp
-	sawConfig := false
+	var configs [][]byte
 	for _, tag := range after {
 		if tag.Timestamp < last {
 			t.Fatalf("timestamp went back from %d to %d", last, tag.Timestamp)
 		}
-		if tag.Type == flv.TagVideo && bytes.Equal(tag.Data, avcConfig) {
-			sawConfig = true
+		if tag.Data[1] == 0 {
+			configs = append(configs, tag.Data)
 		}
 	}
-	if !sawConfig {
-		t.Fatal("the new sequence header did not reach the viewer")
+	if len(configs) != 1 || !bytes.Equal(configs[0], newAVC) {
+		t.Fatalf("configurations sent after the reconnect: % x; want only the changed AVC one", configs)
 	}
 }
 
@@ -202,7 +207,7 @@ func TestMetadataAnnouncesOnlyDeliveredTracks(t *testing.T) {
 	mustWrite(t, p, flv.TagVideo, 0, avcConfig)
 	mustWrite(t, p, flv.TagVideo, 0, keyframe())
 
-	tags, _ := viewerTags(t, h.Lookup("live", "a").NewCursor(buffer.AllTracks))
+	tags, _ := viewerTags(t, h.Lookup("live", "a").Join(buffer.AllTracks).Cursor)
 	name, values, err := flv.ParseScript(tags[0].Data)
 	if err != nil || name != "onMetaData" {
 		t.Fatalf("first tag is not onMetaData: %q %v", name, err)
@@ -230,7 +235,7 @@ func TestHubCloseEndsEverything(t *testing.T) {
 	var kicked atomic.Bool
 	p, _ := h.Publish("live", "a", func() { kicked.Store(true) })
 	publishStart(t, p, 0)
-	cur := h.Lookup("live", "a").NewCursor(buffer.AllTracks)
+	cur := h.Lookup("live", "a").Join(buffer.AllTracks).Cursor
 	h.Close()
 	if !kicked.Load() {
 		t.Fatal("publisher not kicked")
@@ -266,7 +271,7 @@ func TestLateMetadataIsStampedZero(t *testing.T) {
 	mustWrite(t, p, flv.TagVideo, 2000, keyframe())
 	mustWrite(t, p, flv.TagScript, 2040, metadata(t)) // GStreamer sends it late
 	mustWrite(t, p, flv.TagVideo, 2040, interFrame())
-	tags, _ := viewerTags(t, h.Lookup("live", "a").NewCursor(buffer.AllTracks))
+	tags, _ := viewerTags(t, h.Lookup("live", "a").Join(buffer.AllTracks).Cursor)
 	if tags[0].Type != flv.TagScript || tags[0].Timestamp != 0 {
 		t.Fatalf("first tag: type %d at %d ms, want onMetaData at 0", tags[0].Type, tags[0].Timestamp)
 	}

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -65,6 +66,15 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if pkt.Config {
+		// A configuration resent unchanged (after a reconnect, or before
+		// every keyframe by some encoders) tells viewers nothing new.
+		last := &s.lastConfig[t.Type]
+		if bytes.Equal(*last, t.Data) {
+			return nil
+		}
+		*last = append((*last)[:0], t.Data...)
+	}
 	switch {
 	case pkt.Config && track < 0:
 		// onMetaData stays at 0: ffmpeg takes a later one for a subtitle
@@ -98,4 +108,20 @@ func encode(t flv.Tag) []byte {
 // period. Safe to call more than once.
 func (p *Publisher) Close() {
 	p.closeOnce.Do(func() { p.stream.unpublish(p) })
+}
+
+// End ends the publisher and its stream at once, without a grace period:
+// for a pull that gave up, whose viewers should not wait any longer.
+func (p *Publisher) End() {
+	p.closeOnce.Do(func() { p.stream.end(p) })
+}
+
+// Restart makes the next tag continue the stream's timeline after the real
+// time that passed, whatever its timestamp: the tags now come from another
+// source, with a clock of its own.
+func (p *Publisher) Restart() {
+	s := p.stream
+	s.writeMu.Lock()
+	s.timeline.restart()
+	s.writeMu.Unlock()
 }

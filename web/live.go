@@ -49,16 +49,17 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	cur := s.NewCursor(want)
+	viewer := s.Join(want)
+	defer viewer.Leave()
 	out, err := newFLVWriter(w, r, l.writeTimeout())
 	if err != nil {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	start := time.Now()
-	n, reason := copyStream(cur, out, r.Context().Done())
+	n, reason := copyStream(viewer.Cursor, out, r.Context().Done())
 	l.logger().Debug("viewer ended", "app", app, "stream", name, "remote", r.RemoteAddr,
-		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", cur.Skips(), "reason", reason)
+		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", viewer.Skips(), "reason", reason)
 }
 
 // copyStream hands every batch the cursor has to out until the stream ends,
