@@ -26,12 +26,14 @@ var Default []byte
 // Config is the whole file. Field comments live in default.yaml, next to
 // the values operators edit.
 type Config struct {
-	RTMPListen string  `yaml:"rtmp_listen"`
-	HTTPListen string  `yaml:"http_listen"`
-	LogLevel   string  `yaml:"log_level"`
-	Window     Window  `yaml:"window"`
-	Publish    Publish `yaml:"publish"`
-	Viewers    Viewers `yaml:"viewers"`
+	RTMPListen string       `yaml:"rtmp_listen"`
+	HTTPListen string       `yaml:"http_listen"`
+	LogLevel   string       `yaml:"log_level"`
+	Window     Window       `yaml:"window"`
+	Publish    Publish      `yaml:"publish"`
+	Viewers    Viewers      `yaml:"viewers"`
+	Upstream   Upstream     `yaml:"upstream"`
+	Pulls      []StaticPull `yaml:"pulls"`
 }
 
 type Window struct {
@@ -109,6 +111,14 @@ func (c Config) Check() error {
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if err := c.Upstream.check(); err != nil {
+		return err
+	}
+	for _, p := range c.Pulls {
+		if err := p.check(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

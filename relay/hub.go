@@ -128,7 +128,7 @@ func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
 	}
 	s.writeMu.Lock()
 	if s.everHad {
-		s.timeline.restart()
+		s.newSourceLocked()
 	}
 	s.everHad = true
 	s.writeMu.Unlock()
@@ -220,6 +220,15 @@ func (s *Stream) end(p *Publisher) {
 	s.endLocked()
 	h.mu.Unlock()
 	s.finish()
+}
+
+// newSourceLocked prepares the stream for tags from another source: its
+// clock restarts after the real gap, and its codec configuration goes to the
+// viewers even where it equals the old one, because the decoder starts over
+// with the new encoder's stream.
+func (s *Stream) newSourceLocked() {
+	s.timeline.restart()
+	clear(s.lastConfig[:])
 }
 
 func (s *Stream) finish() {

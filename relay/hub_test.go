@@ -173,7 +173,7 @@ func TestPublisherBackWithinGraceContinuesForViewers(t *testing.T) {
 	}
 	defer p2.Close()
 	// The new publisher's clock starts at 0 again, and its encoder chose
-	// another profile; its audio configuration is the same as before.
+	// another profile.
 	newAVC := []byte{0x17, 0x00, 0, 0, 0, 0x01, 0x4d, 0x00, 0x1e, 0xff}
 	mustWrite(t, p2, flv.TagVideo, 0, newAVC)
 	mustWrite(t, p2, flv.TagAudio, 0, aacConfig)
@@ -192,8 +192,9 @@ func TestPublisherBackWithinGraceContinuesForViewers(t *testing.T) {
 			configs = append(configs, tag.Data)
 		}
 	}
-	if len(configs) != 1 || !bytes.Equal(configs[0], newAVC) {
-		t.Fatalf("configurations sent after the reconnect: % x; want only the changed AVC one", configs)
+	// Both go out: the decoder starts over with the new encoder's stream.
+	if len(configs) != 2 || !bytes.Equal(configs[0], newAVC) || !bytes.Equal(configs[1], aacConfig) {
+		t.Fatalf("configurations sent after the reconnect: % x; want the new publisher's two", configs)
 	}
 }
 
@@ -274,5 +275,21 @@ func TestLateMetadataIsStampedZero(t *testing.T) {
 	tags, _ := viewerTags(t, h.Lookup("live", "a").Join(buffer.AllTracks).Cursor)
 	if tags[0].Type != flv.TagScript || tags[0].Timestamp != 0 {
 		t.Fatalf("first tag: type %d at %d ms, want onMetaData at 0", tags[0].Type, tags[0].Timestamp)
+	}
+}
+
+func TestUnchangedConfigurationFromTheSameSourceIsNotResent(t *testing.T) {
+	h := NewHub(Config{})
+	defer h.Close()
+	p, _ := h.Publish("live", "a", func() {})
+	defer p.Close()
+	publishStart(t, p, 0)
+	cur := h.Lookup("live", "a").Join(buffer.AllTracks).Cursor
+	viewerTags(t, cur)
+	mustWrite(t, p, flv.TagVideo, 40, avcConfig) // repeated before every keyframe
+	mustWrite(t, p, flv.TagVideo, 40, keyframe())
+	tags, _ := viewerTags(t, cur)
+	if len(tags) != 1 || tags[0].Data[1] != 1 {
+		t.Fatalf("got %d tags, want only the keyframe", len(tags))
 	}
 }

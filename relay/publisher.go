@@ -67,8 +67,9 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if pkt.Config {
-		// A configuration resent unchanged (after a reconnect, or before
-		// every keyframe by some encoders) tells viewers nothing new.
+		// A configuration resent unchanged by the same source (an origin
+		// we reconnected to, an encoder that repeats it before every
+		// keyframe) tells viewers nothing new.
 		last := &s.lastConfig[t.Type]
 		if bytes.Equal(*last, t.Data) {
 			return nil
@@ -122,6 +123,6 @@ func (p *Publisher) End() {
 func (p *Publisher) Restart() {
 	s := p.stream
 	s.writeMu.Lock()
-	s.timeline.restart()
+	s.newSourceLocked()
 	s.writeMu.Unlock()
 }

@@ -15,7 +15,9 @@ import (
 // Live serves /{app}/{stream}.flv from a relay.Hub: one endless FLV response
 // per viewer.
 type Live struct {
-	Hub    *relay.Hub
+	Hub *relay.Hub
+	// Pull, if set, pulls streams that are not published here from origins.
+	Pull   *relay.Puller
 	Logger *slog.Logger // nil: slog.Default()
 	// WriteTimeout bounds one write to a viewer; a viewer that accepts
 	// nothing for that long is disconnected. Default 15 s.
@@ -35,9 +37,16 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s := l.Hub.Lookup(app, name)
-	if s == nil {
-		http.Error(w, "stream not found", http.StatusNotFound)
+	s, err := l.stream(r, app, name)
+	if err != nil {
+		var ue *relay.UpstreamError
+		if !errors.As(err, &ue) {
+			ue = &relay.UpstreamError{Status: http.StatusBadGateway, Reason: err.Error()}
+		}
+		if ue.Status != http.StatusNotFound {
+			l.logger().Info("viewer refused", "app", app, "stream", name, "remote", r.RemoteAddr, "status", ue.Status, "reason", ue.Reason)
+		}
+		http.Error(w, ue.Reason, ue.Status)
 		return
 	}
 	h := w.Header()
@@ -60,6 +69,34 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n, reason := copyStream(viewer.Cursor, out, r.Context().Done())
 	l.logger().Debug("viewer ended", "app", app, "stream", name, "remote", r.RemoteAddr,
 		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", viewer.Skips(), "reason", reason)
+}
+
+// stream finds the stream a viewer asks for: published here, or pulled.
+func (l *Live) stream(r *http.Request, app, name string) (*relay.Stream, error) {
+	if s := l.Hub.Lookup(app, name); s != nil {
+		return s, nil
+	}
+	if l.Pull == nil {
+		return nil, &relay.UpstreamError{Status: http.StatusNotFound, Reason: "stream not found"}
+	}
+	return l.Pull.Stream(r.Context(), app, name, viaOf(r))
+}
+
+// maxVia bounds how much of a forged via header is read; any chain longer
+// than the hop limit is refused anyway.
+const maxVia = 64
+
+// viaOf lists the edges the request passed through.
+func viaOf(r *http.Request) []string {
+	var via []string
+	for _, v := range r.Header.Values(relay.ViaHeader) {
+		for id := range strings.SplitSeq(v, ",") {
+			if id = strings.TrimSpace(id); id != "" && len(via) < maxVia {
+				via = append(via, id)
+			}
+		}
+	}
+	return via
 }
 
 // copyStream hands every batch the cursor has to out until the stream ends,

@@ -49,55 +49,78 @@ func Main(role Role) {
 type options struct {
 	configPath string
 	demo       bool
-	set        func(*config.Config) // applies the flags that were given
+	edits      []func(*config.Config) error // the flags that were given, in order
+}
+
+// apply puts the flags over the file's settings.
+func (o options) apply(c *config.Config) error {
+	for _, edit := range o.edits {
+		if err := edit(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet(string(role), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
-	fs.StringVar(&o.configPath, "config", "", "YAML config `file` (keys and defaults: config/default.yaml)")
-	fs.BoolVar(&o.demo, "demo", false, "publish a built-in looping demo stream at /live/demo.flv")
-	rtmpListen := fs.String("rtmp-listen", "", "RTMP listen `address` (default \":1935\")")
-	httpListen := fs.String("http-listen", "", "HTTP listen `address` (default \":8080\")")
-	windowDuration := fs.Duration("window-duration", 0, "how far back each stream's window reaches (default 10s)")
-	windowBytes := fs.String("window-bytes", "", "hard `size` bound of each stream's window (default 64MiB)")
-	grace := fs.Duration("grace", 0, "how long viewers wait for a publisher that left (default 10s)")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	// override defines a flag that, when given, replaces a config setting.
+	override := func(name, usage string, set func(c *config.Config, value string) error) {
+		fs.Func(name, usage, func(v string) error {
+			o.edits = append(o.edits, func(c *config.Config) error {
+				if err := set(c, v); err != nil {
+					return fmt.Errorf("--%s: %w", name, err)
+				}
+				return nil
+			})
+			return nil
+		})
+	}
+	fs.StringVar(&o.configPath, "config", "", "YAML config `file` (every key and its default: config/default.yaml)")
+	override("http-listen", "HTTP listen `address` (default \":8080\")", func(c *config.Config, v string) error {
+		c.HTTPListen = v
+		return nil
+	})
+	if role == Ingest {
+		fs.BoolVar(&o.demo, "demo", false, "publish a built-in looping demo stream at /live/demo.flv")
+		override("rtmp-listen", "RTMP listen `address` (default \":1935\")", func(c *config.Config, v string) error {
+			c.RTMPListen = v
+			return nil
+		})
+	}
+	if role == Edge {
+		first := true
+		override("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v string) error {
+			if first {
+				c.Upstream.Origins, first = nil, false
+			}
+			c.Upstream.Origins = append(c.Upstream.Origins, v)
+			return nil
+		})
+	}
+	override("window-duration", "how far back each stream's window reaches (default 10s)", func(c *config.Config, v string) (err error) {
+		c.Window.Duration, err = time.ParseDuration(v)
+		return err
+	})
+	override("window-bytes", "hard `size` bound of each stream's window (default 64MiB)", func(c *config.Config, v string) (err error) {
+		c.Window.Bytes, err = config.ParseByteSize(v)
+		return err
+	})
+	override("grace", "how long viewers wait for a publisher or origin that left (default 10s)", func(c *config.Config, v string) (err error) {
+		c.Publish.Grace, err = time.ParseDuration(v)
+		return err
+	})
+	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
+		c.LogLevel = v
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	var size config.ByteSize
-	if *windowBytes != "" {
-		var err error
-		if size, err = config.ParseByteSize(*windowBytes); err != nil {
-			return o, fmt.Errorf("--window-bytes: %w", err)
-		}
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	o.set = func(c *config.Config) {
-		if given["rtmp-listen"] {
-			c.RTMPListen = *rtmpListen
-		}
-		if given["http-listen"] {
-			c.HTTPListen = *httpListen
-		}
-		if given["window-duration"] {
-			c.Window.Duration = *windowDuration
-		}
-		if given["window-bytes"] {
-			c.Window.Bytes = size
-		}
-		if given["grace"] {
-			c.Publish.Grace = *grace
-		}
-		if given["log-level"] {
-			c.LogLevel = *logLevel
-		}
 	}
 	return o, nil
 }
@@ -112,14 +135,19 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	o.set(&cfg)
+	if err := o.apply(&cfg); err != nil {
+		return err
+	}
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("flags: %w", err)
+	}
+	if role == Edge && !cfg.Upstream.Pulling() {
+		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
 	}
 	level, _ := config.ParseLogLevel(cfg.LogLevel)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	srv, err := start(cfg, logger)
+	srv, err := start(role, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -129,7 +157,9 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "Demo stream: %s/live/demo.flv\n", srv.httpURL())
 		fmt.Fprintf(stdout, "Play it with: ffplay %s/live/demo.flv\n", srv.httpURL())
 	}
-	fmt.Fprintf(stdout, "Publish with: ffmpeg -re -i INPUT -c copy -f flv rtmp://%s/live/STREAM\n", hostPort(srv.rtmpLn.Addr()))
+	if srv.rtmpLn != nil {
+		fmt.Fprintf(stdout, "Publish with: ffmpeg -re -i INPUT -c copy -f flv rtmp://%s/live/STREAM\n", hostPort(srv.rtmpLn.Addr()))
+	}
 	fmt.Fprintf(stdout, "Play at:      %s/live/STREAM.flv\n", srv.httpURL())
 
 	select {
@@ -141,11 +171,12 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	}
 }
 
-// server is a running ingest: an RTMP listener feeding the hub and an HTTP
-// listener serving it.
+// server is a running ingest or edge: an HTTP listener serving the hub,
+// which an RTMP listener (ingest) and pulls from origins feed.
 type server struct {
 	hub     *relay.Hub
-	rtmp    *rtmp.Server
+	puller  *relay.Puller // nil without origins or static pulls
+	rtmp    *rtmp.Server  // nil on an edge
 	http    *http.Server
 	rtmpLn  net.Listener
 	httpLn  net.Listener
@@ -153,17 +184,19 @@ type server struct {
 	stopped chan struct{}
 }
 
-func start(cfg config.Config, logger *slog.Logger) (*server, error) {
-	rtmpLn, err := net.Listen("tcp", cfg.RTMPListen)
-	if err != nil {
-		return nil, fmt.Errorf("rtmp listen: %w", err)
-	}
-	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
-	if err != nil {
-		rtmpLn.Close()
+func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
+	s := &server{failed: make(chan error, 2), stopped: make(chan struct{})}
+	var err error
+	if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
-	hub := relay.NewHub(relay.Config{
+	if role == Ingest {
+		if s.rtmpLn, err = net.Listen("tcp", cfg.RTMPListen); err != nil {
+			s.httpLn.Close()
+			return nil, fmt.Errorf("rtmp listen: %w", err)
+		}
+	}
+	s.hub = relay.NewHub(relay.Config{
 		Window: buffer.Config{
 			MaxDuration: cfg.Window.Duration,
 			MaxBytes:    int(cfg.Window.Bytes),
@@ -174,23 +207,49 @@ func start(cfg config.Config, logger *slog.Logger) (*server, error) {
 		MaxTimestampJump: cfg.Publish.MaxTimestampJump,
 		Logger:           logger,
 	})
-	s := &server{
-		hub:     hub,
-		rtmp:    &rtmp.Server{Handler: publishHandler{hub}, Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)},
-		rtmpLn:  rtmpLn,
-		httpLn:  httpLn,
-		failed:  make(chan error, 2),
-		stopped: make(chan struct{}),
+	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
+		s.puller = newPuller(s.hub, cfg.Upstream)
+		for _, p := range cfg.Pulls {
+			app, name := p.Split()
+			s.puller.Keep(app, name, p.URL)
+		}
+	}
+	live := &web.Live{Hub: s.hub, Logger: logger, WriteTimeout: cfg.Viewers.WriteTimeout}
+	if cfg.Upstream.Pulling() {
+		live.Pull = s.puller
 	}
 	s.http = &http.Server{
-		Handler:           web.NewHandler(&web.Live{Hub: hub, Logger: logger, WriteTimeout: cfg.Viewers.WriteTimeout}),
+		Handler:           web.NewHandler(live),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	go s.serve("rtmp", func() error { return s.rtmp.Serve(rtmpLn) })
-	go s.serve("http", func() error { return s.http.Serve(httpLn) })
-	logger.Info("listening", "rtmp", rtmpLn.Addr().String(), "http", httpLn.Addr().String())
+	go s.serve("http", func() error { return s.http.Serve(s.httpLn) })
+	if s.rtmpLn != nil {
+		s.rtmp = &rtmp.Server{Handler: publishHandler{s.hub}, Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
+		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
+		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
+	} else {
+		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins)
+	}
 	return s, nil
+}
+
+func newPuller(hub *relay.Hub, u config.Upstream) *relay.Puller {
+	header := make(http.Header)
+	for k, v := range u.Headers {
+		header.Set(k, v)
+	}
+	return relay.NewPuller(hub, relay.PullConfig{
+		Origins:        u.OriginsFor,
+		Header:         header,
+		NodeID:         u.NodeID,
+		MaxHops:        u.MaxHops,
+		ConnectTimeout: u.ConnectTimeout,
+		StallTimeout:   u.StallTimeout,
+		ViewerWait:     u.ViewerWait,
+		IdleTimeout:    u.IdleTimeout,
+		RetryFor:       u.RetryFor,
+	})
 }
 
 // serve reports a listener that fails on its own; after close, errors are expected.
@@ -205,8 +264,13 @@ func (s *server) serve(name string, serve func() error) {
 
 func (s *server) close() {
 	close(s.stopped)
-	s.rtmp.Close()
+	if s.rtmp != nil {
+		s.rtmp.Close()
+	}
 	s.http.Close()
+	if s.puller != nil {
+		s.puller.Close()
+	}
 	s.hub.Close()
 }
 

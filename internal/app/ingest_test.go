@@ -41,7 +41,7 @@ func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
 	}
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := start(cfg, logger)
+	srv, err := start(Ingest, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,507 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flvedge/flvedge/flv"
+)
+
+// ViaHeader carries the IDs of the edges a request passed through, so that
+// an edge reaching itself through other tiers sees the loop.
+const ViaHeader = "X-Flvedge-Via"
+
+// PullConfig tunes a Puller. Zero durations take defaults.
+type PullConfig struct {
+	// Origins lists, for an app, the base URLs to pull its streams from
+	// (http://host:port), in order of preference.
+	Origins func(app string) []string
+	Header  http.Header // sent to origins, e.g. for origin authentication
+	// NodeID names this server in ViaHeader; default: random.
+	NodeID  string
+	MaxHops int // longest chain of edges a request may pass; default 8
+	// ConnectTimeout bounds connecting to an origin and its response
+	// header; default 3 s.
+	ConnectTimeout time.Duration
+	// StallTimeout: an origin that sends no tag for this long has failed;
+	// default 5 s.
+	StallTimeout time.Duration
+	// ViewerWait is the longest a viewer waits for a pull to start before
+	// it gets 504; default 10 s.
+	ViewerWait time.Duration
+	// IdleTimeout: a pull with no viewer for this long stops; default 10 s.
+	IdleTimeout time.Duration
+	// RetryFor: after losing every origin, a pull keeps trying this long
+	// while its viewers wait; default 10 s.
+	RetryFor time.Duration
+	// Client makes the requests; default: one with ConnectTimeout, HTTP/2
+	// over TLS where the origin offers it.
+	Client *http.Client
+}
+
+// UpstreamError is why a stream could not be pulled, as an HTTP status for
+// the viewer and a short reason.
+type UpstreamError struct {
+	Status int
+	Reason string
+}
+
+func (e *UpstreamError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Reason) }
+
+// Puller pulls streams from origins into a Hub: on demand, once per stream
+// however many viewers ask, failing over between origins; and statically,
+// streams kept running whether watched or not.
+type Puller struct {
+	hub *Hub
+	cfg PullConfig
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	pulls map[streamKey]*pull
+}
+
+const (
+	defaultMaxHops        = 8
+	defaultConnectTimeout = 3 * time.Second
+	defaultStallTimeout   = 5 * time.Second
+	defaultViewerWait     = 10 * time.Second
+	defaultIdleTimeout    = 10 * time.Second
+	defaultRetryFor       = 10 * time.Second
+	minBackoff            = 100 * time.Millisecond
+	maxBackoff            = 5 * time.Second
+)
+
+// NewPuller returns a Puller feeding hub. Close stops its pulls.
+func NewPuller(hub *Hub, cfg PullConfig) *Puller {
+	setDefault(&cfg.ConnectTimeout, defaultConnectTimeout)
+	setDefault(&cfg.StallTimeout, defaultStallTimeout)
+	setDefault(&cfg.ViewerWait, defaultViewerWait)
+	setDefault(&cfg.IdleTimeout, defaultIdleTimeout)
+	setDefault(&cfg.RetryFor, defaultRetryFor)
+	if cfg.MaxHops <= 0 {
+		cfg.MaxHops = defaultMaxHops
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = randomID()
+	}
+	if cfg.Origins == nil {
+		cfg.Origins = func(string) []string { return nil }
+	}
+	if cfg.Client == nil {
+		cfg.Client = newUpstreamClient(cfg.ConnectTimeout)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull)}
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d <= 0 {
+		*d = def
+	}
+}
+
+func randomID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newUpstreamClient(connectTimeout time.Duration) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout:   connectTimeout,
+			ResponseHeaderTimeout: connectTimeout,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConnsPerHost:   16,
+			IdleConnTimeout:       90 * time.Second,
+		},
+		// An origin that redirects is followed; the body is the stream.
+	}
+}
+
+// NodeID is this server's name in ViaHeader.
+func (p *Puller) NodeID() string { return p.cfg.NodeID }
+
+// Close stops every pull and waits for them; their streams end.
+func (p *Puller) Close() {
+	p.cancel()
+	p.wg.Wait()
+}
+
+// pull is one stream being pulled, shared by all its viewers.
+type pull struct {
+	key    streamKey
+	urls   func() []string // full stream URLs to try, in order
+	via    []string        // sent upstream: the chain so far and this node
+	static bool            // kept running without viewers, retried forever
+
+	ready chan struct{} // closed once the stream is in the hub, or the pull failed
+	err   error         // why it failed, set before ready closes
+}
+
+// Stream returns the stream app/name for a viewer: the local one if it is
+// published here, else the pulled one, starting the pull if needed. via is
+// the chain of edges the viewer's request came through (from ViaHeader).
+// Errors are *UpstreamError.
+func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*Stream, error) {
+	if slices.Contains(via, p.cfg.NodeID) {
+		return nil, &UpstreamError{http.StatusLoopDetected, "loop: this edge is already in the request's path " + strings.Join(via, ", ")}
+	}
+	if len(via) >= p.cfg.MaxHops {
+		return nil, &UpstreamError{http.StatusLoopDetected, fmt.Sprintf("too many hops between edges (%d)", len(via))}
+	}
+	key := streamKey{app, name}
+	p.mu.Lock()
+	if s := p.hub.Lookup(app, name); s != nil {
+		p.mu.Unlock()
+		return s, nil
+	}
+	pl := p.pulls[key]
+	if pl == nil {
+		origins := p.cfg.Origins(app)
+		if len(origins) == 0 {
+			p.mu.Unlock()
+			return nil, &UpstreamError{http.StatusNotFound, "stream not found"}
+		}
+		pl = &pull{
+			key:   key,
+			urls:  func() []string { return streamURLs(p.cfg.Origins(app), app, name) },
+			via:   append(slices.Clip(via), p.cfg.NodeID),
+			ready: make(chan struct{}),
+		}
+		if !p.startLocked(pl) {
+			p.mu.Unlock()
+			return nil, &UpstreamError{http.StatusServiceUnavailable, "server is shutting down"}
+		}
+	}
+	p.mu.Unlock()
+
+	timer := time.NewTimer(p.cfg.ViewerWait)
+	defer timer.Stop()
+	select {
+	case <-pl.ready:
+		if pl.err != nil {
+			return nil, pl.err
+		}
+		if s := p.hub.Lookup(app, name); s != nil {
+			return s, nil
+		}
+		return nil, &UpstreamError{http.StatusBadGateway, "stream ended upstream"}
+	case <-timer.C:
+		return nil, &UpstreamError{http.StatusGatewayTimeout, "no origin delivered the stream in time"}
+	case <-ctx.Done():
+		return nil, &UpstreamError{499, "viewer went away"}
+	}
+}
+
+// Keep pulls url into app/name from now until Close, whether watched or not,
+// reconnecting with backoff: a static pull.
+func (p *Puller) Keep(app, name, url string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.startLocked(&pull{
+		key:    streamKey{app, name},
+		urls:   func() []string { return []string{url} },
+		via:    []string{p.cfg.NodeID},
+		static: true,
+		ready:  make(chan struct{}),
+	})
+}
+
+func (p *Puller) startLocked(pl *pull) bool {
+	if p.ctx.Err() != nil {
+		return false
+	}
+	p.pulls[pl.key] = pl
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.run(pl)
+	}()
+	return true
+}
+
+func streamURLs(origins []string, app, name string) []string {
+	urls := make([]string, len(origins))
+	for i, o := range origins {
+		urls[i] = strings.TrimSuffix(o, "/") + "/" + app + "/" + name + ".flv"
+	}
+	return urls
+}
+
+// source is what a pull remembers across upstream connections, so that a
+// reconnection continues the stream seamlessly.
+type source struct {
+	pub    *Publisher
+	url    string    // the origin the last tags came from
+	lastTS [2]uint32 // the origin's timestamps of the last audio and video tag passed on
+	seen   [2]bool
+}
+
+// run is a pull's life: connect to origins in order, stream from the first
+// that has the stream, fail over when it fails, and end when nobody watches
+// or no origin comes back in time.
+func (p *Puller) run(pl *pull) {
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	log := p.hub.cfg.Logger.With("app", pl.key.app, "stream", pl.key.name)
+	var src source
+	defer func() {
+		if src.pub != nil {
+			src.pub.End()
+		}
+		pl.fail(&UpstreamError{http.StatusBadGateway, "pull stopped"})
+		p.mu.Lock()
+		if p.pulls[pl.key] == pl {
+			delete(p.pulls, pl.key)
+		}
+		p.mu.Unlock()
+	}()
+	if !pl.static {
+		go p.stopWhenIdle(ctx, cancel, pl)
+	}
+
+	backoff := minBackoff
+	lastGood := time.Now()
+	for ctx.Err() == nil {
+		streamed, err := p.tryOrigins(ctx, pl, &src, log)
+		if streamed {
+			backoff, lastGood = minBackoff, time.Now()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if src.pub == nil && !pl.static {
+			pl.fail(err) // no origin ever had it: tell the waiting viewers why
+			return
+		}
+		if !pl.static && time.Since(lastGood) > p.cfg.RetryFor {
+			log.Warn("pull: giving up, no origin has the stream", "err", err)
+			return
+		}
+		log.Info("pull: every origin failed, retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// stopWhenIdle cancels the pull once it has had no viewer for IdleTimeout.
+func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl *pull) {
+	tick := time.NewTicker(min(p.cfg.IdleTimeout/4, time.Second))
+	defer tick.Stop()
+	var idleSince time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			s := p.hub.Lookup(pl.key.app, pl.key.name)
+			if s != nil && s.Viewers() > 0 {
+				idleSince = time.Time{}
+				continue
+			}
+			if idleSince.IsZero() {
+				idleSince = now
+			} else if now.Sub(idleSince) >= p.cfg.IdleTimeout {
+				p.hub.cfg.Logger.Info("pull: no viewers, stopping", "app", pl.key.app, "stream", pl.key.name)
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+// tryOrigins goes through the origins once, in order. An origin that
+// streams is used until it fails; then the next one is tried at once. It
+// reports whether any tag came through, and the last failure.
+func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slog.Logger) (streamed bool, err error) {
+	urls := pl.urls()
+	notFound := 0
+	err = &UpstreamError{http.StatusNotFound, "stream not found"}
+	for _, url := range urls {
+		resp, rerr := p.get(ctx, url, pl.via)
+		if rerr != nil {
+			err = rerr
+			log.Info("pull: origin failed", "origin", url, "err", rerr)
+			var ue *UpstreamError
+			if errors.As(rerr, &ue) && ue.Status == http.StatusNotFound {
+				notFound++
+			}
+			if errors.As(rerr, &ue) && ue.Status < 500 && ue.Status != http.StatusNotFound && src.pub == nil {
+				return streamed, rerr // the origin's refusal is the viewer's answer
+			}
+			continue
+		}
+		n, serr := p.stream(ctx, pl, src, url, resp.Body)
+		resp.Body.Close()
+		streamed = streamed || n > 0
+		err = &UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}
+		if ctx.Err() == nil {
+			log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
+		}
+	}
+	if notFound == len(urls) {
+		return streamed, &UpstreamError{http.StatusNotFound, "stream not found"}
+	}
+	return streamed, err
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "end of stream"
+	}
+	return err.Error()
+}
+
+// get requests one origin's stream and returns its response if it is 200.
+func (p *Puller) get(ctx context.Context, url string, via []string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, &UpstreamError{http.StatusBadGateway, "bad origin URL: " + err.Error()}
+	}
+	for k, vs := range p.cfg.Header {
+		req.Header[k] = slices.Clone(vs)
+	}
+	req.Header.Set(ViaHeader, strings.Join(via, ","))
+	resp, err := p.cfg.Client.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, &UpstreamError{http.StatusGatewayTimeout, "origin timed out"}
+		}
+		return nil, &UpstreamError{http.StatusBadGateway, "origin unreachable"}
+	}
+	if resp.StatusCode == http.StatusOK {
+		return resp, nil
+	}
+	reason := firstLine(resp.Body)
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusLoopDetected:
+		return nil, &UpstreamError{http.StatusBadGateway, fmt.Sprintf("origin answered %d", resp.StatusCode)}
+	case reason == "":
+		reason = http.StatusText(resp.StatusCode)
+	}
+	return nil, &UpstreamError{resp.StatusCode, reason}
+}
+
+// firstLine reads the start of an error body, which our servers and most
+// others fill with a short reason.
+func firstLine(r io.Reader) string {
+	line, _ := bufio.NewReader(io.LimitReader(r, 200)).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// stream copies one origin response into the stream until it ends, stalls
+// or ctx ends. It returns how many tags it passed on.
+func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, body io.ReadCloser) (int, error) {
+	// A stalled origin sends nothing, so a read would wait forever: the
+	// watchdog closes the body, which ends the read.
+	var stalled atomic.Bool
+	stall := time.AfterFunc(p.cfg.StallTimeout, func() {
+		stalled.Store(true)
+		body.Close()
+	})
+	defer stall.Stop()
+	r := flv.NewReader(body)
+	if _, err := r.ReadHeader(); err != nil {
+		return 0, err
+	}
+	if src.pub == nil {
+		pub, err := p.hub.Publish(pl.key.app, pl.key.name, func() { body.Close() })
+		if err != nil {
+			return 0, err
+		}
+		src.pub = pub
+		pl.markReady()
+	}
+	// Tags from the same origin continue the same clock: what was passed
+	// on already is skipped, and the timeline goes on untouched. Another
+	// origin has a clock of its own: the timeline restarts after the real
+	// gap.
+	sameClock := src.url == url
+	src.url = url
+	decided := false
+	passed := 0
+	for {
+		tag, err := r.ReadTag()
+		if err != nil {
+			if stalled.Load() {
+				return passed, fmt.Errorf("no tag for %v", p.cfg.StallTimeout)
+			}
+			return passed, err
+		}
+		stall.Reset(p.cfg.StallTimeout)
+		track := mediaTrack(tag.Type)
+		if track >= 0 && !decided {
+			decided = true
+			// An origin whose clock went far back restarted its stream.
+			if sameClock && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
+				sameClock = false
+			}
+			if !sameClock && (src.seen[0] || src.seen[1]) {
+				src.pub.Restart()
+			}
+		}
+		if track >= 0 && sameClock && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
+			continue // sent before the reconnection
+		}
+		if err := src.pub.WriteTag(tag); err != nil {
+			return passed, err
+		}
+		if track >= 0 {
+			src.lastTS[track], src.seen[track] = tag.Timestamp, true
+		}
+		passed++
+	}
+}
+
+func mediaTrack(tagType uint8) int {
+	switch tagType {
+	case flv.TagAudio:
+		return 0
+	case flv.TagVideo:
+		return 1
+	}
+	return -1
+}
+
+func (pl *pull) markReady() {
+	select {
+	case <-pl.ready:
+	default:
+		close(pl.ready)
+	}
+}
+
+// fail ends the wait of viewers with err, unless the stream was ready.
+func (pl *pull) fail(err error) {
+	select {
+	case <-pl.ready:
+	default:
+		pl.err = err
+		close(pl.ready)
+	}
+}
