@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -174,14 +175,15 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 // server is a running ingest or edge: an HTTP listener serving the hub,
 // which an RTMP listener (ingest) and pulls from origins feed.
 type server struct {
-	hub     *relay.Hub
-	puller  *relay.Puller // nil without origins or static pulls
-	rtmp    *rtmp.Server  // nil on an edge
-	http    *http.Server
-	rtmpLn  net.Listener
-	httpLn  net.Listener
-	failed  chan error
-	stopped chan struct{}
+	hub       *relay.Hub
+	puller    *relay.Puller // nil without origins or static pulls
+	rtmp      *rtmp.Server  // nil on an edge
+	http      *http.Server
+	rtmpLn    net.Listener
+	httpLn    net.Listener
+	failed    chan error
+	stopped   chan struct{}
+	closeOnce sync.Once
 }
 
 func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
@@ -263,15 +265,17 @@ func (s *server) serve(name string, serve func() error) {
 }
 
 func (s *server) close() {
-	close(s.stopped)
-	if s.rtmp != nil {
-		s.rtmp.Close()
-	}
-	s.http.Close()
-	if s.puller != nil {
-		s.puller.Close()
-	}
-	s.hub.Close()
+	s.closeOnce.Do(func() {
+		close(s.stopped)
+		if s.rtmp != nil {
+			s.rtmp.Close()
+		}
+		s.http.Close()
+		if s.puller != nil {
+			s.puller.Close()
+		}
+		s.hub.Close()
+	})
 }
 
 func (s *server) httpURL() string { return "http://" + hostPort(s.httpLn.Addr()) }

@@ -43,7 +43,7 @@ func setChunkSize(n uint32) []byte {
 // meets; each must close that one connection and log it, while a viewer of
 // another stream keeps receiving.
 func TestBadInputClosesOnlyThatConnection(t *testing.T) {
-	s := startIngest(t, nil)
+	s := startServer(t, Ingest, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	demoDone := make(chan struct{})

@@ -23,13 +23,13 @@ import (
 
 const gstreamerPackages = "gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav"
 
-type testIngest struct {
+type testServer struct {
 	*server
 	log    *testutil.SyncBuffer
 	logger *slog.Logger
 }
 
-func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
+func startServer(t *testing.T, role Role, edit func(*config.Config)) *testServer {
 	t.Helper()
 	cfg, err := config.Load("")
 	if err != nil {
@@ -41,19 +41,19 @@ func startIngest(t *testing.T, edit func(*config.Config)) *testIngest {
 	}
 	logs := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := start(Ingest, cfg, logger)
+	srv, err := start(role, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.close)
-	return &testIngest{server: srv, log: logs, logger: logger}
+	return &testServer{server: srv, log: logs, logger: logger}
 }
 
-func (s *testIngest) rtmpURL(stream string) string {
+func (s *testServer) rtmpURL(stream string) string {
 	return "rtmp://" + s.rtmpLn.Addr().String() + "/live/" + stream
 }
 
-func (s *testIngest) playURL(stream string) string {
+func (s *testServer) playURL(stream string) string {
 	return "http://" + s.httpLn.Addr().String() + "/live/" + stream + ".flv"
 }
 
@@ -62,7 +62,7 @@ func (s *testIngest) playURL(stream string) string {
 func publishFFmpeg(t *testing.T, url string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-hide_banner", "-loglevel", "error", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-t", "60", "-f", "flv", url)
@@ -96,7 +96,7 @@ func waitStream(t *testing.T, url string) {
 }
 
 func TestFFmpegPublishesAndPlays(t *testing.T) {
-	s := startIngest(t, nil)
+	s := startServer(t, Ingest, nil)
 	publishFFmpeg(t, s.rtmpURL("t?key=abc"))
 	url := s.playURL("t")
 	waitStream(t, url)
@@ -206,7 +206,7 @@ func probeCodecs(t *testing.T, url string) []string {
 }
 
 func TestGStreamerPublishes(t *testing.T) {
-	s := startIngest(t, nil)
+	s := startServer(t, Ingest, nil)
 	gst := exec.Command(testutil.RequireTool(t, "gst-launch-1.0", gstreamerPackages), "-q",
 		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1",
 		"!", "x264enc", "key-int-max=25", "tune=zerolatency", "speed-preset=ultrafast", "!", "h264parse",
@@ -294,9 +294,9 @@ func (v *viewer) waitTags(t *testing.T, n int) {
 
 // watchedStream starts an ingest with the given grace period, an ffmpeg
 // publisher of live/name, and a viewer that is receiving it.
-func watchedStream(t *testing.T, name string, grace time.Duration) (*testIngest, *exec.Cmd, *viewer) {
+func watchedStream(t *testing.T, name string, grace time.Duration) (*testServer, *exec.Cmd, *viewer) {
 	t.Helper()
-	s := startIngest(t, func(c *config.Config) { c.Publish.Grace = grace })
+	s := startServer(t, Ingest, func(c *config.Config) { c.Publish.Grace = grace })
 	pub := publishFFmpeg(t, s.rtmpURL(name))
 	waitStream(t, s.playURL(name))
 	v := watch(t, s.playURL(name))

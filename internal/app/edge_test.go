@@ -1,0 +1,369 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
+)
+
+// fastUpstream shortens the edge's timeouts so that the tests run quickly.
+func fastUpstream(c *config.Config, origins ...string) {
+	c.Upstream.Origins = origins
+	c.Upstream.ConnectTimeout = 500 * time.Millisecond
+	c.Upstream.StallTimeout = time.Second
+	c.Upstream.ViewerWait = 3 * time.Second
+	c.Upstream.IdleTimeout = time.Second
+	c.Upstream.RetryFor = 3 * time.Second
+}
+
+func (s *testServer) baseURL() string { return "http://" + s.httpLn.Addr().String() }
+
+// startDemo publishes the built-in demo stream into a server's hub until the
+// test ends: a live stream without ffmpeg.
+func startDemo(t *testing.T, s *testServer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runDemo(ctx, s.hub, s.logger)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	waitStream(t, s.playURL("demo"))
+}
+
+// recording saves a viewer's whole response.
+type recording struct {
+	mu   sync.Mutex
+	data bytes.Buffer
+	done chan struct{}
+	body io.ReadCloser
+}
+
+func record(t *testing.T, url string) *recording {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	rec := &recording{done: make(chan struct{}), body: resp.Body}
+	go func() {
+		defer close(rec.done)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := resp.Body.Read(buf)
+			rec.mu.Lock()
+			rec.data.Write(buf[:n])
+			rec.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(rec.stop)
+	return rec
+}
+
+func (r *recording) stop() {
+	r.body.Close()
+	<-r.done
+}
+
+func (r *recording) size() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.data.Len()
+}
+
+func (r *recording) waitBytes(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for r.size() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("recorded %d bytes, waited for %d", r.size(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// tags parses the recording; the last tag may be cut by the stop.
+func (r *recording) tags(t *testing.T) []flv.Tag {
+	t.Helper()
+	r.mu.Lock()
+	data := bytes.Clone(r.data.Bytes())
+	r.mu.Unlock()
+	fr := flv.NewReader(bytes.NewReader(data))
+	if _, err := fr.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	var tags []flv.Tag
+	for {
+		tag, err := fr.ReadTag()
+		if err != nil {
+			return tags
+		}
+		tags = append(tags, tag)
+	}
+}
+
+// checkTimeline fails if a track's timestamps go back or jump by maxGap or more.
+func checkTimeline(t *testing.T, tags []flv.Tag, maxGap uint32) {
+	t.Helper()
+	last := map[uint8]uint32{}
+	for i, tag := range tags {
+		if tag.Type == flv.TagScript {
+			continue
+		}
+		prev, ok := last[tag.Type]
+		if ok && tag.Timestamp < prev {
+			t.Fatalf("tag %d (type %d) went back from %d to %d ms", i, tag.Type, prev, tag.Timestamp)
+		}
+		if ok && tag.Timestamp-prev >= maxGap {
+			t.Fatalf("tag %d (type %d) jumped from %d to %d ms", i, tag.Type, prev, tag.Timestamp)
+		}
+		last[tag.Type] = tag.Timestamp
+	}
+}
+
+func TestEdgeFailsOverToTheBackupIngest(t *testing.T) {
+	primary := startServer(t, Ingest, nil)
+	backup := startServer(t, Ingest, nil)
+	publishFFmpeg(t, primary.rtmpURL("cam"))
+	publishFFmpeg(t, backup.rtmpURL("cam"))
+	waitStream(t, primary.playURL("cam"))
+	waitStream(t, backup.playURL("cam"))
+	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, primary.baseURL(), backup.baseURL()) })
+
+	rec := record(t, edge.playURL("cam"))
+	rec.waitBytes(t, 200<<10)
+	before := rec.size()
+	primary.close() // the primary ingest dies mid-stream
+	rec.waitBytes(t, before+300<<10)
+	rec.stop()
+
+	tags := rec.tags(t)
+	checkTimeline(t, tags, 3000)
+	// The viewer stopped reading in the middle of a tag: decode every whole
+	// tag it received.
+	var whole bytes.Buffer
+	w := flv.NewWriter(&whole)
+	w.WriteHeader(true, true)
+	for _, tag := range tags {
+		w.WriteTag(tag)
+	}
+	path := filepath.Join(t.TempDir(), "viewer.flv")
+	if err := os.WriteFile(path, whole.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// framecrc decodes every frame; at level error, ffmpeg prints any decoder error.
+	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-v", "error", "-i", path, "-f", "framecrc", "-")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg decoding the viewer's response across the failover: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(edge.log.String(), "failing over") {
+		t.Fatalf("no failover in the edge's log:\n%s", edge.log.String())
+	}
+}
+
+func TestEdgeChainAndLoop(t *testing.T) {
+	ingest := startServer(t, Ingest, nil)
+	startDemo(t, ingest)
+	shield := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, ingest.baseURL()) })
+	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, shield.baseURL()) })
+	v := watch(t, edge.playURL("demo"))
+	v.waitTags(t, 20)
+
+	// a → b → a: each edge lists the other as its origin.
+	portA, portB := freePort(t), freePort(t)
+	a := startServer(t, Edge, func(c *config.Config) {
+		c.HTTPListen = portA
+		fastUpstream(c, "http://"+portB)
+	})
+	startServer(t, Edge, func(c *config.Config) {
+		c.HTTPListen = portB
+		fastUpstream(c, "http://"+portA)
+	})
+	resp, err := http.Get(a.playURL("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusLoopDetected || !strings.Contains(string(body), "loop") {
+		t.Fatalf("a → b → a: %d %q, want 508 naming the loop", resp.StatusCode, body)
+	}
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// countingOrigin wraps an ingest's handler and counts the stream requests it gets.
+type countingOrigin struct {
+	requests, active atomic.Int64
+	srv              *httptest.Server
+}
+
+func newCountingOrigin(t *testing.T, ingest *testServer) *countingOrigin {
+	o := &countingOrigin{}
+	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.requests.Add(1)
+		o.active.Add(1)
+		defer o.active.Add(-1)
+		ingest.http.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(o.srv.Close)
+	return o
+}
+
+func TestEdgePullsOnceForManyViewers(t *testing.T) {
+	ingest := startServer(t, Ingest, nil)
+	startDemo(t, ingest)
+	origin := newCountingOrigin(t, ingest)
+	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, origin.srv.URL) })
+
+	const viewers = 200
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: viewers}}
+	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	bodies := make([]io.ReadCloser, viewers)
+	errs := make(chan error, viewers)
+	for i := range viewers {
+		wg.Go(func() {
+			<-start
+			resp, err := client.Get(edge.playURL("demo"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			bodies[i] = resp.Body
+			if resp.StatusCode != http.StatusOK {
+				errs <- io.ErrUnexpectedEOF
+				return
+			}
+			// Each viewer gets the stream: its header and first tags.
+			if _, err := io.ReadFull(resp.Body, make([]byte, 1024)); err != nil {
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a viewer failed: %v", err)
+	}
+	if n := origin.requests.Load(); n != 1 {
+		t.Fatalf("the origin got %d requests for %d viewers, want 1", n, viewers)
+	}
+
+	for _, b := range bodies {
+		b.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second) // idle time 1 s, plus the checks' period
+	for origin.active.Load() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream request is still open long after the last viewer left")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestEdgeWithAllOriginsDown(t *testing.T) {
+	ingest := startServer(t, Ingest, nil)
+	startDemo(t, ingest)
+	// One origin refuses connections; the other accepts and never answers.
+	refused := freePort(t)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c)
+		c.Upstream.AppOrigins = map[string][]string{
+			"live": {ingest.baseURL()},
+			"dead": {"http://" + refused, "http://" + silent.Addr().String()},
+		}
+	})
+	playing := watch(t, edge.playURL("demo"))
+	playing.waitTags(t, 10)
+
+	start := time.Now()
+	resp, err := http.Get(edge.baseURL() + "/dead/x.flv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway && resp.StatusCode != http.StatusGatewayTimeout {
+		t.Fatalf("all origins down: %s, want 502 or 504", resp.Status)
+	}
+	if waited := time.Since(start); waited > 3*time.Second+time.Second {
+		t.Fatalf("answered after %v; viewer_wait is 3 s", waited)
+	}
+	n := playing.count()
+	playing.waitTags(t, n+10) // the other stream goes on
+}
+
+func TestIngestStaticPullRecovers(t *testing.T) {
+	source := startServer(t, Ingest, nil)
+	startDemo(t, source)
+	sourceAddr := source.httpLn.Addr().String()
+	mirror := startServer(t, Ingest, func(c *config.Config) {
+		fastUpstream(c)
+		c.Pulls = []config.StaticPull{{Stream: "live/mirror", URL: source.playURL("demo")}}
+	})
+	waitStream(t, mirror.playURL("mirror"))
+	v := watch(t, mirror.playURL("mirror"))
+	v.waitTags(t, 20)
+
+	source.close() // the source restarts on the same address
+	restarted := startServer(t, Ingest, func(c *config.Config) { c.HTTPListen = sourceAddr })
+	startDemo(t, restarted)
+	n := v.count()
+	v.waitTags(t, n+50)
+	v.mu.Lock()
+	tags := append([]flv.Tag(nil), v.tags...)
+	v.mu.Unlock()
+	checkTimeline(t, tags, 10_000)
+}
