@@ -1,0 +1,11 @@
+// Package auth decides who may play and who may publish: signed URLs
+// (secure tokens, byte-compatible with the nginx secure_link convention, and
+// an HMAC-SHA256 variant), publish keys and callbacks, referer / user-agent /
+// IP / country rules, and per-client limits.
+//
+// It knows nothing of the rest of the server. A Guard is built once from a
+// Config; its Play method wraps the HTTP handlers of play paths (live and
+// VOD alike) and its AuthorizePublish method is called by the RTMP glue.
+// Every refusal carries a Reason, which picks the HTTP status and is counted
+// for metrics; the client learns nothing more than the status.
+package auth

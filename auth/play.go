@@ -1,0 +1,193 @@
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// Play wraps the handler of play paths (live and VOD alike): a request that
+// the rules refuse gets an empty-handed 403, 410, 429 or 503, and one that
+// passes goes on to next, with an in-path token ("/TOKEN/EXPIRES/live/x.flv")
+// taken off its path. Wrap a handler that routes by path, such as a
+// ServeMux, so that the path without the token is what gets routed.
+//
+// Everything is checked when the request starts: a response that began
+// before its token expired keeps flowing.
+func (g *Guard) Play(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		client := g.proxies.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+		admitted, release, err := g.admit(r, client)
+		if err != nil {
+			g.refuse(w, r, client, err)
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, admitted)
+	})
+}
+
+// Client returns the client address a request is judged by: its peer, or
+// what trusted proxies say in X-Forwarded-For.
+func (g *Guard) Client(r *http.Request) netip.Addr {
+	return g.proxies.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+}
+
+// admit runs every check of a play request. On success it returns the
+// request to pass on and what to call when it ends.
+func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func(), error) {
+	now := g.now()
+	if !g.rates.allow(client, now) {
+		return nil, nil, RateLimited
+	}
+	path := r.URL.Path
+	sc := g.scopeFor(path)
+	token, expires, rest, inPath := splitPathToken(path)
+	if inPath {
+		// Only a rule that asks for a token of that length makes the first
+		// two segments a token rather than part of the path.
+		if s := g.scopeFor(rest); s.token.Required() && len(token) == s.token.Scheme.encodedLen() {
+			sc, path = s, rest
+		} else {
+			inPath = false
+		}
+	}
+	if err := g.checkRules(sc, r, client); err != nil {
+		return nil, nil, err
+	}
+	if sc.token.Required() {
+		if !inPath {
+			token, expires = tokenFromQuery(sc.token, r.URL.Query())
+		}
+		if err := sc.token.Verify(token, expires, path, client, now); err != nil {
+			return nil, nil, err
+		}
+	}
+	release, err := g.acquire(client, path, sc.maxViewers)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sc.callback != nil {
+		err := ask(r.Context(), g.http, sc.callback, CallbackRequest{
+			Action: "play", Path: path, Client: addrString(client), Query: r.URL.RawQuery,
+			Referer: r.Referer(), UserAgent: r.UserAgent(),
+		})
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+	}
+	if inPath {
+		r = withPath(r, path)
+	}
+	return r, release, nil
+}
+
+// checkRules runs the rules that need no secret, cheapest first.
+func (g *Guard) checkRules(sc *scope, r *http.Request, client netip.Addr) error {
+	if sc.ip != nil {
+		if err := sc.ip.check(client); err != nil {
+			return err
+		}
+	}
+	if sc.country != nil && g.geo != nil { // without a database, the rule has no codes
+		country, err := g.geo.Country(client)
+		if err != nil {
+			// A broken record is an unknown country: the rule decides.
+			g.warn(client, "country lookup failed", "err", err)
+		}
+		if err := sc.country.check(country); err != nil {
+			return err
+		}
+	}
+	if sc.referer != nil {
+		if err := sc.referer.check(r.Referer()); err != nil {
+			return err
+		}
+	}
+	if sc.agent != nil {
+		if err := sc.agent.check(r.UserAgent()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// acquire counts an open request of client for path, within the limits.
+func (g *Guard) acquire(client netip.Addr, path string, maxViewers int) (func(), error) {
+	key := clientKey(client)
+	perClient := g.perConn > 0 && client.IsValid()
+	if perClient && !g.conns.acquire(key, g.perConn) {
+		return nil, fmt.Errorf("%w: %d open", ClientBusy, g.perConn)
+	}
+	if maxViewers > 0 && !g.viewers.acquire(path, maxViewers) {
+		if perClient {
+			g.conns.release(key)
+		}
+		return nil, fmt.Errorf("%w: %d on %s", StreamFull, maxViewers, clip(path))
+	}
+	return func() {
+		if perClient {
+			g.conns.release(key)
+		}
+		if maxViewers > 0 {
+			g.viewers.release(path)
+		}
+	}, nil
+}
+
+// withPath is r with another path, as http.StripPrefix does it.
+func withPath(r *http.Request, path string) *http.Request {
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = path, ""
+	r2.URL = &u
+	r2.RequestURI = u.RequestURI()
+	return r2
+}
+
+// refuse answers a refused play request with its status and nothing else,
+// and logs and counts the reason.
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, client netip.Addr, err error) {
+	reason := ReasonOf(err)
+	g.playRefused.add(reason)
+	g.warn(client, "play refused", "reason", string(reason), "path", clip(r.URL.Path), "err", err.Error())
+	status := reason.Status()
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	switch status {
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", "1")
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", strconv.Itoa(int(retryFull/time.Second)))
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+// retryFull is when a client refused for a full stream or a silent callback
+// may try again.
+const retryFull = 5 * time.Second
+
+func (g *Guard) warn(client netip.Addr, msg string, args ...any) {
+	if g.log == nil {
+		return
+	}
+	source := addrString(client)
+	g.log.Warn(source, msg, append([]any{"client", source}, args...)...)
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// tokenFromQuery reads the query form of a token.
+func tokenFromQuery(t *TokenRule, q url.Values) (token, expires string) {
+	return q.Get(t.Scheme.Param()), q.Get(ExpiresParam)
+}

@@ -1,0 +1,204 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"slices"
+)
+
+// KeyParam is the query parameter of the stream name (or of the app) that
+// carries a static publish key: rtmp://host/live/cam1?key=SECRET, or in OBS
+// the stream key "cam1?key=SECRET".
+const KeyParam = "key"
+
+// PublishRule says who may publish to an app. The publisher must pass IP,
+// if given, and then any one of the methods given: a static key, a signed
+// key, or the callback. A rule without methods lets anyone (IP permitting)
+// publish.
+type PublishRule struct {
+	// App is the RTMP app the rule is for; "*" is every app without a rule
+	// of its own. Apps without a rule are open.
+	App string
+	// Keys are accepted for every stream of the app.
+	Keys []string
+	// StreamKeys are accepted for one stream only, by stream name, so that
+	// one broadcaster's key cannot take over another's stream.
+	StreamKeys map[string][]string
+	// Token accepts a signed key for the path "/{app}/{stream}", or
+	// "/{app}/" for every stream of the app, in the stream name's query:
+	// "cam1?expires=UNIXTIME&md5=TOKEN".
+	Token *TokenRule
+	// Callback asks the operator's service.
+	Callback *Callback
+	// IP restricts where publishers connect from.
+	IP *IPRule
+}
+
+// PublishRequest is what a publisher asks for.
+type PublishRequest struct {
+	App, Stream string
+	Query       url.Values // the stream name's query and the app's
+	Client      netip.Addr
+}
+
+type publishRule struct {
+	keys       [][sha256.Size]byte
+	streamKeys map[string][][sha256.Size]byte
+	token      *TokenRule
+	callback   *Callback
+	ip         *IPRule
+}
+
+func (r *publishRule) hasKeys() bool { return len(r.keys)+len(r.streamKeys) > 0 }
+
+func compilePublish(in []PublishRule) (map[string]*publishRule, error) {
+	out := make(map[string]*publishRule, len(in))
+	for _, r := range in {
+		if r.App == "" {
+			return nil, errors.New(`auth: publish rule without an app (use "*" for every app)`)
+		}
+		if out[r.App] != nil {
+			return nil, fmt.Errorf("auth: publish rule for app %q given twice", r.App)
+		}
+		c, err := compilePublishRule(r)
+		if err != nil {
+			return nil, fmt.Errorf("auth: publish rule for app %q: %w", r.App, err)
+		}
+		out[r.App] = c
+	}
+	return out, nil
+}
+
+func compilePublishRule(r PublishRule) (*publishRule, error) {
+	c := &publishRule{streamKeys: make(map[string][][sha256.Size]byte)}
+	var err error
+	if c.keys, err = hashKeys(r.Keys); err != nil {
+		return nil, err
+	}
+	for stream, keys := range r.StreamKeys {
+		if stream == "" {
+			return nil, errors.New("stream key for an empty stream name")
+		}
+		if c.streamKeys[stream], err = hashKeys(keys); err != nil {
+			return nil, err
+		}
+	}
+	if r.Token != nil {
+		if c.token, err = checkToken(r.Token); err != nil {
+			return nil, err
+		}
+	}
+	if r.Callback != nil {
+		if err := checkCallback(r.Callback); err != nil {
+			return nil, err
+		}
+		cb := *r.Callback
+		c.callback = &cb
+	}
+	if r.IP != nil {
+		if c.ip, err = checkIPRule(r.IP); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// hashKeys keeps keys as digests: compared in constant time, digests of
+// equal length say nothing about a key's length.
+func hashKeys(keys []string) ([][sha256.Size]byte, error) {
+	if slices.Contains(keys, "") {
+		return nil, errors.New("empty publish key")
+	}
+	out := make([][sha256.Size]byte, len(keys))
+	for i, k := range keys {
+		out[i] = sha256.Sum256([]byte(k))
+	}
+	return out, nil
+}
+
+// AuthorizePublish decides a publish request: nil lets it publish, an error
+// carries the Reason and what failed, for the log; the publisher should
+// learn no more than that it was refused. It blocks while a callback is
+// asked, at most for the callback's timeout or until ctx ends.
+func (g *Guard) AuthorizePublish(ctx context.Context, req PublishRequest) error {
+	err := g.authorizePublish(ctx, req)
+	if err != nil {
+		g.publishRefused.add(ReasonOf(err))
+	}
+	return err
+}
+
+func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error {
+	rule := g.publish[req.App]
+	if rule == nil {
+		rule = g.publish["*"]
+	}
+	if rule == nil {
+		return nil
+	}
+	if rule.ip != nil {
+		if err := rule.ip.check(req.Client); err != nil {
+			return err
+		}
+	}
+	var refusals []error
+	if rule.hasKeys() {
+		err := rule.checkKey(req)
+		if err == nil {
+			return nil
+		}
+		refusals = append(refusals, err)
+	}
+	if rule.token.Required() {
+		token, expires := tokenFromQuery(rule.token, req.Query)
+		err := rule.token.Verify(token, expires, "/"+req.App+"/"+req.Stream, req.Client, g.now())
+		if err == nil {
+			return nil
+		}
+		refusals = append(refusals, err)
+	}
+	if rule.callback != nil {
+		err := ask(ctx, g.http, rule.callback, CallbackRequest{
+			Action: "publish", App: req.App, Stream: req.Stream,
+			Client: addrString(req.Client), Query: req.Query.Encode(),
+		})
+		if err == nil {
+			return nil
+		}
+		refusals = append(refusals, err)
+	}
+	if len(refusals) == 0 {
+		return nil
+	}
+	// The last method tried names the reason: with a callback, the
+	// operator's service had the final word.
+	err := refusals[len(refusals)-1]
+	for _, other := range refusals[:len(refusals)-1] {
+		err = fmt.Errorf("%w; %v", err, other)
+	}
+	return err
+}
+
+func (r *publishRule) checkKey(req PublishRequest) error {
+	given := req.Query.Get(KeyParam)
+	if given == "" {
+		return fmt.Errorf("%w: no ?%s=", KeyInvalid, KeyParam)
+	}
+	sum := sha256.Sum256([]byte(given))
+	match := 0
+	for _, k := range r.keys {
+		match |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	for _, k := range r.streamKeys[req.Stream] {
+		match |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	if match == 0 {
+		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, clip(req.Stream))
+	}
+	return nil
+}
