@@ -337,35 +337,33 @@ func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl
 // streams is used until it fails; then the next one is tried at once. It
 // reports whether any tag came through, and the last failure.
 func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slog.Logger) (streamed bool, err error) {
-	urls := pl.urls()
-	notFound := 0
-	err = &UpstreamError{http.StatusNotFound, "stream not found"}
-	for _, url := range urls {
-		resp, rerr := p.get(ctx, url, pl.via)
-		if rerr != nil {
-			err = rerr
-			log.Info("pull: origin failed", "origin", url, "err", rerr)
-			var ue *UpstreamError
-			if errors.As(rerr, &ue) && ue.Status == http.StatusNotFound {
-				notFound++
-			}
-			if errors.As(rerr, &ue) && ue.Status < 500 && ue.Status != http.StatusNotFound && src.pub == nil {
-				return streamed, rerr // the origin's refusal is the viewer's answer
-			}
+	notFound := &UpstreamError{http.StatusNotFound, "stream not found"}
+	var failure error // the last failure other than "not here", which says more
+	for _, url := range pl.urls() {
+		resp, err := p.get(ctx, url, pl.via)
+		var ue *UpstreamError
+		switch {
+		case errors.As(err, &ue) && ue.Status == http.StatusNotFound:
+			continue
+		case errors.As(err, &ue) && ue.Status < 500 && src.pub == nil:
+			return streamed, err // the origin's refusal is the viewer's answer
+		case err != nil:
+			log.Info("pull: origin failed", "origin", url, "err", err)
+			failure = err
 			continue
 		}
 		n, serr := p.stream(ctx, pl, src, url, resp.Body)
 		resp.Body.Close()
 		streamed = streamed || n > 0
-		err = &UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}
+		failure = &UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}
 		if ctx.Err() == nil {
 			log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
 		}
 	}
-	if notFound == len(urls) {
-		return streamed, &UpstreamError{http.StatusNotFound, "stream not found"}
+	if failure == nil {
+		return streamed, notFound
 	}
-	return streamed, err
+	return streamed, failure
 }
 
 func errString(err error) string {

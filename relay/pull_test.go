@@ -1,0 +1,160 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/flv"
+)
+
+// scriptedOrigin answers stream requests with what its script says for the
+// n-th request.
+func scriptedOrigin(t *testing.T, script func(n int, w http.ResponseWriter)) *httptest.Server {
+	t.Helper()
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		script(int(requests.Add(1)), w)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// sendTags writes an FLV stream: header, configuration, then video frames
+// with the given timestamps (the first a keyframe), each with its number in
+// the last byte so that the viewer can tell them apart.
+func sendTags(w http.ResponseWriter, timestamps ...uint32) {
+	w.Header().Set("Content-Type", "video/x-flv")
+	b := flv.AppendHeader(nil, false, true)
+	b = flv.AppendTag(b, flv.Tag{Type: flv.TagVideo, Data: avcConfig})
+	for i, ts := range timestamps {
+		frame := interFrame()
+		if i == 0 {
+			frame = keyframe()
+		}
+		b = flv.AppendTag(b, flv.Tag{Type: flv.TagVideo, Timestamp: ts, Data: append(frame, byte(ts/40))})
+	}
+	w.Write(b)
+}
+
+func newTestPuller(t *testing.T, origins ...string) (*Hub, *Puller) {
+	t.Helper()
+	h := NewHub(Config{})
+	p := NewPuller(h, PullConfig{
+		Origins:      func(string) []string { return origins },
+		StallTimeout: 200 * time.Millisecond, ViewerWait: 2 * time.Second,
+		IdleTimeout: time.Second, RetryFor: time.Second,
+	})
+	t.Cleanup(func() {
+		p.Close()
+		h.Close()
+	})
+	return h, p
+}
+
+func TestReconnectToTheSameOriginSendsNoTagTwice(t *testing.T) {
+	origin := scriptedOrigin(t, func(n int, w http.ResponseWriter) {
+		switch n {
+		case 1:
+			sendTags(w, 0, 40, 80, 120) // then the connection breaks
+		default:
+			// The origin's window: the same GOP again, and what came since.
+			sendTags(w, 0, 40, 80, 120, 160, 200)
+			time.Sleep(time.Second)
+		}
+	})
+	_, p := newTestPuller(t, origin.URL)
+	s, err := p.Stream(context.Background(), "live", "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Join(buffer.AllTracks)
+	defer v.Leave()
+	var got []string
+	deadline := time.Now().Add(3 * time.Second)
+	for len(got) < 6 && time.Now().Before(deadline) {
+		tags, _ := viewerTags(t, v.Cursor)
+		for _, tag := range tags {
+			if tag.Type == flv.TagVideo && tag.Data[1] == 1 {
+				got = append(got, fmt.Sprintf("%d@%d", tag.Data[len(tag.Data)-1], tag.Timestamp))
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if want := "[0@0 1@40 2@80 3@120 4@160 5@200]"; fmt.Sprint(got) != want {
+		t.Fatalf("viewer got %v, want %s: every frame once, on the same clock", got, want)
+	}
+}
+
+func TestOriginStatusesReachTheViewer(t *testing.T) {
+	notFound := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "no such stream", http.StatusNotFound) })
+	forbidden := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "token required", http.StatusForbidden) })
+	broken := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "oops", http.StatusInternalServerError) })
+	for _, tc := range []struct {
+		name    string
+		origins []string
+		status  int
+	}{
+		{"all 404", []string{notFound.URL, notFound.URL}, http.StatusNotFound},
+		{"404 then 403", []string{notFound.URL, forbidden.URL}, http.StatusForbidden},
+		{"500 then 404", []string{broken.URL, notFound.URL}, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, p := newTestPuller(t, tc.origins...)
+			_, err := p.Stream(context.Background(), "live", "a", nil)
+			var ue *UpstreamError
+			if !errors.As(err, &ue) || ue.Status != tc.status {
+				t.Fatalf("got %v, want status %d", err, tc.status)
+			}
+		})
+	}
+}
+
+func TestPullRefusesLoops(t *testing.T) {
+	_, p := newTestPuller(t, "http://127.0.0.1:1")
+	_, err := p.Stream(context.Background(), "live", "a", []string{"x", p.NodeID()})
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusLoopDetected {
+		t.Fatalf("got %v, want 508", err)
+	}
+	_, err = p.Stream(context.Background(), "live", "a", []string{"1", "2", "3", "4", "5", "6", "7", "8"})
+	if !errors.As(err, &ue) || ue.Status != http.StatusLoopDetected {
+		t.Fatalf("eight hops: got %v, want 508", err)
+	}
+}
+
+func TestStalledOriginIsLeft(t *testing.T) {
+	stalled := scriptedOrigin(t, func(_ int, w http.ResponseWriter) {
+		sendTags(w, 0, 40)
+		w.(http.Flusher).Flush()
+		time.Sleep(2 * time.Second) // then nothing
+	})
+	healthy := scriptedOrigin(t, func(_ int, w http.ResponseWriter) {
+		sendTags(w, 1000, 1040, 1080)
+		time.Sleep(2 * time.Second)
+	})
+	h, p := newTestPuller(t, stalled.URL, healthy.URL)
+	s, err := p.Stream(context.Background(), "live", "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Join(buffer.AllTracks)
+	defer v.Leave()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		tags, _ := viewerTags(t, v.Cursor)
+		for _, tag := range tags {
+			if tag.Type == flv.TagVideo && tag.Data[len(tag.Data)-1] == 1080/40 {
+				return // the second origin's frames arrived
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no frame from the second origin after the first stalled; hub has %v", h.Lookup("live", "a") != nil)
+}
