@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -157,4 +158,52 @@ func TestStalledOriginIsLeft(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("no frame from the second origin after the first stalled; hub has %v", h.Lookup("live", "a") != nil)
+}
+
+// TestCloseDelimitedOriginWithHeaders pulls from an origin that speaks plain
+// HTTP/1.1 without chunking (the body ends when the connection closes) and
+// wants a configured header.
+func TestCloseDelimitedOriginWithHeaders(t *testing.T) {
+	origin := scriptedOrigin(t, func(_ int, w http.ResponseWriter) {})
+	origin.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Origin-Key") != "k1" {
+			http.Error(w, "origin key required", http.StatusForbidden)
+			return
+		}
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		b := []byte("HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nConnection: close\r\n\r\n")
+		b = flv.AppendHeader(b, false, true)
+		b = flv.AppendTag(b, flv.Tag{Type: flv.TagVideo, Data: avcConfig})
+		b = flv.AppendTag(b, flv.Tag{Type: flv.TagVideo, Data: keyframe()})
+		conn.Write(b)
+		io.Copy(io.Discard, conn) // until the puller hangs up
+	})
+	h := NewHub(Config{})
+	p := NewPuller(h, PullConfig{
+		Origins: func(string) []string { return []string{origin.URL} },
+		Header:  http.Header{"X-Origin-Key": {"k1"}},
+	})
+	defer func() {
+		p.Close()
+		h.Close()
+	}()
+	s, err := p.Stream(context.Background(), "live", "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Join(buffer.AllTracks)
+	defer v.Leave()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if tags, _ := viewerTags(t, v.Cursor); len(tags) > 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("nothing pulled from the close-delimited origin")
 }
