@@ -16,7 +16,7 @@ func BenchmarkFanOut(b *testing.B) {
 	bufs := make([][][]byte, viewers)
 	for i := range cursors {
 		cursors[i] = r.NewCursor(AllTracks)
-		bufs[i], _, _ = cursors[i].Next(nil)
+		bufs[i], _ = cursors[i].Next(nil)
 	}
 	tag := make([]byte, 8<<10) // a 2 Mbit/s stream's tags average a few KiB
 	b.ReportAllocs()
@@ -24,7 +24,7 @@ func BenchmarkFanOut(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		r.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i), Bytes: tag})
 		for v, c := range cursors {
-			bufs[v], _, _ = c.Next(bufs[v][:0])
+			bufs[v], _ = c.Next(bufs[v][:0])
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"errors"
 	"io"
 
 	"github.com/flvedge/flvedge/flv"
@@ -18,6 +19,8 @@ type Cursor struct {
 	sentHead  bool
 	started   bool // next is a valid position
 	next      uint64
+	seen      uint64 // the ring's next at the last Next: Wait waits for more
+	stopped   bool   // guarded by the ring's lock
 	skips     int
 	header    [flv.HeaderSize + 4]byte
 }
@@ -36,20 +39,26 @@ func (c *Cursor) Announced() Tracks { return c.announced }
 // the newest keyframe.
 func (c *Cursor) Skips() int { return c.skips }
 
+// ErrStopped ends a cursor after Stop.
+var ErrStopped = errors.New("buffer: viewer stopped")
+
 // Next appends to bufs the bytes due to the viewer, at most a bounded batch,
-// and returns the result. The slices are shared and must not be modified.
-// When nothing is due it returns bufs unchanged and a channel that is closed
-// at the next change. After the ring is closed and everything due was handed
-// out, it returns io.EOF; a viewer that fell out of the window under
-// Config.DropSlow gets ErrTooSlow.
-func (c *Cursor) Next(bufs [][]byte) ([][]byte, <-chan struct{}, error) {
+// and returns the result without blocking; nothing due leaves bufs as it
+// was. The slices are shared and must not be modified. After the ring is
+// closed and everything due was handed out, it returns io.EOF; a viewer that
+// fell out of the window under Config.DropSlow gets ErrTooSlow, a stopped
+// one ErrStopped.
+func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 	r := c.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-
+	c.seen = r.next
+	if c.stopped {
+		return bufs, ErrStopped
+	}
 	if c.started && c.next < r.first {
 		if r.cfg.DropSlow {
-			return bufs, nil, ErrTooSlow
+			return bufs, ErrTooSlow
 		}
 		c.skips++
 		c.started = false
@@ -67,16 +76,34 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, <-chan struct{}, error) {
 			n++
 		}
 		if c.next < r.next {
-			return bufs, nil, nil // more pending than one batch
+			return bufs, nil // more pending than one batch
 		}
 	}
 	if r.closed {
-		return bufs, nil, io.EOF
+		return bufs, io.EOF
 	}
-	if r.wake == nil {
-		r.wake = make(chan struct{})
+	return bufs, nil
+}
+
+// Wait blocks until the ring has changed since the last Next, is closed, or
+// the cursor is stopped.
+func (c *Cursor) Wait() {
+	r := c.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.next == c.seen && !r.closed && !c.stopped {
+		r.changed.Wait()
 	}
-	return bufs, r.wake, nil
+}
+
+// Stop ends the cursor from another goroutine: Wait returns, and Next
+// fails with ErrStopped.
+func (c *Cursor) Stop() {
+	r := c.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c.stopped = true
+	r.changed.Broadcast()
 }
 
 // start positions the cursor at the ring's start point and hands out what a

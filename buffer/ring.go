@@ -36,7 +36,8 @@ const (
 var ErrTooSlow = errors.New("buffer: viewer fell out of the window")
 
 // Ring is one stream's window of packets. One publisher appends; any number
-// of Cursors read. Appending wakes all waiting cursors with one channel close.
+// of Cursors read. Appending wakes all waiting cursors with one broadcast,
+// which allocates nothing.
 type Ring struct {
 	cfg Config
 
@@ -50,7 +51,7 @@ type Ring struct {
 	barrier uint64 // one past the latest audio/video config: a start point must not precede it
 	config  [3]Packet
 	seen    Tracks
-	wake    chan struct{} // made by the first waiter, closed by the next change
+	changed sync.Cond // broadcast on every append, on Close and on a cursor's Stop
 	closed  bool
 }
 
@@ -73,7 +74,9 @@ func NewRing(cfg Config) *Ring {
 	if cfg.MaxBytes <= 0 {
 		cfg.MaxBytes = defaultMaxBytes
 	}
-	return &Ring{cfg: cfg, slots: make([]Packet, 64)}
+	r := &Ring{cfg: cfg, slots: make([]Packet, 64)}
+	r.changed.L = &r.mu
+	return r
 }
 
 // Append adds p at the live edge and wakes the cursors. p.Bytes must not be
@@ -101,7 +104,7 @@ func (r *Ring) Append(p Packet) {
 	}
 	r.next++
 	r.trim()
-	r.wakeLocked()
+	r.changed.Broadcast()
 }
 
 // Close ends the stream: cursors deliver what is pending, then io.EOF.
@@ -109,7 +112,7 @@ func (r *Ring) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = true
-	r.wakeLocked()
+	r.changed.Broadcast()
 }
 
 // Bytes is the window's current size, for metrics and tests.
@@ -127,13 +130,6 @@ func (r *Ring) Len() int {
 }
 
 func (r *Ring) mask() uint64 { return uint64(len(r.slots) - 1) }
-
-func (r *Ring) wakeLocked() {
-	if r.wake != nil {
-		close(r.wake)
-		r.wake = nil
-	}
-}
 
 func (r *Ring) grow() {
 	bigger := make([]Packet, 2*len(r.slots))

@@ -34,7 +34,7 @@ func drain(t *testing.T, c *Cursor) []string {
 	t.Helper()
 	var got []string
 	for {
-		bufs, wait, err := c.Next(nil)
+		bufs, err := c.Next(nil)
 		for _, b := range bufs {
 			if bytes.HasPrefix(b, []byte("FLV")) {
 				got = append(got, "HEADER")
@@ -42,7 +42,7 @@ func drain(t *testing.T, c *Cursor) []string {
 			}
 			got = append(got, string(b))
 		}
-		if err != nil || wait != nil {
+		if err != nil || len(bufs) == 0 {
 			return got
 		}
 	}
@@ -102,7 +102,7 @@ func TestHeaderAnnouncesOnlyTracksTheViewerGets(t *testing.T) {
 			r.Append(pkt(flv.TagVideo, 10, "v10"))
 
 			c := r.NewCursor(tc.want)
-			bufs, _, err := c.Next(nil)
+			bufs, err := c.Next(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -221,7 +221,7 @@ func TestSlowViewerDroppedByPolicy(t *testing.T) {
 	for gop := uint32(1); gop < 5; gop++ {
 		publishGOP(r, gop*100, 10)
 	}
-	if _, _, err := c.Next(nil); !errors.Is(err, ErrTooSlow) {
+	if _, err := c.Next(nil); !errors.Is(err, ErrTooSlow) {
 		t.Fatalf("err %v, want ErrTooSlow", err)
 	}
 }
@@ -231,7 +231,7 @@ func TestCloseDeliversPendingThenEOF(t *testing.T) {
 	publishGOP(r, 0, 2)
 	c := r.NewCursor(AllTracks)
 	r.Close()
-	bufs, _, err := c.Next(nil)
+	bufs, err := c.Next(nil)
 	if err != io.EOF || len(bufs) != 4 {
 		t.Fatalf("got %d bufs, err %v; want 4 and EOF", len(bufs), err)
 	}
@@ -244,9 +244,9 @@ func TestBatchIsBounded(t *testing.T) {
 		r.Append(pkt(flv.TagVideo, uint32(i), "v"))
 	}
 	c := r.NewCursor(AllTracks)
-	bufs, wait, err := c.Next(nil)
-	if err != nil || wait != nil || len(bufs) > maxBatch+1 {
-		t.Fatalf("first batch: %d bufs, wait %v, err %v", len(bufs), wait, err)
+	bufs, err := c.Next(nil)
+	if err != nil || len(bufs) == 0 || len(bufs) > maxBatch+1 {
+		t.Fatalf("first batch: %d bufs, err %v", len(bufs), err)
 	}
 }
 
@@ -264,17 +264,16 @@ func TestConcurrentViewersSeeTheSameSequence(t *testing.T) {
 		wg.Go(func() {
 			var bufs [][]byte
 			for {
-				var wait <-chan struct{}
 				var err error
-				bufs, wait, err = c.Next(bufs[:0])
+				bufs, err = c.Next(bufs[:0])
 				for _, b := range bufs {
 					results[i] = append(results[i], string(b))
 				}
 				if err == io.EOF {
 					return
 				}
-				if wait != nil {
-					<-wait
+				if len(bufs) == 0 {
+					c.Wait()
 				}
 			}
 		})
@@ -291,5 +290,22 @@ func TestConcurrentViewersSeeTheSameSequence(t *testing.T) {
 		if fmt.Sprint(results[i]) != fmt.Sprint(results[0]) {
 			t.Fatalf("viewer %d saw a different sequence", i)
 		}
+	}
+}
+
+func TestStopEndsAWaitingCursor(t *testing.T) {
+	r := NewRing(Config{})
+	publishGOP(r, 0, 2)
+	c := r.NewCursor(AllTracks)
+	drain(t, c)
+	done := make(chan struct{})
+	go func() {
+		c.Wait()
+		close(done)
+	}()
+	c.Stop()
+	<-done
+	if _, err := c.Next(nil); !errors.Is(err, ErrStopped) {
+		t.Fatalf("after Stop: %v", err)
 	}
 }

@@ -83,6 +83,7 @@ type Stream struct {
 	timeline   *timeline
 	everHad    bool                      // guarded by writeMu: a publisher came before, so the next one restarts the timeline
 	lastConfig [flv.TagScript + 1][]byte // guarded by writeMu: bodies of the current configuration, by tag type
+	arena      arena                     // guarded by writeMu
 }
 
 // Lookup returns the stream app/name, or nil when nobody publishes it and its

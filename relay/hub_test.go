@@ -67,7 +67,7 @@ func viewerTags(t *testing.T, c *buffer.Cursor) (tags []flv.Tag, ended bool) {
 	t.Helper()
 	var stream bytes.Buffer
 	for {
-		bufs, wait, err := c.Next(nil)
+		bufs, err := c.Next(nil)
 		for _, b := range bufs {
 			stream.Write(b)
 		}
@@ -76,7 +76,7 @@ func viewerTags(t *testing.T, c *buffer.Cursor) (tags []flv.Tag, ended bool) {
 		} else if err != nil {
 			t.Fatal(err)
 		}
-		if err != nil || wait != nil {
+		if err != nil || len(bufs) == 0 {
 			break
 		}
 	}

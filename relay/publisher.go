@@ -91,18 +91,19 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 	}
 	if pkt.ByTracks != nil {
 		for i, body := range pkt.ByTracks {
-			pkt.ByTracks[i] = encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: body})
+			pkt.ByTracks[i] = s.encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: body})
 		}
 		pkt.Bytes = pkt.ByTracks[buffer.AllTracks]
 	} else {
-		pkt.Bytes = encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: t.Data})
+		pkt.Bytes = s.encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: t.Data})
 	}
 	s.ring.Append(pkt)
 	return nil
 }
 
-func encode(t flv.Tag) []byte {
-	return flv.AppendTag(make([]byte, 0, flv.EncodedSize(t)), t)
+// encode writes t once, for every viewer. Called with writeMu held.
+func (s *Stream) encode(t flv.Tag) []byte {
+	return flv.AppendTag(s.arena.alloc(flv.EncodedSize(t)), t)
 }
 
 // Close ends the publisher; the stream waits for another for the grace

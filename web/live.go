@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -22,6 +23,10 @@ type Live struct {
 	// WriteTimeout bounds one write to a viewer; a viewer that accepts
 	// nothing for that long is disconnected. Default 15 s.
 	WriteTimeout time.Duration
+	// Coalesce delays each viewer's write after a wake-up by this much, so
+	// that the tags of that time leave in one write: fewer wake-ups and
+	// system calls for more latency. 0: write at once.
+	Coalesce time.Duration
 }
 
 const defaultWriteTimeout = 15 * time.Second
@@ -65,8 +70,11 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	// A viewer whose request ends (an HTTP/2 stream reset, a shutdown)
+	// stops waiting for the next tag.
+	defer context.AfterFunc(r.Context(), viewer.Stop)()
 	start := time.Now()
-	n, reason := copyStream(viewer.Cursor, out, r.Context().Done())
+	n, reason := copyStream(viewer.Cursor, out, l.Coalesce)
 	l.logger().Debug("viewer ended", "app", app, "stream", name, "remote", r.RemoteAddr,
 		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", viewer.Skips(), "reason", reason)
 }
@@ -99,16 +107,16 @@ func viaOf(r *http.Request) []string {
 	return via
 }
 
-// copyStream hands every batch the cursor has to out until the stream ends,
-// the viewer fails, or done closes. It returns the bytes written and why it
-// stopped.
-func copyStream(cur *buffer.Cursor, out flvWriter, done <-chan struct{}) (int64, string) {
+// copyStream hands every batch the cursor has to out until the stream ends
+// or the viewer fails or is stopped. After a wake-up it waits coalesce, if
+// set, so that more tags leave in one write. It returns the bytes written and
+// why it stopped.
+func copyStream(cur *buffer.Cursor, out flvWriter, coalesce time.Duration) (int64, string) {
 	var written int64
 	var bufs [][]byte
 	for {
-		var wait <-chan struct{}
 		var err error
-		bufs, wait, err = cur.Next(bufs[:0])
+		bufs, err = cur.Next(bufs[:0])
 		if len(bufs) > 0 {
 			n, werr := out.WriteBatch(bufs)
 			written += n
@@ -125,12 +133,10 @@ func copyStream(cur *buffer.Cursor, out flvWriter, done <-chan struct{}) (int64,
 		case err != nil:
 			out.Close()
 			return written, err.Error()
-		case wait != nil:
-			select {
-			case <-wait:
-			case <-done:
-				out.Close()
-				return written, "request cancelled"
+		case len(bufs) == 0:
+			cur.Wait()
+			if coalesce > 0 {
+				time.Sleep(coalesce)
 			}
 		}
 	}
