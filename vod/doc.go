@@ -1,0 +1,23 @@
+// Package vod serves stored video files over HTTP: plain GET and HEAD with
+// Range and conditional requests through http.ServeContent, and for FLV
+// files the seeking that players expect without any preprocessing of the
+// files:
+//
+//   - a keyframe index (onMetaData keyframes.filepositions and times, as
+//     yamdi writes it) built by scanning the file once when it has none,
+//     cached, and served in a virtual file that Range applies to;
+//   - ?start=<byte offset>, the mod_flv contract, moved to the next
+//     keyframe and preceded by onMetaData and the codec sequence headers so
+//     that every response plays on its own;
+//   - ?t=<start>[,<end>] in seconds (W3C Media Fragments), a virtual clip
+//     with timestamps from zero and its own duration and index.
+//
+// Files are found under roots, one directory per URL prefix, and resolved
+// safely: no "..", no hidden names, no symbolic link out of the root
+// unless allowed, only configured extensions. Damaged FLV files are served
+// without their damaged parts, found by resynchronising on valid tag
+// headers. Every bound on memory is fixed, whatever the files hold.
+//
+// Handler is an http.Handler, so that access rules and metrics wrap it like
+// any other. A wrapper that hides io.ReaderFrom costs the sendfile path.
+package vod

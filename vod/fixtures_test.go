@@ -1,0 +1,316 @@
+package vod
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
+)
+
+// fixtureDir holds the FLV files the tests make with ffmpeg, once per test
+// binary.
+var fixtureDir string
+
+func TestMain(m *testing.M) {
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	dir, err := os.MkdirTemp("", "vod-fixtures-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fixtureDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	http.DefaultClient.CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// The fixtures: ten seconds of a 320x240 H.264 test pattern at 25 fps with
+// a keyframe every second and B-frames, and a 440 Hz AAC tone. ffmpeg
+// writes no keyframe index unless asked to.
+const (
+	fixAV      = "av.flv"       // H.264 + AAC, no keyframe index
+	fixAVIndex = "av-index.flv" // the same with ffmpeg's keyframe index
+	fixAudio   = "audio.flv"    // AAC only, no index
+	fixVideo   = "video.flv"    // H.264 only, no index
+	fixLong    = "long.flv"     // 20 s of H.264 + AAC, no index, for the browser
+)
+
+var fixtureArgs = map[string][]string{
+	fixAV: {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-t", "10"},
+	fixAVIndex: {"-i", "{av.flv}", "-c", "copy", "-flvflags", "add_keyframe_index"},
+	fixAudio:   {"-i", "{av.flv}", "-c", "copy", "-vn"},
+	fixVideo:   {"-i", "{av.flv}", "-c", "copy", "-an"},
+	fixLong: {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-t", "20"},
+}
+
+type fixtureState struct {
+	once sync.Once
+	err  error
+}
+
+var fixtures = map[string]*fixtureState{}
+
+func init() {
+	for name := range fixtureArgs {
+		fixtures[name] = new(fixtureState)
+	}
+}
+
+// fixture returns the path of a fixture, making it first if needed.
+func fixture(t testing.TB, name string) string {
+	t.Helper()
+	testutil.RequireTool(t, "ffmpeg", "ffmpeg")
+	if err := makeFixture(name); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(fixtureDir, name)
+}
+
+func makeFixture(name string) error {
+	st := fixtures[name]
+	st.once.Do(func() {
+		var args []string
+		for _, a := range fixtureArgs[name] {
+			if src, ok := strings.CutPrefix(a, "{"); ok {
+				src = strings.TrimSuffix(src, "}")
+				if st.err = makeFixture(src); st.err != nil {
+					return
+				}
+				a = filepath.Join(fixtureDir, src)
+			}
+			args = append(args, a)
+		}
+		args = append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)
+		out, err := exec.Command("ffmpeg", append(args, "-f", "flv", filepath.Join(fixtureDir, name))...).CombinedOutput()
+		if err != nil {
+			st.err = fmt.Errorf("ffmpeg making %s: %v\n%s", name, err, out)
+		}
+	})
+	return st.err
+}
+
+// readFile returns a file's bytes or fails the test.
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// vodServer serves a directory of fixtures at /vod through the Handler on
+// loopback.
+type vodServer struct {
+	dir string
+	h   *Handler
+	srv *httptest.Server
+}
+
+// newVODServer copies the named fixtures into a fresh directory and serves it.
+func newVODServer(t *testing.T, names ...string) *vodServer {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), readFile(t, fixture(t, n)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return serveDir(t, dir, Config{})
+}
+
+func serveDir(t *testing.T, dir string, cfg Config) *vodServer {
+	t.Helper()
+	cfg.Roots = append(cfg.Roots, Root{Prefix: "/vod", Dir: dir})
+	h, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &vodServer{dir: dir, h: h, srv: httptest.NewServer(h)}
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// get makes a request with headers given as name, value pairs and returns
+// the response with its whole body read.
+func (s *vodServer) do(t *testing.T, method, path string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := s.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp, body
+}
+
+func (s *vodServer) get(t *testing.T, path string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	return s.do(t, http.MethodGet, path, header...)
+}
+
+// tagAt is a tag of a served body and where it starts.
+type tagAt struct {
+	pos int64
+	flv.Tag
+}
+
+// parseFLV reads a whole FLV body: its header and every tag, which must be
+// complete.
+func parseFLV(t testing.TB, b []byte) (flv.Header, []tagAt) {
+	t.Helper()
+	r := flv.NewReader(bytes.NewReader(b))
+	h, err := r.ReadHeader()
+	if err != nil {
+		t.Fatalf("FLV header: %v", err)
+	}
+	pos := int64(h.DataOffset) + 4
+	var tags []tagAt
+	for {
+		tag, err := r.ReadTag()
+		if err == io.EOF {
+			return h, tags
+		}
+		if err != nil {
+			t.Fatalf("tag %d at %d: %v", len(tags), pos, err)
+		}
+		tags = append(tags, tagAt{pos, tag})
+		pos += int64(flv.EncodedSize(tag))
+	}
+}
+
+// metaOf decodes the onMetaData of a parsed body, which must be its first tag.
+func metaOf(t testing.TB, tags []tagAt) flv.ECMAArray {
+	t.Helper()
+	if len(tags) == 0 || tags[0].Type != flv.TagScript {
+		t.Fatal("first tag is not a script tag")
+	}
+	name, values, err := flv.ParseScript(tags[0].Data)
+	if err != nil || name != "onMetaData" || len(values) == 0 {
+		t.Fatalf("onMetaData: %q %v", name, err)
+	}
+	m, ok := values[0].(flv.ECMAArray)
+	if !ok {
+		t.Fatalf("onMetaData is %T", values[0])
+	}
+	return m
+}
+
+// keyframesOf returns the keyframe index of an onMetaData.
+func keyframesOf(t testing.TB, m flv.ECMAArray) (positions, times []float64) {
+	t.Helper()
+	kf, ok := m.Get("keyframes")
+	if !ok {
+		t.Fatal("onMetaData has no keyframes")
+	}
+	obj, ok := kf.(flv.Object)
+	if !ok {
+		t.Fatalf("keyframes is %T", kf)
+	}
+	num := func(key string) []float64 {
+		v, _ := obj.Get(key)
+		arr, ok := v.(flv.StrictArray)
+		if !ok {
+			t.Fatalf("keyframes.%s is %T", key, v)
+		}
+		out := make([]float64, len(arr))
+		for i, x := range arr {
+			out[i] = x.(float64)
+		}
+		return out
+	}
+	return num("filepositions"), num("times")
+}
+
+func numberOf(t testing.TB, m flv.ECMAArray, key string) float64 {
+	t.Helper()
+	v, ok := m.Get(key)
+	f, isNum := v.(float64)
+	if !ok || !isNum {
+		t.Fatalf("onMetaData %s is %v (%T)", key, v, v)
+	}
+	return f
+}
+
+// isKeyframeType reports whether a video tag has the keyframe frame type.
+func isKeyframeType(tag flv.Tag) bool {
+	return tag.Type == flv.TagVideo && len(tag.Data) > 0 && tag.Data[0]>>4&7 == flv.FrameTypeKey
+}
+
+func isCodedKeyframe(tag flv.Tag) bool {
+	if tag.Type != flv.TagVideo {
+		return false
+	}
+	v, err := flv.ParseVideo(tag.Data)
+	return err == nil && v.Keyframe
+}
+
+// decodeCheck has ffmpeg decode an FLV body completely and fails the test
+// on any error it reports.
+func decodeCheck(t *testing.T, body []byte) {
+	t.Helper()
+	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-hide_banner", "-nostdin", "-v", "error",
+		"-f", "flv", "-i", "pipe:0", "-f", "null", "-")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("ffmpeg decoding %d bytes: %v\n%s", len(body), err, out)
+	}
+}
+
+// probeFirstVideoFrame has ffprobe report whether the first decoded video
+// frame is a keyframe, and its presentation time in seconds.
+func probeFirstVideoFrame(t *testing.T, body []byte) (key bool, pts string) {
+	t.Helper()
+	cmd := exec.Command(testutil.RequireTool(t, "ffprobe", "ffmpeg"), "-v", "error", "-f", "flv", "-i", "pipe:0",
+		"-select_streams", "v", "-show_entries", "frame=key_frame,pts_time", "-read_intervals", "%+#1", "-of", "csv=p=0")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	k, p, _ := strings.Cut(line, ",")
+	return k == "1", p
+}
+
+func writeFile(t testing.TB, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,378 @@
+package vod
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/flvedge/flvedge/ratelog"
+)
+
+// Root serves the files under a directory at a URL path prefix.
+type Root struct {
+	// Prefix is the URL path, such as "/vod": /vod/a/b.flv is the file
+	// a/b.flv under Dir.
+	Prefix string
+	Dir    string
+	// FollowSymlinks lets symbolic links lead out of Dir. Without it, a
+	// link is followed only while it stays inside Dir.
+	FollowSymlinks bool
+}
+
+// Config is the VOD service's settings.
+type Config struct {
+	Roots []Root
+	// Extensions are the file name extensions served, with their dot
+	// (".flv"); others are 404. Nil means only ".flv". Files that are not
+	// .flv are served as they are stored, with Range but no seeking.
+	Extensions []string
+	// IndexCacheBytes bounds the memory of the cached keyframe indexes.
+	// Default 64 MiB.
+	IndexCacheBytes int64
+	// WriteTimeout bounds one write to a viewer. Default 15 s.
+	WriteTimeout time.Duration
+	Logger       *slog.Logger // nil: slog.Default()
+}
+
+// Defaults of Config's zero values.
+const (
+	DefaultIndexCacheBytes = 64 << 20
+	DefaultWriteTimeout    = 15 * time.Second
+)
+
+// indexBuilds bounds the scans that run at once: each reads a file from
+// end to end, and a burst of first requests for many files must not read
+// them all together.
+const indexBuilds = 2
+
+// Handler serves stored files: plain GET and HEAD with everything
+// http.ServeContent does (Range, multiple ranges, conditional requests),
+// FLV files with a keyframe index when they lack one, ?start= byte
+// seeking and ?t= time seeking and clips. It is safe for concurrent use.
+type Handler struct {
+	roots   []Root // longest prefix first
+	exts    []string
+	cache   *indexCache
+	timeout time.Duration
+	logger  *slog.Logger
+	bad     *ratelog.Logger
+}
+
+// New checks cfg and returns its Handler. Each root must be an existing
+// directory and each prefix a clean absolute path other than "/".
+func New(cfg Config) (*Handler, error) {
+	h := &Handler{
+		exts:    []string{".flv"},
+		timeout: cfg.WriteTimeout,
+		logger:  cfg.Logger,
+	}
+	if h.logger == nil {
+		h.logger = slog.Default()
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultWriteTimeout
+	}
+	if cfg.Extensions != nil {
+		h.exts = nil
+		for _, e := range cfg.Extensions {
+			if len(e) < 2 || e[0] != '.' || strings.ContainsAny(e[1:], "./\\") {
+				return nil, fmt.Errorf("vod: extension %q: must be a dot and a name, such as .flv", e)
+			}
+			h.exts = append(h.exts, strings.ToLower(e))
+		}
+	}
+	cacheBytes := cfg.IndexCacheBytes
+	if cacheBytes <= 0 {
+		cacheBytes = DefaultIndexCacheBytes
+	}
+	h.cache = newIndexCache(cacheBytes, indexBuilds)
+	h.bad = ratelog.New(h.logger, 10*time.Second, 5)
+	for _, r := range cfg.Roots {
+		if err := CheckPrefix(r.Prefix); err != nil {
+			return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
+		}
+		st, err := os.Stat(r.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
+		}
+		if !st.IsDir() {
+			return nil, fmt.Errorf("vod: root %s: %s is not a directory", r.Prefix, r.Dir)
+		}
+		for _, o := range h.roots {
+			if o.Prefix == r.Prefix {
+				return nil, fmt.Errorf("vod: prefix %s given twice", r.Prefix)
+			}
+		}
+		h.roots = append(h.roots, r)
+	}
+	slices.SortStableFunc(h.roots, func(a, b Root) int { return len(b.Prefix) - len(a.Prefix) })
+	return h, nil
+}
+
+// CheckPrefix reports whether p can be a root's URL prefix: absolute,
+// clean, not "/" and without a trailing slash.
+func CheckPrefix(p string) error {
+	if p == "" || p[0] != '/' || p == "/" || strings.HasSuffix(p, "/") || filepath.ToSlash(filepath.Clean(p)) != p {
+		return fmt.Errorf("prefix %q: must be a clean path such as /vod", p)
+	}
+	return nil
+}
+
+// Prefixes returns the URL prefixes served, such as "/vod", for routing.
+func (h *Handler) Prefixes() []string {
+	var out []string
+	for _, r := range h.roots {
+		out = append(out, r.Prefix)
+	}
+	return out
+}
+
+// requestError is a client error: its status and the text sent.
+type requestError struct {
+	status int
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+var errNotFound = &requestError{http.StatusNotFound, "not found"}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if err := h.serve(w, r); err != nil {
+		h.fail(w, r, err)
+	}
+}
+
+// fail answers a request that could not be served. Client errors are
+// logged at a bounded rate per client; others are the server's.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var re *requestError
+	switch {
+	case errors.As(err, &re):
+		if re.status != http.StatusNotFound {
+			h.bad.Warn(clientOf(r), "vod: bad request", "remote", r.RemoteAddr, "path", r.URL.Path, "query", r.URL.RawQuery, "status", re.status, "err", re.msg)
+		}
+		http.Error(w, re.msg, re.status)
+	default:
+		h.logger.Error("vod: cannot serve", "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}
+}
+
+func clientOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	root, rel, err := h.resolve(r.URL.Path)
+	if err != nil {
+		return err
+	}
+	f, st, err := openFile(root, rel)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	ext := strings.ToLower(filepath.Ext(rel))
+	etag := fmt.Sprintf(`"%x-%x`, st.Size(), st.ModTime().UnixNano())
+	hdr := w.Header()
+	if ext != ".flv" {
+		if ct := mime.TypeByExtension(ext); ct != "" {
+			hdr.Set("Content-Type", ct)
+		}
+		hdr.Set("Etag", etag+`"`)
+		return h.send(w, r, st.ModTime(), f)
+	}
+
+	q := r.URL.Query()
+	startArg, timeArg := q.Get("start"), q.Get("t")
+	if startArg != "" && timeArg != "" {
+		return badRequest("start and t cannot be used together")
+	}
+	var clipStart, clipEnd int64
+	if timeArg != "" {
+		if clipStart, clipEnd, err = parseTimeRange(timeArg); err != nil {
+			return badRequest("%v", err)
+		}
+	}
+
+	key := cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()}
+	ix, err := h.cache.get(r.Context(), key, func() (*fileIndex, error) {
+		return h.index(f, key)
+	})
+	if errors.Is(err, errNotFLV) {
+		return &requestError{http.StatusUnprocessableEntity, "not a valid FLV file"}
+	}
+	if err != nil {
+		return fmt.Errorf("index %s: %w", key.path, err)
+	}
+
+	hdr.Set("Content-Type", "video/x-flv")
+	var l layout
+	switch start, ok := parseStart(startArg); {
+	case ok && start > 0:
+		var p point
+		if l, p, err = ix.startLayout(f, start); err != nil {
+			return h.pastEnd(w, err, ix.whole.size, "start offset %d is past the last keyframe", start)
+		}
+		etag += fmt.Sprintf("-s%x", p.pos)
+	case timeArg != "":
+		var p point
+		var cut int64
+		if l, p, cut, err = ix.clipLayout(f, clipStart, clipEnd); err != nil {
+			return h.pastEnd(w, err, ix.whole.size, "t=%s starts after the end of the media", timeArg)
+		}
+		etag += fmt.Sprintf("-t%x-%x", p.pos, cut)
+	case ix.plain:
+		hdr.Set("Etag", etag+`"`)
+		return h.send(w, r, st.ModTime(), f)
+	default:
+		l = ix.whole
+		etag += "-i"
+	}
+	// The suffix names the form of the virtual file, so that caches do not
+	// mix versions of this server that lay files out differently.
+	hdr.Set("Etag", etag+`-1"`)
+	return h.send(w, r, st.ModTime(), newVirtualFile(f, &l, ix))
+}
+
+// pastEnd answers a seek beyond the media like an unsatisfiable range:
+// 416, with the size of the file the offset was meant for.
+func (h *Handler) pastEnd(w http.ResponseWriter, err error, size int64, format string, args ...any) error {
+	if !errors.Is(err, errPastEnd) {
+		return err
+	}
+	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+	w.Header().Del("Content-Type")
+	return &requestError{http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf(format, args...)}
+}
+
+// send hands content to http.ServeContent through a sender.
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content interface {
+	Read([]byte) (int, error)
+	Seek(int64, int) (int64, error)
+}) error {
+	s := newSender(w, h.timeout)
+	defer s.done()
+	http.ServeContent(s, r, "", modtime, content)
+	return nil
+}
+
+// index scans f, logging what damage it finds once per file version.
+func (h *Handler) index(f *os.File, key cacheKey) (*fileIndex, error) {
+	start := time.Now()
+	s, err := scanFile(f, key.size)
+	if err != nil {
+		h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
+		return nil, err
+	}
+	ix := buildIndex(s)
+	h.logger.Debug("vod: indexed", "path", key.path, "plain", ix.plain, "keyframes", len(s.video),
+		"duration", time.Duration(s.endTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
+	if !s.clean() {
+		h.logger.Warn("vod: damaged FLV file served without its damaged parts", "path", key.path,
+			"resyncs", s.damage, "runs", len(s.segments), "tail_dropped", s.tail)
+	}
+	return ix, nil
+}
+
+// resolve finds the root of a URL path and checks the rest of it. Every
+// segment must be a plain name: no empty, "." or ".." segment (net/http has
+// already decoded %2e%2e and %2f, so encoded traversal arrives here as
+// such), no backslash or NUL, and no hidden name.
+func (h *Handler) resolve(urlPath string) (Root, string, error) {
+	for _, root := range h.roots {
+		rel, ok := strings.CutPrefix(urlPath, root.Prefix+"/")
+		if !ok {
+			continue
+		}
+		if rel == "" {
+			return root, "", errNotFound
+		}
+		for seg := range strings.SplitSeq(rel, "/") {
+			switch {
+			case seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\\\x00"):
+				return root, "", badRequest("bad path")
+			case seg[0] == '.':
+				return root, "", errNotFound // hidden
+			}
+		}
+		if !slices.Contains(h.exts, strings.ToLower(filepath.Ext(rel))) {
+			return root, "", errNotFound
+		}
+		return root, rel, nil
+	}
+	return Root{}, "", errNotFound
+}
+
+// openFile opens rel under root. Without FollowSymlinks, os.Root refuses
+// any path that leaves the directory, through ".." or a symbolic link.
+// O_NONBLOCK keeps a FIFO from blocking the open; only regular files are
+// served.
+func openFile(root Root, rel string) (*os.File, fs.FileInfo, error) {
+	name := filepath.FromSlash(rel)
+	var f *os.File
+	var err error
+	if root.FollowSymlinks {
+		f, err = os.OpenFile(filepath.Join(root.Dir, name), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	} else {
+		var dir *os.Root
+		if dir, err = os.OpenRoot(root.Dir); err != nil {
+			return nil, nil, fmt.Errorf("open root %s: %w", root.Dir, err)
+		}
+		f, err = dir.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		dir.Close()
+	}
+	if err != nil {
+		return nil, nil, openError(rel, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("stat %s: %w", rel, err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, errNotFound
+	}
+	return f, st, nil
+}
+
+// openError tells a file that is not there for the client (404) from a
+// server that cannot open files (500).
+func openError(rel string, err error) error {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return errNotFound // os.Root's own refusal: the path leaves the root
+	}
+	switch errno {
+	case syscall.ENOENT, syscall.ENOTDIR, syscall.EACCES, syscall.EPERM, syscall.ELOOP, syscall.ENAMETOOLONG:
+		return errNotFound
+	}
+	return fmt.Errorf("open %s: %w", rel, err)
+}

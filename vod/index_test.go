@@ -1,0 +1,182 @@
+package vod
+
+import (
+	"bytes"
+	"math"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
+)
+
+// firstMediaPos is where the first audio or video tag of a body starts:
+// what follows the header and the onMetaData.
+func firstMediaPos(t *testing.T, tags []tagAt) int64 {
+	t.Helper()
+	for _, tag := range tags {
+		if tag.Type != flv.TagScript {
+			return tag.pos
+		}
+	}
+	t.Fatal("no media tag")
+	return 0
+}
+
+// TestVirtualIndexMatchesYamdi serves files without a keyframe index and
+// compares the index in the served onMetaData with the one yamdi writes
+// for the same file: the same times, and the same positions once each is
+// taken from its own file's first media tag (the onMetaData sizes differ).
+func TestVirtualIndexMatchesYamdi(t *testing.T) {
+	yamdi := testutil.RequireTool(t, "yamdi", "yamdi")
+	for _, name := range []string{fixAV, fixVideo} {
+		t.Run(name, func(t *testing.T) {
+			s := newVODServer(t, name)
+			resp, body := s.get(t, "/vod/"+name)
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET: %d", resp.StatusCode)
+			}
+			_, tags := parseFLV(t, body)
+			meta := metaOf(t, tags)
+			pos, times := keyframesOf(t, meta)
+
+			out := filepath.Join(t.TempDir(), "yamdi.flv")
+			if b, err := exec.Command(yamdi, "-i", filepath.Join(s.dir, name), "-o", out).CombinedOutput(); err != nil {
+				t.Fatalf("yamdi: %v\n%s", err, b)
+			}
+			_, ytags := parseFLV(t, readFile(t, out))
+			ypos, ytimes := keyframesOf(t, metaOf(t, ytags))
+
+			if !slices.Equal(times, ytimes) {
+				t.Fatalf("times differ:\nours  %v\nyamdi %v", times, ytimes)
+			}
+			ours, theirs := firstMediaPos(t, tags), firstMediaPos(t, ytags)
+			for i := range pos {
+				if pos[i]-float64(ours) != ypos[i]-float64(theirs) {
+					t.Fatalf("position %d: ours %v (first tag at %d), yamdi %v (first tag at %d)", i, pos[i], ours, ypos[i], theirs)
+				}
+			}
+			if len(pos) < 10 {
+				t.Fatalf("only %d keyframes", len(pos))
+			}
+			// Every entry is a keyframe-type tag of the served file.
+			at := map[int64]flv.Tag{}
+			for _, tag := range tags {
+				at[tag.pos] = tag.Tag
+			}
+			for i, p := range pos {
+				if tag, ok := at[int64(p)]; !ok || !isKeyframeType(tag) {
+					t.Fatalf("entry %d at %v is not a keyframe-type tag", i, p)
+				}
+			}
+			if got := numberOf(t, meta, "filesize"); got != float64(len(body)) {
+				t.Fatalf("filesize %v, body %d", got, len(body))
+			}
+			// The duration runs to the end of the last frame (yamdi writes
+			// the last timestamp): for the audio and video file, the end of
+			// the audio as ffmpeg wrote it; for the video-only copy, 250
+			// frames of 40 ms (ffmpeg copied the duration with audio).
+			want := 10.0
+			if name == fixAV {
+				want = storedDuration(t, filepath.Join(s.dir, name))
+			}
+			if d := numberOf(t, meta, "duration"); math.Abs(d-want) > 0.05 {
+				t.Fatalf("duration %v, stored file says %v", d, want)
+			}
+		})
+	}
+}
+
+// storedDuration reads the duration ffmpeg wrote into a file's onMetaData.
+func storedDuration(t *testing.T, path string) float64 {
+	t.Helper()
+	_, tags := parseFLV(t, readFile(t, path))
+	return numberOf(t, metaOf(t, tags), "duration")
+}
+
+// TestIndexedFileIsServedAsStored: a file whose onMetaData already has a
+// keyframe index that matches its tags goes out byte for byte.
+func TestIndexedFileIsServedAsStored(t *testing.T) {
+	s := newVODServer(t, fixAVIndex)
+	resp, body := s.get(t, "/vod/"+fixAVIndex)
+	if resp.StatusCode != 200 || string(body) != string(readFile(t, filepath.Join(s.dir, fixAVIndex))) {
+		t.Fatalf("status %d, body of %d bytes differs from the file", resp.StatusCode, len(body))
+	}
+	if strings.HasSuffix(resp.Header.Get("Etag"), `-1"`) {
+		t.Fatalf("ETag %s is that of a virtual file", resp.Header.Get("Etag"))
+	}
+}
+
+// TestAudioOnlyIndex: without video, the index lists the audio sequence
+// header and then an audio frame a second, so that players can seek.
+func TestAudioOnlyIndex(t *testing.T) {
+	s := newVODServer(t, fixAudio)
+	_, body := s.get(t, "/vod/"+fixAudio)
+	h, tags := parseFLV(t, body)
+	if !h.HasAudio || h.HasVideo {
+		t.Fatalf("header audio %v video %v", h.HasAudio, h.HasVideo)
+	}
+	pos, times := keyframesOf(t, metaOf(t, tags))
+	if len(pos) < 11 || times[0] != 0 {
+		t.Fatalf("positions %v times %v", pos, times)
+	}
+	at := map[int64]flv.Tag{}
+	for _, tag := range tags {
+		at[tag.pos] = tag.Tag
+	}
+	first, ok := at[int64(pos[0])]
+	if a, err := flv.ParseAudio(first.Data); !ok || err != nil || !a.SequenceHeader {
+		t.Fatalf("first entry is not the AAC sequence header")
+	}
+	for i := 1; i < len(pos); i++ {
+		tag, ok := at[int64(pos[i])]
+		if !ok || tag.Type != flv.TagAudio || float64(tag.Timestamp)/1000 != times[i] {
+			t.Fatalf("entry %d (%v at %v s) is not an audio tag of that time", i, pos[i], times[i])
+		}
+		if times[i] < float64(i-1) || times[i] >= float64(i-1)+0.1 {
+			t.Fatalf("entry %d at %v s", i, times[i])
+		}
+	}
+}
+
+// TestScanOfHugeKeyframeCountIsBounded feeds the scanner a file that is
+// nothing but tiny keyframes: the index is thinned to at most maxPoints.
+func TestScanOfHugeKeyframeCountIsBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 10 MiB file")
+	}
+	b := flv.AppendHeader(nil, false, true)
+	n := maxPoints*2 + 1000
+	for i := range n {
+		b = flv.AppendTag(b, flv.Tag{Type: flv.TagVideo, Timestamp: uint32(i), Data: []byte{0x17, 1, 0, 0, 0, byte(i)}})
+	}
+	s, err := scanFile(readerAt(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.video) > maxPoints || len(s.video) < maxPoints/2 || s.videoStride != 4 {
+		t.Fatalf("%d points, stride %d", len(s.video), s.videoStride)
+	}
+	for i := 1; i < len(s.video); i++ {
+		if s.video[i].pos <= s.video[i-1].pos {
+			t.Fatalf("points out of order at %d", i)
+		}
+	}
+	ix := buildIndex(s)
+	// Seeking in a thinned index still lands on the exact next keyframe:
+	// every tag is one here, 21 bytes each.
+	off := ix.whole.size/2 + 5
+	foff, _ := ix.whole.stored(off)
+	_, p, err := ix.startLayout(readerAt(b), off)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 13 + 21*((foff-13+20)/21); p.pos != want {
+		t.Fatalf("offset %d (stored %d) started at %d, want %d", off, foff, p.pos, want)
+	}
+}
+
+func readerAt(b []byte) *bytes.Reader { return bytes.NewReader(b) }
