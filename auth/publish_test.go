@@ -1,0 +1,195 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func publishReq(app, streamWithQuery, client string) PublishRequest {
+	stream, rawQuery, _ := strings.Cut(streamWithQuery, "?")
+	q, _ := url.ParseQuery(rawQuery)
+	return PublishRequest{App: app, Stream: stream, Query: q, Client: addr(client)}
+}
+
+func TestPublishKeys(t *testing.T) {
+	g := newGuard(t, Config{Publish: []PublishRule{
+		{App: "live", Keys: []string{"abc", "def"}, StreamKeys: map[string][]string{"cam1": {"cam1-only"}}},
+		{App: "*", Keys: []string{"fallback"}},
+		{App: "open"},
+	}}, nil)
+	cases := []struct {
+		app, stream string
+		want        error
+	}{
+		{"live", "cam1?key=abc", nil},
+		{"live", "cam2?key=def", nil},
+		{"live", "cam1?key=cam1-only", nil},
+		{"live", "cam2?key=cam1-only", KeyInvalid},
+		{"live", "cam1?key=abd", KeyInvalid},
+		{"live", "cam1?key=ab", KeyInvalid},
+		{"live", "cam1?key=abcd", KeyInvalid},
+		{"live", "cam1", KeyInvalid},
+		{"live", "cam1?key=", KeyInvalid},
+		{"live", "cam1?key=fallback", KeyInvalid},
+		{"other", "x?key=fallback", nil},
+		{"other", "x?key=abc", KeyInvalid},
+		{"open", "x", nil},
+	}
+	for _, c := range cases {
+		err := g.AuthorizePublish(context.Background(), publishReq(c.app, c.stream, "192.0.2.1"))
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s/%s: %v, want %v", c.app, c.stream, err, c.want)
+		}
+	}
+	if _, pub := g.Refusals(); pub[KeyInvalid] != 8 {
+		t.Fatalf("refusals %v", pub)
+	}
+
+	// Without any rule, every app is open.
+	open := newGuard(t, Config{}, nil)
+	if err := open.AuthorizePublish(context.Background(), publishReq("live", "x", "")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPublishSignedKey(t *testing.T) {
+	// printf '%s' '2000000000/live/cam1 pubsecret' | openssl md5 -binary | openssl base64 | tr +/ -_ | tr -d =
+	const cam1Token = "IcCuIj1k12bYSTveqoflqQ"
+	// printf '%s' '2000000000/live/ pubsecret' | ...: every stream of the app.
+	const appToken = "Z1M0AT_7o99-TRAajiRjow"
+	now := newClock(1900000000)
+	g := newGuard(t, Config{Publish: []PublishRule{{App: "live", Token: &TokenRule{Secrets: []string{"pubsecret"}}}}}, now)
+	cases := []struct {
+		stream string
+		want   error
+	}{
+		{"cam1?expires=2000000000&md5=" + cam1Token, nil},
+		{"cam2?expires=2000000000&md5=" + cam1Token, TokenInvalid},
+		{"cam2?expires=2000000000&md5=" + appToken, nil},
+		{"cam1?expires=2000000001&md5=" + cam1Token, TokenInvalid},
+		{"cam1?md5=" + cam1Token, TokenMalformed},
+		{"cam1", TokenMissing},
+		{"cam1?key=pubsecret", TokenMissing},
+	}
+	for _, c := range cases {
+		err := g.AuthorizePublish(context.Background(), publishReq("live", c.stream, "192.0.2.1"))
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.stream, err, c.want)
+		}
+	}
+	now.set(2000000001)
+	if err := g.AuthorizePublish(context.Background(), publishReq("live", "cam1?expires=2000000000&md5="+cam1Token, "")); !errors.Is(err, TokenExpired) {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+func TestPublishCallback(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen []CallbackRequest
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req CallbackRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		seen = append(seen, req)
+		mu.Unlock()
+		switch req.Stream {
+		case "ok":
+			w.WriteHeader(http.StatusNoContent)
+		case "slow":
+			time.Sleep(300 * time.Millisecond)
+		case "broken":
+			w.WriteHeader(http.StatusInternalServerError)
+		default:
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	defer hook.Close()
+	g := newGuard(t, Config{Publish: []PublishRule{
+		{App: "live", Callback: &Callback{URL: hook.URL + "/on_publish", Timeout: 100 * time.Millisecond}},
+		{App: "mixed", Keys: []string{"abc"}, Callback: &Callback{URL: hook.URL}},
+	}}, nil)
+	ctx := context.Background()
+
+	if err := g.AuthorizePublish(ctx, publishReq("live", "ok?token=t1&x=2", "192.0.2.1")); err != nil {
+		t.Fatalf("allowed by the callback: %v", err)
+	}
+	mu.Lock()
+	want := CallbackRequest{Action: "publish", App: "live", Stream: "ok", Client: "192.0.2.1", Query: "token=t1&x=2"}
+	if len(seen) != 1 || seen[0] != want {
+		t.Fatalf("callback got %+v, want %+v", seen, want)
+	}
+	mu.Unlock()
+	if err := g.AuthorizePublish(ctx, publishReq("live", "no", "192.0.2.1")); !errors.Is(err, CallbackDenied) {
+		t.Fatalf("403 from the callback: %v", err)
+	}
+	if err := g.AuthorizePublish(ctx, publishReq("live", "broken", "192.0.2.1")); !errors.Is(err, CallbackDenied) {
+		t.Fatalf("500 from the callback: %v", err)
+	}
+	start := time.Now()
+	if err := g.AuthorizePublish(ctx, publishReq("live", "slow", "192.0.2.1")); !errors.Is(err, CallbackFailed) {
+		t.Fatalf("callback timeout: %v", err)
+	}
+	if d := time.Since(start); d > 250*time.Millisecond {
+		t.Fatalf("timeout of 100 ms took %v", d)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := g.AuthorizePublish(cancelled, publishReq("live", "ok", "192.0.2.1")); !errors.Is(err, CallbackFailed) {
+		t.Fatalf("publisher gone: %v", err)
+	}
+
+	// A good key spares the callback; a wrong one falls through to it.
+	mu.Lock()
+	seen = nil
+	mu.Unlock()
+	if err := g.AuthorizePublish(ctx, publishReq("mixed", "cam?key=abc", "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.AuthorizePublish(ctx, publishReq("mixed", "ok?key=wrong", "")); err != nil {
+		t.Fatalf("callback should have allowed: %v", err)
+	}
+	err := g.AuthorizePublish(ctx, publishReq("mixed", "no?key=wrong", ""))
+	if ReasonOf(err) != CallbackDenied || !strings.Contains(err.Error(), string(KeyInvalid)) {
+		t.Fatalf("both refused: %v; want the callback's reason and the key's failure in the text", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Fatalf("callback asked %d times, want 2", len(seen))
+	}
+}
+
+func TestPublishIP(t *testing.T) {
+	g := newGuard(t, Config{Publish: []PublishRule{
+		{App: "live", IP: &IPRule{Allow: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}, Keys: []string{"abc"}},
+	}}, nil)
+	cases := []struct {
+		stream, client string
+		want           error
+	}{
+		{"x?key=abc", "192.0.2.9", nil},
+		{"x?key=abc", "198.51.100.1", IPDenied},
+		{"x?key=abc", "", IPDenied},
+		{"x?key=no", "192.0.2.9", KeyInvalid},
+	}
+	for _, c := range cases {
+		err := g.AuthorizePublish(context.Background(), publishReq("live", c.stream, c.client))
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s from %q: %v, want %v", c.stream, c.client, err, c.want)
+		}
+	}
+}
