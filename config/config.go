@@ -51,6 +51,8 @@ type Publish struct {
 
 type Viewers struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	Coalesce     time.Duration `yaml:"coalesce"`
+	Max          int           `yaml:"max"`
 }
 
 // Load reads the defaults, then the file at path over them (if path is not
@@ -108,6 +110,10 @@ func (c Config) Check() error {
 		return errors.New("publish.max_message_size: must be between 64KiB and 16MiB-1")
 	case c.Viewers.WriteTimeout <= 0:
 		return errors.New("viewers.write_timeout: must be positive, e.g. 15s")
+	case c.Viewers.Coalesce < 0 || c.Viewers.Coalesce > time.Second:
+		return errors.New("viewers.coalesce: must be between 0 and 1s")
+	case c.Viewers.Max < 0:
+		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err

@@ -27,3 +27,6 @@ func (v *Viewer) Leave() {
 
 // Viewers is the number of viewers now.
 func (s *Stream) Viewers() int { return int(s.viewers.Load()) }
+
+// WindowBytes is the size of the stream's window now.
+func (s *Stream) WindowBytes() int { return s.ring.Bytes() }

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/ratelog"
 	"github.com/flvedge/flvedge/relay"
 )
 
@@ -27,6 +30,27 @@ type Live struct {
 	// that the tags of that time leave in one write: fewer wake-ups and
 	// system calls for more latency. 0: write at once.
 	Coalesce time.Duration
+	// MaxViewers caps the viewers of all streams together; more get 503.
+	// The cap keeps file descriptors for publishers, origins and new
+	// requests when viewers would take them all. 0: no cap.
+	MaxViewers int
+
+	viewers  atomic.Int64
+	initOnce sync.Once
+	refusals *ratelog.Logger
+}
+
+func (l *Live) init() {
+	l.initOnce.Do(func() { l.refusals = ratelog.New(l.logger(), time.Second, 1) })
+}
+
+// admit counts a new viewer in, unless the server is full.
+func (l *Live) admit() bool {
+	if n := l.viewers.Add(1); l.MaxViewers > 0 && n > int64(l.MaxViewers) {
+		l.viewers.Add(-1)
+		return false
+	}
+	return true
 }
 
 const defaultWriteTimeout = 15 * time.Second
@@ -63,6 +87,13 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	if !l.admit() {
+		l.init()
+		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", l.MaxViewers, "remote", r.RemoteAddr)
+		http.Error(w, "server at capacity", http.StatusServiceUnavailable)
+		return
+	}
+	defer l.viewers.Add(-1)
 	viewer := s.Join(want)
 	defer viewer.Leave()
 	out, err := newFLVWriter(w, r, l.writeTimeout())

@@ -216,7 +216,13 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 			s.puller.Keep(app, name, p.URL)
 		}
 	}
-	live := &web.Live{Hub: s.hub, Logger: logger, WriteTimeout: cfg.Viewers.WriteTimeout}
+	live := &web.Live{
+		Hub:          s.hub,
+		Logger:       logger,
+		WriteTimeout: cfg.Viewers.WriteTimeout,
+		Coalesce:     cfg.Viewers.Coalesce,
+		MaxViewers:   maxViewers(cfg.Viewers.Max, raiseFileLimit(logger)),
+	}
 	if cfg.Upstream.Pulling() {
 		live.Pull = s.puller
 	}
