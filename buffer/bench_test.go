@@ -28,3 +28,31 @@ func BenchmarkFanOut(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppend measures the publisher's side alone: one tag into a full
+// window (so every append also trims one).
+func BenchmarkAppend(b *testing.B) {
+	r := NewRing(Config{MaxBytes: 1 << 20})
+	tag := make([]byte, 4<<10)
+	r.Append(key(0, "k"))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i), Keyframe: i%60 == 0, Bytes: tag})
+	}
+}
+
+// BenchmarkCursorRead measures one viewer taking a batch of 10 pending tags.
+func BenchmarkCursorRead(b *testing.B) {
+	r := NewRing(Config{})
+	r.Append(key(0, "k"))
+	c := r.NewCursor(AllTracks)
+	bufs, _ := c.Next(nil)
+	tag := make([]byte, 4<<10)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		for j := range 10 {
+			r.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i*10 + j), Bytes: tag})
+		}
+		bufs, _ = c.Next(bufs[:0])
+	}
+}
