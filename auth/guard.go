@@ -21,6 +21,9 @@ type Config struct {
 	Publish []PublishRule
 	// Proxies whose X-Forwarded-For names the client.
 	Proxies Proxies
+	// Exempt clients pass every play rule and limit: edges pulling from an
+	// ingest whose viewers need tokens, monitoring.
+	Exempt []netip.Prefix
 	// CountryDB is the path of a MaxMind DB (.mmdb) file with countries;
 	// needed when a rule names countries.
 	CountryDB string
@@ -66,11 +69,42 @@ func (c *Config) SetRootToken(rule TokenRule) {
 	c.Play = append([]Scope{{Prefix: "/", Token: &rule}}, c.Play...)
 }
 
+// PlayToken returns the TokenRule that applies to a play path, nil when the
+// path needs no token: what a signing tool signs with.
+func (c *Config) PlayToken(path string) (*TokenRule, error) {
+	g := &Guard{}
+	if _, err := g.compileScopes(c.Play); err != nil {
+		return nil, err
+	}
+	if t := g.scopeFor(path).token; t.Required() {
+		return t, nil
+	}
+	return nil, nil
+}
+
+// PublishToken returns the TokenRule of an app's publishers, nil when they
+// use no signed keys.
+func (c *Config) PublishToken(app string) (*TokenRule, error) {
+	rules, err := compilePublish(c.Publish)
+	if err != nil {
+		return nil, err
+	}
+	r := rules[app]
+	if r == nil {
+		r = rules["*"]
+	}
+	if r == nil || !r.token.Required() {
+		return nil, nil
+	}
+	return r.token, nil
+}
+
 // Guard enforces a Config. It is safe for concurrent use.
 type Guard struct {
 	scopes  []*scope // longest prefix first; the last is "/"
 	publish map[string]*publishRule
 	proxies Proxies
+	exempt  Proxies
 	geo     *CountryDB
 	rates   *rates
 	perConn int
@@ -98,7 +132,6 @@ type scope struct {
 // New checks cfg and returns a Guard for it. Close it when done.
 func New(cfg Config) (*Guard, error) {
 	g := &Guard{
-		proxies: slices.Clone(cfg.Proxies),
 		rates:   newRates(cfg.Limits),
 		perConn: cfg.Limits.MaxConnsPerClient,
 		http:    newCallbackClient(),
@@ -108,6 +141,11 @@ func New(cfg Config) (*Guard, error) {
 	if cfg.Limits.Rate < 0 || cfg.Limits.Burst < 0 || cfg.Limits.MaxConnsPerClient < 0 || cfg.Limits.MaxClients < 0 {
 		return nil, errors.New("auth: limits must not be negative")
 	}
+	nets, err := checkIPRule(&IPRule{Allow: cfg.Proxies, Deny: cfg.Exempt})
+	if err != nil {
+		return nil, fmt.Errorf("auth: proxies or exempt clients: %w", err)
+	}
+	g.proxies, g.exempt = nets.Allow, nets.Deny
 	needGeo, err := g.compileScopes(cfg.Play)
 	if err != nil {
 		return nil, err

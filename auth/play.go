@@ -19,7 +19,7 @@ import (
 // before its token expired keeps flowing.
 func (g *Guard) Play(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := g.proxies.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+		client := g.Client(r)
 		admitted, release, err := g.admit(r, client)
 		if err != nil {
 			g.refuse(w, r, client, err)
@@ -39,10 +39,6 @@ func (g *Guard) Client(r *http.Request) netip.Addr {
 // admit runs every check of a play request. On success it returns the
 // request to pass on and what to call when it ends.
 func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func(), error) {
-	now := g.now()
-	if !g.rates.allow(client, now) {
-		return nil, nil, RateLimited
-	}
 	path := r.URL.Path
 	sc := g.scopeFor(path)
 	token, expires, rest, inPath := splitPathToken(path)
@@ -54,6 +50,17 @@ func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func()
 		} else {
 			inPath = false
 		}
+	}
+	if inPath {
+		// The handler routes the path without the token.
+		r = withPath(r, path)
+	}
+	if client.IsValid() && g.exempt.trusts(client) {
+		return r, func() {}, nil
+	}
+	now := g.now()
+	if !g.rates.allow(client, now) {
+		return nil, nil, RateLimited
 	}
 	if err := g.checkRules(sc, r, client); err != nil {
 		return nil, nil, err
@@ -79,9 +86,6 @@ func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func()
 			release()
 			return nil, nil, err
 		}
-	}
-	if inPath {
-		r = withPath(r, path)
 	}
 	return r, release, nil
 }

@@ -296,3 +296,60 @@ func TestPlayCallback(t *testing.T) {
 		t.Fatalf("refusals %v", play)
 	}
 }
+
+func TestExemptClients(t *testing.T) {
+	var cfg Config
+	cfg.SetRootToken(TokenRule{Secrets: []string{"s3cret"}})
+	cfg.Play[0].Referer = &RefererRule{}
+	cfg.Exempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	cfg.Limits = Limits{Rate: 1, Burst: 1}
+	s := newServer(t, newGuard(t, cfg, nil))
+	for range 3 {
+		if r := s.get(t, "/live/x.flv"); r.status != http.StatusOK {
+			t.Fatalf("exempt client: %d", r.status)
+		}
+	}
+	if r := s.get(t, "/"+liveToken+"/2000000000/live/x.flv"); r.status != http.StatusOK || r.line != "path /live/x.flv" {
+		t.Fatalf("exempt client, in-path token: %d %q", r.status, r.line)
+	}
+
+	cfg.Exempt = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	s = newServer(t, newGuard(t, cfg, nil))
+	if r := s.get(t, "/live/x.flv"); r.status != http.StatusForbidden {
+		t.Fatalf("other client: %d", r.status)
+	}
+}
+
+func TestTokenForSigning(t *testing.T) {
+	cfg := Config{
+		Play: []Scope{
+			{Prefix: "/", Token: &TokenRule{Secrets: []string{"a"}}},
+			{Prefix: "/vod/", Token: &TokenRule{Scheme: HMACSHA256, Secrets: []string{"b"}, Bind: Bind24}},
+			{Prefix: "/free/", Token: &TokenRule{}},
+		},
+		Publish: []PublishRule{{App: "live", Token: &TokenRule{Secrets: []string{"p"}}}, {App: "*", Keys: []string{"k"}}},
+	}
+	for path, want := range map[string]string{"/live/x.flv": "a", "/vod/a.mp4": "b", "/free/x.flv": ""} {
+		rule, err := cfg.PlayToken(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if rule != nil {
+			got = rule.Secrets[0]
+		}
+		if got != want {
+			t.Errorf("%s: secret %q, want %q", path, got, want)
+		}
+	}
+	if rule, err := cfg.PublishToken("live"); err != nil || rule == nil || rule.Secrets[0] != "p" {
+		t.Errorf("publish live: %+v %v", rule, err)
+	}
+	if rule, err := cfg.PublishToken("other"); err != nil || rule != nil {
+		t.Errorf("publish other: %+v %v", rule, err)
+	}
+	bad := Config{Play: []Scope{{Prefix: "x"}}}
+	if _, err := bad.PlayToken("/x"); err == nil {
+		t.Error("bad config accepted")
+	}
+}
