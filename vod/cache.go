@@ -114,10 +114,3 @@ func (c *indexCache) removeLocked(e *cacheEntry) {
 		c.used -= e.cost
 	}
 }
-
-// len returns the number of indexes kept, for tests.
-func (c *indexCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lru.Len()
-}

@@ -26,7 +26,7 @@ type Root struct {
 	Prefix string
 	Dir    string
 	// FollowSymlinks lets symbolic links lead out of Dir. Without it, a
-	// link is followed only while it stays inside Dir.
+	// link is followed only when it is relative and stays inside Dir.
 	FollowSymlinks bool
 }
 

@@ -2,6 +2,7 @@ package vod
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -180,3 +181,32 @@ func TestScanOfHugeKeyframeCountIsBounded(t *testing.T) {
 }
 
 func readerAt(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// TestStaleIndexIsReplaced: an onMetaData whose keyframe positions do not
+// point at keyframes (here the file was cut after indexing: one frame of
+// the first GOP is gone) is replaced by a right one.
+func TestStaleIndexIsReplaced(t *testing.T) {
+	indexed := readFile(t, fixture(t, fixAVIndex))
+	_, tags := parseFLV(t, indexed)
+	var cut tagAt // an inter frame of the first GOP
+	for _, tag := range tags {
+		if tag.Type == flv.TagVideo && tag.Data[0] == 0x27 {
+			cut = tag
+			break
+		}
+	}
+	stale := append(bytes.Clone(indexed[:cut.pos]), indexed[cut.pos+int64(flv.EncodedSize(cut.Tag)):]...)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "stale.flv"), stale)
+	s := serveDir(t, dir, Config{})
+	resp, body := s.get(t, "/vod/stale.flv")
+	if resp.StatusCode != 200 || bytes.Equal(body, stale) {
+		t.Fatalf("status %d, served as stored: %v", resp.StatusCode, bytes.Equal(body, stale))
+	}
+	_, got := parseFLV(t, body)
+	checkIndex(t, body, got)
+	// The stored onMetaData's other properties are kept.
+	if enc, _ := metaOf(t, got).Get("encoder"); !strings.HasPrefix(fmt.Sprint(enc), "Lavf") {
+		t.Fatalf("encoder property: %v", enc)
+	}
+}

@@ -35,7 +35,8 @@ const (
 	// maxFarChecks bounds, per resynchronisation, the candidates whose
 	// PreviousTagSize lies outside the window and costs a read of its own,
 	// so that bytes crafted to look like many tag headers cannot make a
-	// scan read the file millions of times.
+	// scan read the file millions of times. Past it, such candidates are
+	// taken as invalid.
 	maxFarChecks = 4096
 	// windowSize is the scanner's read-ahead.
 	windowSize = 64 << 10
@@ -128,10 +129,19 @@ func newWindow(r io.ReaderAt, size int64) *window {
 // peek returns the n bytes at off, or fewer at the end of the file. n must
 // not exceed windowSize.
 func (w *window) peek(off int64, n int) ([]byte, error) {
+	b, err := w.ahead(off, n)
+	return b[:min(n, len(b))], err
+}
+
+// ahead returns the bytes at off that the window holds, refilling it at
+// off first unless it holds at least n of them (or all up to the end of
+// the file).
+func (w *window) ahead(off int64, n int) ([]byte, error) {
 	if off < 0 || off >= w.size {
 		return nil, nil
 	}
-	if off < w.off || off+int64(n) > w.off+int64(w.n) {
+	end := w.off + int64(w.n)
+	if off < w.off || off >= end || off+int64(n) > end && end < w.size {
 		want := int(min(int64(len(w.buf)), w.size-off))
 		m, err := w.r.ReadAt(w.buf[:want], off)
 		if m < want {
@@ -142,8 +152,7 @@ func (w *window) peek(off int64, n int) ([]byte, error) {
 		}
 		w.off, w.n = off, m
 	}
-	start := int(off - w.off)
-	return w.buf[start:min(start+n, w.n)], nil
+	return w.buf[off-w.off : w.n], nil
 }
 
 // tagHeader is a parsed tag header.
@@ -264,17 +273,27 @@ func validTag(w *window, pos int64, strict bool, far *int) (tagHeader, bool, err
 	if end > w.size {
 		return h, false, nil
 	}
-	if far != nil && (end-4 < w.off || end+flv.TagHeaderSize > w.off+int64(w.n)) {
-		if *far >= maxFarChecks {
-			return h, false, nil
+	// What follows the tag is read from the window when it is there, and
+	// otherwise on its own, so that checking a candidate far away does not
+	// move the window off the bytes being searched.
+	var b2 [4 + flv.TagHeaderSize]byte
+	if next := min(end+flv.TagHeaderSize, w.size); end-4 >= w.off && next <= w.off+int64(w.n) {
+		b = w.buf[end-4-w.off : next-w.off]
+	} else {
+		if far != nil {
+			if *far >= maxFarChecks {
+				return h, false, nil
+			}
+			*far++
 		}
-		*far++
-	}
-	// The window moves to the tag's end for these checks; the caller
-	// peeks again at pos if it needs the header.
-	b, err = w.peek(end-4, 4+flv.TagHeaderSize)
-	if err != nil {
-		return h, false, err
+		n, err := w.r.ReadAt(b2[:min(int64(len(b2)), w.size-(end-4))], end-4)
+		if n < 4 {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF // the file shrank under us
+			}
+			return h, false, err
+		}
+		b = b2[:n]
 	}
 	prevOK := binary.BigEndian.Uint32(b) == uint32(h.size+flv.TagHeaderSize)
 	nextOK := end == w.size
@@ -292,13 +311,13 @@ func validTag(w *window, pos int64, strict bool, far *int) (tagHeader, bool, err
 
 // resync finds the first position in [from, limit) where a valid tag
 // starts, checked strictly. It reads the bytes in between once, through
-// the window, and stops early when the checks that need reads of their own
-// exceed maxFarChecks.
+// the window; past maxFarChecks, only tags small enough to be checked in
+// the window can be found.
 func resync(w *window, from, limit int64) (int64, bool, error) {
 	limit = min(limit, w.size-tagPrefix+1)
 	far := 0
 	for pos := from; pos < limit; {
-		b, err := w.peek(pos, windowSize)
+		b, err := w.ahead(pos, flv.TagHeaderSize)
 		if err != nil {
 			return 0, false, err
 		}
@@ -316,9 +335,6 @@ func resync(w *window, from, limit int64) (int64, bool, error) {
 		cand := pos + int64(i)
 		if _, ok, err := validTag(w, cand, true, &far); err != nil || ok {
 			return cand, ok, err
-		}
-		if far >= maxFarChecks {
-			return 0, false, nil
 		}
 		pos = cand + 1
 	}
