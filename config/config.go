@@ -34,6 +34,7 @@ type Config struct {
 	Viewers    Viewers      `yaml:"viewers"`
 	Upstream   Upstream     `yaml:"upstream"`
 	Pulls      []StaticPull `yaml:"pulls"`
+	Access     Access       `yaml:"access"`
 }
 
 type Window struct {
@@ -126,7 +127,7 @@ func (c Config) Check() error {
 			return err
 		}
 	}
-	return nil
+	return c.Access.check()
 }
 
 // ByteSize is a size in bytes, written as a plain number or with a unit:
