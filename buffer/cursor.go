@@ -61,6 +61,7 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 			return bufs, ErrTooSlow
 		}
 		c.skips++
+		r.skips++
 		c.started = false
 	}
 	if !c.started {

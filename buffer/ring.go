@@ -53,6 +53,7 @@ type Ring struct {
 	seen    Tracks
 	changed sync.Cond // broadcast on every append, on Close and on a cursor's Stop
 	closed  bool
+	skips   uint64 // cursors moved to the newest keyframe, all together
 }
 
 // configIndex maps a tag type to its slot in Ring.config.
@@ -120,6 +121,14 @@ func (r *Ring) Bytes() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.bytes
+}
+
+// Skips counts how often a cursor of this ring fell out of the window and
+// was moved to the newest keyframe.
+func (r *Ring) Skips() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.skips
 }
 
 // Len is the number of packets in the window.

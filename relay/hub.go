@@ -84,6 +84,10 @@ type Stream struct {
 	everHad    bool                      // guarded by writeMu: a publisher came before, so the next one restarts the timeline
 	lastConfig [flv.TagScript + 1][]byte // guarded by writeMu: bodies of the current configuration, by tag type
 	arena      arena                     // guarded by writeMu
+	meter      meter                     // guarded by writeMu
+
+	since    time.Time
+	counters counters
 }
 
 // Lookup returns the stream app/name, or nil when nobody publishes it and its
@@ -163,7 +167,7 @@ func (h *Hub) Close() {
 
 func (h *Hub) newStream(app, name string) *Stream {
 	return &Stream{App: app, Name: name, hub: h, ring: buffer.NewRing(h.cfg.Window),
-		timeline: newTimeline(h.cfg.MaxTimestampJump, h.now)}
+		timeline: newTimeline(h.cfg.MaxTimestampJump, h.now), since: h.now()}
 }
 
 // Live reports whether the stream has a publisher now (rather than waiting

@@ -32,22 +32,25 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 	if len(t.Data) == 0 {
 		return nil // some encoders send empty tags; there is nothing to lose
 	}
+	s.counters.bytesIn.Add(uint64(len(t.Data)))
 	pkt := buffer.Packet{Type: t.Type}
 	track := -1
+	var video flv.VideoInfo
+	var audio flv.AudioInfo
+	var metadata []any
+	var err error
 	switch t.Type {
 	case flv.TagVideo:
-		info, err := flv.ParseVideo(t.Data)
-		if err != nil {
+		if video, err = flv.ParseVideo(t.Data); err != nil {
 			return fmt.Errorf("video tag: %w", err)
 		}
-		pkt.Config, pkt.Keyframe = info.SequenceHeader, info.Keyframe
+		pkt.Config, pkt.Keyframe = video.SequenceHeader, video.Keyframe
 		track = 1
 	case flv.TagAudio:
-		info, err := flv.ParseAudio(t.Data)
-		if err != nil {
+		if audio, err = flv.ParseAudio(t.Data); err != nil {
 			return fmt.Errorf("audio tag: %w", err)
 		}
-		pkt.Config = info.SequenceHeader
+		pkt.Config = audio.SequenceHeader
 		track = 0
 	case flv.TagScript:
 		name, values, err := flv.ParseScript(t.Data)
@@ -59,6 +62,7 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 		if name == "onMetaData" {
 			pkt.Config = true
 			pkt.ByTracks = metadataVariants(values)
+			metadata = values
 		}
 	default:
 		return fmt.Errorf("tag type %d", t.Type)
@@ -66,6 +70,9 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
+	if metadata != nil {
+		s.meter.metadata(metadata)
+	}
 	if pkt.Config {
 		// A configuration resent unchanged by the same source (an origin
 		// we reconnected to, an encoder that repeats it before every
@@ -89,6 +96,7 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 	default:
 		pkt.Timestamp = s.timeline.next(track, t.Timestamp)
 	}
+	s.meter.count(s.hub.now(), t, pkt.Timestamp, video, audio)
 	if pkt.ByTracks != nil {
 		for i, body := range pkt.ByTracks {
 			pkt.ByTracks[i] = s.encode(flv.Tag{Type: t.Type, Timestamp: pkt.Timestamp, Data: body})

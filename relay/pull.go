@@ -298,6 +298,7 @@ func (p *Puller) run(pl *pull) {
 			return
 		}
 		log.Info("pull: every origin failed, retrying", "err", err, "in", backoff)
+		src.setState(stateRetrying)
 		select {
 		case <-ctx.Done():
 			return
@@ -337,6 +338,7 @@ func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl
 // streams is used until it fails; then the next one is tried at once. It
 // reports whether any tag came through, and the last failure.
 func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slog.Logger) (streamed bool, err error) {
+	src.setState(stateConnecting)
 	notFound := &UpstreamError{http.StatusNotFound, "stream not found"}
 	var failure error // the last failure other than "not here", which says more
 	for _, url := range pl.urls() {
@@ -440,7 +442,17 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 	// origin has a clock of its own: the timeline restarts after the real
 	// gap.
 	sameClock := src.url == url
+	c := &src.pub.stream.counters
+	switch src.url {
+	case "":
+	case url:
+		c.reconnects.Add(1)
+	default:
+		c.failovers.Add(1)
+	}
 	src.url = url
+	c.upstreamOrigin.Store(&url)
+	src.setState(stateStreaming)
 	decided := false
 	passed := 0
 	for {
@@ -473,6 +485,19 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 			src.lastTS[track], src.seen[track] = tag.Timestamp, true
 		}
 		passed++
+	}
+}
+
+// Upstream states, as Stats reports them.
+const (
+	stateConnecting = "connecting"
+	stateStreaming  = "streaming"
+	stateRetrying   = "retrying"
+)
+
+func (src *source) setState(state string) {
+	if src.pub != nil {
+		src.pub.stream.counters.upstreamState.Store(&state)
 	}
 }
 

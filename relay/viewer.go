@@ -17,6 +17,7 @@ type Viewer struct {
 // Join adds a viewer that wants the given tracks. Call Leave when it goes.
 func (s *Stream) Join(want buffer.Tracks) *Viewer {
 	s.viewers.Add(1)
+	s.counters.sessions.Add(1)
 	return &Viewer{Cursor: s.ring.NewCursor(want), stream: s}
 }
 
@@ -24,6 +25,9 @@ func (s *Stream) Join(want buffer.Tracks) *Viewer {
 func (v *Viewer) Leave() {
 	v.once.Do(func() { v.stream.viewers.Add(-1) })
 }
+
+// Sent counts bytes written to the viewer.
+func (v *Viewer) Sent(n int64) { v.stream.Sent(n) }
 
 // Viewers is the number of viewers now.
 func (s *Stream) Viewers() int { return int(s.viewers.Load()) }

@@ -105,7 +105,7 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// stops waiting for the next tag.
 	defer context.AfterFunc(r.Context(), viewer.Stop)()
 	start := time.Now()
-	n, reason := copyStream(viewer.Cursor, out, l.Coalesce)
+	n, reason := copyStream(viewer, out, l.Coalesce)
 	l.logger().Debug("viewer ended", "app", app, "stream", name, "remote", r.RemoteAddr,
 		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", viewer.Skips(), "reason", reason)
 }
@@ -142,7 +142,7 @@ func viaOf(r *http.Request) []string {
 // or the viewer fails or is stopped. After a wake-up it waits coalesce, if
 // set, so that more tags leave in one write. It returns the bytes written and
 // why it stopped.
-func copyStream(cur *buffer.Cursor, out flvWriter, coalesce time.Duration) (int64, string) {
+func copyStream(cur *relay.Viewer, out flvWriter, coalesce time.Duration) (int64, string) {
 	var written int64
 	var bufs [][]byte
 	for {
@@ -151,6 +151,7 @@ func copyStream(cur *buffer.Cursor, out flvWriter, coalesce time.Duration) (int6
 		if len(bufs) > 0 {
 			n, werr := out.WriteBatch(bufs)
 			written += n
+			cur.Sent(n)
 			clear(bufs) // do not keep tags alive after the window drops them
 			if werr != nil {
 				out.Close()
