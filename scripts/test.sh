@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of flvedge: formatting, vet, staticcheck, and the
 # whole Go test suite with the race detector, including the end-to-end tests
-# with real peers (ffmpeg, GStreamer). Installs those peers first when they are
-# missing (Debian packages; needs root or sudo).
+# with real peers (ffmpeg, GStreamer, headless Chromium with mpegts.js). Installs
+# those peers first when they are missing (Debian packages, needs root or sudo;
+# npm packages from browsertest/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+
+# Browser tests: Debian's Chromium driven by playwright-core, mpegts.js (both
+# pinned in browsertest/package-lock.json); yamdi writes the reference
+# keyframe indexes the VOD tests compare with.
+extra=()
+[ -x /usr/bin/chromium ] || extra+=(chromium)
+command -v yamdi >/dev/null || extra+=(yamdi)
+command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
+if [ ${#extra[@]} -gt 0 ]; then
+  echo "== installing browser test tools (missing: ${extra[*]})"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${extra[@]}" >/dev/null
+fi
+if [ ! -d browsertest/node_modules ]; then
+  echo "== npm ci (browsertest)"
+  (cd browsertest && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 echo "== gofmt"
