@@ -2,13 +2,24 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/flvedge/flvedge/auth"
 )
 
 // NewHandler returns the server's routes: live streams at /{app}/{stream}.flv.
-func NewHandler(live *Live) http.Handler {
+func NewHandler(live *Live) http.Handler { return NewGuardedHandler(live, nil) }
+
+// NewGuardedHandler is NewHandler with guard's access rules in front of
+// every play route (nil: none). The play routes have a mux of their own
+// behind the guard, so that they are routed after the guard has taken an
+// in-path token (/TOKEN/EXPIRES/live/x.flv) off the path; preflights pass
+// unguarded, as browsers send them without credentials.
+func NewGuardedHandler(live *Live, guard *auth.Guard) http.Handler {
+	play := http.NewServeMux()
+	play.Handle("GET /{app}/{file}", live)
 	mux := http.NewServeMux()
-	mux.Handle("GET /{app}/{file}", live)
-	mux.HandleFunc("OPTIONS /{app}/{file}", preflight)
+	mux.Handle("GET /", guarded(guard, play))
+	mux.HandleFunc("OPTIONS /", preflight)
 	return withCORS(mux)
 }
 
