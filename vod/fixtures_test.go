@@ -25,6 +25,9 @@ import (
 var fixtureDir string
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(benchServeEnv); dir != "" {
+		serveForBench(dir) // BenchmarkSeekingViewers' server process
+	}
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	dir, err := os.MkdirTemp("", "vod-fixtures-")
 	if err != nil {
