@@ -38,6 +38,14 @@ if [ ${#extra[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${extra[@]}" >/dev/null
 fi
+# promtool (Debian's prometheus package) checks the /metrics output.
+if ! command -v promtool >/dev/null; then
+  echo "== installing promtool"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 if [ ! -d browsertest/node_modules ]; then
   echo "== npm ci (browsertest)"
   (cd browsertest && npm ci --no-audit --no-fund --loglevel=error)

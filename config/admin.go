@@ -1,0 +1,22 @@
+package config
+
+import "errors"
+
+// Admin is the operators' listener: metrics and the stats API.
+type Admin struct {
+	Listen            string `yaml:"listen"`
+	Token             string `yaml:"token"`
+	MetricsMaxStreams int    `yaml:"metrics_max_streams"`
+	// AccessLog writes one line per finished viewer session.
+	AccessLog bool `yaml:"access_log"`
+}
+
+func (a Admin) check() error {
+	if a.MetricsMaxStreams < 1 {
+		return errors.New("admin.metrics_max_streams: must be at least 1")
+	}
+	if a.Token != "" && len(a.Token) < 16 {
+		return errors.New("admin.token: use at least 16 characters")
+	}
+	return nil
+}

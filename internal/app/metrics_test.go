@@ -1,0 +1,209 @@
+package app
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
+)
+
+func (s *testServer) adminURL() string { return "http://" + s.adminLn.Addr().String() }
+
+// scrape reads /metrics into families by name.
+func scrape(t *testing.T, s *testServer) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(s.adminURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return families
+}
+
+// value finds the sample of a family whose labels include all of want.
+func value(families map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	f := families[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.Metric {
+		have := map[string]string{}
+		for _, l := range m.Label {
+			have[l.GetName()] = l.GetValue()
+		}
+		for k, v := range want {
+			if have[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func TestMetricsMatchWhatHappened(t *testing.T) {
+	s := startServer(t, Ingest, func(c *config.Config) { c.Admin.MetricsMaxStreams = 2 })
+	publishFFmpeg(t, s.rtmpURL("a"))
+	waitStream(t, s.playURL("a"))
+	startDemo(t, s)
+	extra, err := s.hub.Publish("live", "z", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.WriteTag(flv.Tag{Type: flv.TagAudio, Data: []byte{0xaf, 0x00, 0x12, 0x10}})
+
+	// A second publisher of a live stream is refused.
+	refused := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10",
+		"-t", "3", "-c:v", "libx264", "-f", "flv", s.rtmpURL("a"))
+	refused.Run()
+
+	v1, v2 := record(t, s.playURL("a")), record(t, s.playURL("a"))
+	v1.waitBytes(t, 300<<10)
+	v2.waitBytes(t, 300<<10)
+	families := scrape(t, s)
+	stream := map[string]string{"app": "live", "stream": "a"}
+	if n, _ := value(families, "flvedge_stream_viewers", stream); n != 2 {
+		t.Fatalf("viewers of live/a: %v, want 2", n)
+	}
+	if n, _ := value(families, "flvedge_rtmp_publishes_total", map[string]string{"result": "refused", "reason": "busy"}); n != 1 {
+		t.Fatalf("refused publishes: %v, want 1", n)
+	}
+	if n, _ := value(families, "flvedge_stream_viewers", map[string]string{"app": "live", "stream": "_other"}); n != 0 {
+		t.Fatalf("_other viewers: %v", n)
+	}
+	if _, ok := value(families, "flvedge_stream_bytes_in_total", map[string]string{"app": "live", "stream": "z"}); ok {
+		t.Fatal("a third stream has series of its own past the cap of 2")
+	}
+	if _, ok := value(families, "flvedge_stream_bytes_in_total", map[string]string{"app": "live", "stream": "_other"}); !ok {
+		t.Fatal("no _other series for the stream past the cap")
+	}
+	if _, ok := value(families, "go_goroutines", nil); !ok {
+		t.Fatal("no default collectors")
+	}
+
+	// Bytes: what the viewers received, against what the server counted
+	// once they are gone (the server notices a viewer leaving at its next
+	// write, which the viewer then never reads: hence the 1%, over enough
+	// bytes that one write is less).
+	v1.waitBytes(t, 1<<20)
+	v2.waitBytes(t, 1<<20)
+	v1.stop()
+	v2.stop()
+	received := float64(v1.size() + v2.size())
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		families = scrape(t, s)
+		n, _ := value(families, "flvedge_stream_viewers", stream)
+		if n == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sent, _ := value(families, "flvedge_stream_bytes_out_total", stream)
+	if sent < received || sent > received*1.01 {
+		t.Fatalf("bytes out %v, viewers received %v", sent, received)
+	}
+	if n, _ := value(families, "flvedge_http_requests_total", map[string]string{"class": "2xx"}); n < 2 {
+		t.Fatalf("2xx requests: %v", n)
+	}
+}
+
+func TestStatsAPI(t *testing.T) {
+	s := startServer(t, Ingest, func(c *config.Config) { c.Admin.Token = "0123456789abcdef" })
+	startDemo(t, s)
+	v := watch(t, s.playURL("demo"))
+	v.waitTags(t, 10)
+
+	var list []map[string]any
+	deadline := time.Now().Add(10 * time.Second)
+	for { // rates are published after the first measuring period
+		getJSON(t, s.adminURL()+"/api/streams", &list)
+		if len(list) != 1 || list[0]["fps"].(float64) > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(list) != 1 || list[0]["stream"] != "demo" || list[0]["video_codec"] != "avc1" ||
+		list[0]["width"] != 320.0 || list[0]["viewers"] != 1.0 || list[0]["fps"].(float64) < 20 {
+		t.Fatalf("stats: %v", list)
+	}
+
+	del := func(token string) int {
+		req, _ := http.NewRequest(http.MethodDelete, s.adminURL()+"/api/streams/live/demo", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := del("wrong-token-wrong-token"); code != http.StatusForbidden {
+		t.Fatalf("DELETE with a wrong token: %d", code)
+	}
+	if code := del("0123456789abcdef"); code != http.StatusNoContent {
+		t.Fatalf("DELETE with the token: %d", code)
+	}
+	resp, err := http.Get(s.adminURL() + "/api/streams/live/none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown stream: %d", resp.StatusCode)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("%s: %v\n%s", url, err, body)
+	}
+}
+
+func TestPromtoolAcceptsTheMetrics(t *testing.T) {
+	s := startServer(t, Ingest, nil)
+	startDemo(t, s)
+	resp, err := http.Get(s.adminURL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cmd := exec.Command(testutil.RequireTool(t, "promtool", "prometheus"), "check", "metrics")
+	cmd.Stdin = strings.NewReader(string(body))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,110 @@
+package web
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/flvedge/flvedge/relay"
+)
+
+// NewAdminHandler serves what operators and their tools ask a server:
+// /metrics for Prometheus, and the stats API: GET /api/streams,
+// GET /api/streams/{app}/{stream}, and DELETE of the latter to disconnect
+// the stream's publisher, which needs the admin token as a bearer token
+// (no token configured: DELETE is refused).
+func NewAdminHandler(hub *relay.Hub, gatherer prometheus.Gatherer, adminToken string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/streams", func(w http.ResponseWriter, r *http.Request) {
+		list := []StreamInfo{}
+		for _, s := range hub.Streams() {
+			list = append(list, streamInfo(s.Stats()))
+		}
+		writeJSON(w, list)
+	})
+	mux.HandleFunc("GET /api/streams/{app}/{stream}", func(w http.ResponseWriter, r *http.Request) {
+		s := hub.Lookup(r.PathValue("app"), r.PathValue("stream"))
+		if s == nil {
+			http.Error(w, "stream not found", http.StatusNotFound)
+			return
+		}
+		writeJSON(w, streamInfo(s.Stats()))
+	})
+	mux.HandleFunc("DELETE /api/streams/{app}/{stream}", func(w http.ResponseWriter, r *http.Request) {
+		if !bearerMatches(r, adminToken) {
+			http.Error(w, "admin token required", http.StatusForbidden)
+			return
+		}
+		s := hub.Lookup(r.PathValue("app"), r.PathValue("stream"))
+		if s == nil || !s.Kick() {
+			http.Error(w, "no publisher for this stream", http.StatusNotFound)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	return mux
+}
+
+// bearerMatches checks "Authorization: Bearer TOKEN" in constant time; an
+// empty configured token matches nothing.
+func bearerMatches(r *http.Request, token string) bool {
+	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(given), []byte(token)) == 1
+}
+
+// StreamInfo is a stream in the stats API.
+type StreamInfo struct {
+	App              string  `json:"app"`
+	Stream           string  `json:"stream"`
+	Live             bool    `json:"live"`
+	UptimeSeconds    float64 `json:"uptime_seconds"`
+	Viewers          int     `json:"viewers"`
+	ViewerSessions   uint64  `json:"viewer_sessions"`
+	BytesIn          uint64  `json:"bytes_in"`
+	BytesOut         uint64  `json:"bytes_out"`
+	BitrateIn        float64 `json:"bitrate_in"`
+	VideoCodec       string  `json:"video_codec,omitempty"`
+	AudioCodec       string  `json:"audio_codec,omitempty"`
+	Width            int     `json:"width,omitempty"`
+	Height           int     `json:"height,omitempty"`
+	FPS              float64 `json:"fps"`
+	GOPSeconds       float64 `json:"gop_seconds"`
+	AudioSampleRate  int     `json:"audio_sample_rate,omitempty"`
+	Skips            uint64  `json:"skips"`
+	UpstreamOrigin   string  `json:"upstream_origin,omitempty"`
+	UpstreamState    string  `json:"upstream_state,omitempty"`
+	UpstreamFailover uint64  `json:"upstream_failovers"`
+}
+
+func streamInfo(st relay.Stats) StreamInfo {
+	return StreamInfo{
+		App: st.App, Stream: st.Name, Live: st.Live,
+		UptimeSeconds:  time.Since(st.Since).Round(time.Second).Seconds(),
+		Viewers:        st.Viewers,
+		ViewerSessions: st.ViewerSessions,
+		BytesIn:        st.BytesIn, BytesOut: st.BytesOut,
+		BitrateIn:  st.BitrateIn,
+		VideoCodec: st.VideoCodec, AudioCodec: st.AudioCodec,
+		Width: st.Width, Height: st.Height, FPS: st.FPS,
+		GOPSeconds:       st.KeyframeInterval.Seconds(),
+		AudioSampleRate:  st.AudioSampleRate,
+		Skips:            st.Skips,
+		UpstreamOrigin:   st.Upstream.Origin,
+		UpstreamState:    st.Upstream.State,
+		UpstreamFailover: st.Upstream.Failovers,
+	}
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
