@@ -240,3 +240,13 @@ func (s *Stream) finish() {
 	s.hub.cfg.Logger.Info("stream ended", "app", s.App, "stream", s.Name)
 	s.ring.Close()
 }
+
+// Kick disconnects the stream's publisher, if it has one; the stream then
+// waits for a publisher for its grace period, as after any disconnection.
+func (s *Stream) Kick() bool {
+	p := s.current.Load()
+	if p != nil {
+		p.kick()
+	}
+	return p != nil
+}

@@ -30,6 +30,8 @@ type Live struct {
 	// that the tags of that time leave in one write: fewer wake-ups and
 	// system calls for more latency. 0: write at once.
 	Coalesce time.Duration
+	// AccessLog logs every finished viewer session at level info (else debug).
+	AccessLog bool
 	// MaxViewers caps the viewers of all streams together; more get 503.
 	// The cap keeps file descriptors for publishers, origins and new
 	// requests when viewers would take them all. 0: no cap.
@@ -106,8 +108,13 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer context.AfterFunc(r.Context(), viewer.Stop)()
 	start := time.Now()
 	n, reason := copyStream(viewer, out, l.Coalesce)
-	l.logger().Debug("viewer ended", "app", app, "stream", name, "remote", r.RemoteAddr,
-		"bytes", n, "duration", time.Since(start).Round(time.Millisecond), "skips", viewer.Skips(), "reason", reason)
+	level := slog.LevelDebug
+	if l.AccessLog {
+		level = slog.LevelInfo
+	}
+	l.logger().Log(r.Context(), level, "viewer session", "app", app, "stream", name, "remote", r.RemoteAddr,
+		"status", http.StatusOK, "bytes", n, "duration", time.Since(start).Round(time.Millisecond),
+		"skips", viewer.Skips(), "reason", reason)
 }
 
 // stream finds the stream a viewer asks for: published here, or pulled.
