@@ -34,6 +34,7 @@ type Config struct {
 	Viewers    Viewers      `yaml:"viewers"`
 	Upstream   Upstream     `yaml:"upstream"`
 	Pulls      []StaticPull `yaml:"pulls"`
+	Admin      Admin        `yaml:"admin"`
 	Access     Access       `yaml:"access"`
 }
 
@@ -117,6 +118,9 @@ func (c Config) Check() error {
 		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := c.Admin.check(); err != nil {
 		return err
 	}
 	if err := c.Upstream.check(); err != nil {
