@@ -35,7 +35,7 @@ func startServer(t *testing.T, role Role, edit func(*config.Config)) *testServer
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.RTMPListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.RTMPListen, cfg.HTTPListen, cfg.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -365,7 +365,7 @@ func TestDemoCommand(t *testing.T) {
 	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Ingest, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
+		done <- Run(ctx, Ingest, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
