@@ -10,15 +10,16 @@ import (
 func NewHandler(live *Live) http.Handler { return NewGuardedHandler(live, nil) }
 
 // NewGuardedHandler is NewHandler with guard's access rules in front of
-// every play route (nil: none). The play routes have a mux of their own
-// behind the guard, so that they are routed after the guard has taken an
-// in-path token (/TOKEN/EXPIRES/live/x.flv) off the path; preflights pass
-// unguarded, as browsers send them without credentials.
-func NewGuardedHandler(live *Live, guard *auth.Guard) http.Handler {
+// every play route (nil: none), and mounts (VOD roots) among the play
+// routes. The play routes have a mux of their own behind the guard, so that
+// they are routed after the guard has taken an in-path token
+// (/TOKEN/EXPIRES/live/x.flv) off the path; preflights pass unguarded, as
+// browsers send them without credentials.
+func NewGuardedHandler(live *Live, guard *auth.Guard, mounts ...Mount) http.Handler {
 	play := http.NewServeMux()
 	play.Handle("GET /{app}/{file}", live)
 	mux := http.NewServeMux()
-	mux.Handle("GET /", guarded(guard, play))
+	mux.Handle("GET /", guarded(guard, mounted(mounts, play)))
 	mux.HandleFunc("OPTIONS /", preflight)
 	return withCORS(mux)
 }
