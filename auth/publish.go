@@ -146,40 +146,49 @@ func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error 
 			return err
 		}
 	}
-	var refusals []error
+	var keyErr, tokenErr, callbackErr error
 	if rule.hasKeys() {
-		err := rule.checkKey(req)
-		if err == nil {
+		if keyErr = rule.checkKey(req); keyErr == nil {
 			return nil
 		}
-		refusals = append(refusals, err)
 	}
+	sentToken := false
 	if rule.token.Required() {
 		token, expires := tokenFromQuery(rule.token, req.Query)
-		err := rule.token.Verify(token, expires, "/"+req.App+"/"+req.Stream, req.Client, g.now())
-		if err == nil {
+		sentToken = token != "" || expires != ""
+		if tokenErr = rule.token.Verify(token, expires, "/"+req.App+"/"+req.Stream, req.Client, g.now()); tokenErr == nil {
 			return nil
 		}
-		refusals = append(refusals, err)
 	}
 	if rule.callback != nil {
-		err := ask(ctx, g.http, rule.callback, CallbackRequest{
+		callbackErr = ask(ctx, g.http, rule.callback, CallbackRequest{
 			Action: "publish", App: req.App, Stream: req.Stream,
 			Client: addrString(req.Client), Query: req.Query.Encode(),
 		})
-		if err == nil {
+		if callbackErr == nil {
 			return nil
 		}
-		refusals = append(refusals, err)
 	}
-	if len(refusals) == 0 {
-		return nil
+	// The reason counted is that of the method the publisher meant: the
+	// callback has the last word; otherwise a publisher who sent a token
+	// failed the token, anyone else the keys.
+	var first error
+	var others []error
+	switch {
+	case callbackErr != nil:
+		first, others = callbackErr, []error{keyErr, tokenErr}
+	case tokenErr != nil && (keyErr == nil || sentToken):
+		first, others = tokenErr, []error{keyErr}
+	case keyErr != nil:
+		first, others = keyErr, []error{tokenErr}
+	default:
+		return nil // no method: open, IP permitting
 	}
-	// The last method tried names the reason: with a callback, the
-	// operator's service had the final word.
-	err := refusals[len(refusals)-1]
-	for _, other := range refusals[:len(refusals)-1] {
-		err = fmt.Errorf("%w; %v", err, other)
+	err := first
+	for _, other := range others {
+		if other != nil {
+			err = fmt.Errorf("%w; %v", err, other)
+		}
 	}
 	return err
 }

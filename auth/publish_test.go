@@ -193,3 +193,22 @@ func TestPublishIP(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishReason: with several methods, the reason counted is that of
+// the method the publisher tried.
+func TestPublishReason(t *testing.T) {
+	g := newGuard(t, Config{Publish: []PublishRule{
+		{App: "live", Keys: []string{"abc"}, Token: &TokenRule{Secrets: []string{"pubsecret"}}},
+	}}, newClock(1900000000))
+	for stream, want := range map[string]Reason{
+		"cam1?key=wrong":                  KeyInvalid,
+		"cam1":                            KeyInvalid,
+		"cam1?md5=x&expires=2000000000":   TokenMalformed,
+		"cam1?key=abd&expires=2000000000": TokenMalformed,
+	} {
+		err := g.AuthorizePublish(context.Background(), publishReq("live", stream, ""))
+		if ReasonOf(err) != want {
+			t.Errorf("%s: %v, want %s", stream, err, want)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/relay"
@@ -113,6 +114,14 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 		c.Publish.Grace, err = time.ParseDuration(v)
 		return err
 	})
+	firstSecret := true
+	override("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v string) error {
+		if firstSecret {
+			c.Access.SecureTokenSecrets, firstSecret = nil, false
+		}
+		c.Access.SecureTokenSecrets = append(c.Access.SecureTokenSecrets, v)
+		return nil
+	})
 	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
@@ -184,6 +193,7 @@ type server struct {
 	failed    chan error
 	stopped   chan struct{}
 	closeOnce sync.Once
+	guard     *auth.Guard
 }
 
 func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
@@ -197,6 +207,13 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 			s.httpLn.Close()
 			return nil, fmt.Errorf("rtmp listen: %w", err)
 		}
+	}
+	if s.guard, err = newGuard(cfg.Access, logger); err != nil {
+		s.httpLn.Close()
+		if s.rtmpLn != nil {
+			s.rtmpLn.Close()
+		}
+		return nil, err
 	}
 	s.hub = relay.NewHub(relay.Config{
 		Window: buffer.Config{
@@ -227,13 +244,14 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		live.Pull = s.puller
 	}
 	s.http = &http.Server{
-		Handler:           web.NewHandler(live),
+		Handler:           web.NewGuardedHandler(live, s.guard),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	go s.serve("http", func() error { return s.http.Serve(s.httpLn) })
 	if s.rtmpLn != nil {
 		s.rtmp = &rtmp.Server{Handler: publishHandler{s.hub}, Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
+		s.rtmp.Handler = guardedPublish{guard: s.guard, next: s.rtmp.Handler}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
@@ -281,6 +299,7 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
+		s.guard.Close()
 	})
 }
 

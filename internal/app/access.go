@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/flvedge/flvedge/auth"
+	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/ratelog"
+	"github.com/flvedge/flvedge/rtmp"
+)
+
+// A client refused again and again is logged once in a while: a scraper
+// without a token must not fill the log.
+const (
+	refusalLogEvery = 10 * time.Second
+	refusalLogBurst = 3
+)
+
+// newGuard builds the access rules of the config.
+func newGuard(a config.Access, logger *slog.Logger) (*auth.Guard, error) {
+	c, err := a.Auth()
+	if err != nil {
+		return nil, err
+	}
+	c.Log = ratelog.New(logger, refusalLogEvery, refusalLogBurst)
+	g, err := auth.New(c)
+	if err != nil {
+		return nil, fmt.Errorf("access: %w", err)
+	}
+	return g, nil
+}
+
+// unauthorized is all a refused publisher is told.
+var unauthorized = &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "Unauthorized."}
+
+// guardedPublish asks the guard before it hands a publish request on.
+type guardedPublish struct {
+	guard *auth.Guard
+	next  rtmp.Handler
+}
+
+func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
+	// The callback's timeout bounds the wait; the connection reads nothing
+	// meanwhile, which is what a publisher waiting for its answer expects.
+	err := h.guard.AuthorizePublish(context.Background(), auth.PublishRequest{
+		App: req.App, Stream: req.Stream, Query: req.Query, Client: auth.AddrOf(req.RemoteAddr),
+	})
+	if err != nil {
+		// The RTMP server sends the StatusError and logs the whole error,
+		// reason included, at a bounded rate.
+		return nil, fmt.Errorf("%w (%w)", unauthorized, err)
+	}
+	return h.next.Publish(req)
+}

@@ -1,0 +1,191 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/auth"
+	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/flv"
+)
+
+// publishRefused waits for an ffmpeg publisher to give up.
+func publishRefused(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("ffmpeg exited successfully, want a refusal")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("ffmpeg still publishing, want a refusal")
+	}
+}
+
+func TestPublishKeysWithFFmpeg(t *testing.T) {
+	s := startServer(t, Ingest, func(c *config.Config) {
+		c.Access.Publish = []config.AccessPublish{{
+			App:   "live",
+			Keys:  []string{"right"},
+			Token: &config.AccessToken{Scheme: "md5", Secrets: []string{"pubsecret"}},
+		}}
+	})
+	publishRefused(t, publishFFmpeg(t, s.rtmpURL("cam1?key=wrong")))
+	publishRefused(t, publishFFmpeg(t, s.rtmpURL("cam1")))
+	if logs := s.log.String(); !strings.Contains(logs, "rtmp publish refused") || !strings.Contains(logs, "Unauthorized") ||
+		!strings.Contains(logs, string(auth.KeyInvalid)) {
+		t.Fatalf("log lacks the refusal and its reason:\n%s", logs)
+	}
+	if resp, err := http.Head(s.playURL("cam1")); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("refused stream: %v %v", resp, err)
+	}
+
+	publishFFmpeg(t, s.rtmpURL("cam1?key=right"))
+	waitStream(t, s.playURL("cam1"))
+
+	rule := auth.TokenRule{Secrets: []string{"pubsecret"}}
+	signed, err := rule.Sign("/live/cam2", time.Now().Add(time.Minute), netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishFFmpeg(t, s.rtmpURL("cam2?"+signed.Query()))
+	waitStream(t, s.playURL("cam2"))
+
+	_, publish := s.guard.Refusals()
+	if publish[auth.KeyInvalid] != 2 {
+		t.Fatalf("publish refusals %v", publish)
+	}
+}
+
+// TestLiveViewerOutlivesItsToken: a token is checked when a request starts,
+// so a viewer whose token expires while it watches keeps watching; a new
+// request with the same URL is refused.
+func TestLiveViewerOutlivesItsToken(t *testing.T) {
+	s := startServer(t, Ingest, func(c *config.Config) { c.Access.SecureTokenSecrets = []string{"s3cret"} })
+	rule := auth.TokenRule{Secrets: []string{"s3cret"}}
+	expires := time.Now().Add(2 * time.Second)
+	signed, err := rule.Sign("/live/demo.flv", expires, netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := s.baseURL() + signed.URL()
+	startDemoAt(t, s, url)
+	if resp, err := http.Head(s.playURL("demo")); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("without a token: %v %v", resp, err)
+	}
+	v := watch(t, url)
+	v.waitTags(t, 10)
+	time.Sleep(time.Until(expires.Add(1100 * time.Millisecond)))
+	before := v.count()
+	v.waitTags(t, before+20)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Fatalf("new request after expiry: %d, want 410", resp.StatusCode)
+	}
+}
+
+// TestLimitsSpareViewers: viewers past the limits are refused with 429 and
+// 503, and the viewers already watching do not notice. The test client
+// plays several clients through X-Forwarded-For from a trusted proxy.
+func TestLimitsSpareViewers(t *testing.T) {
+	s := startServer(t, Ingest, func(c *config.Config) {
+		c.Access.TrustedProxies = []string{"127.0.0.1"}
+		c.Access.Limits.MaxConnections = 2
+		c.Access.Play = []config.AccessPlay{{Path: "/live/", MaxViewers: 3}}
+	})
+	url := s.playURL("demo")
+	startDemoAt(t, s, url)
+	viewers := []*viewer{watchAs(t, url, "192.0.2.1"), watchAs(t, url, "192.0.2.1"), watchAs(t, url, "192.0.2.2")}
+	for _, v := range viewers {
+		v.waitTags(t, 5)
+	}
+	status := func(client string) int {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("192.0.2.1"); got != http.StatusTooManyRequests {
+		t.Fatalf("a client's third request: %d, want 429", got)
+	}
+	if got := status("192.0.2.3"); got != http.StatusServiceUnavailable {
+		t.Fatalf("the stream's fourth viewer: %d, want 503", got)
+	}
+	for _, v := range viewers {
+		v.waitTags(t, v.count()+20)
+	}
+	play, _ := s.guard.Refusals()
+	if play[auth.ClientBusy] != 1 || play[auth.StreamFull] != 1 {
+		t.Fatalf("refusals %v", play)
+	}
+}
+
+// startDemoAt runs the demo stream and waits until url plays it.
+func startDemoAt(t *testing.T, s *testServer, url string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runDemo(ctx, s.hub, s.logger)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	waitStream(t, url)
+}
+
+// watchAs is watch for a client behind a proxy.
+func watchAs(t *testing.T, url, client string) *viewer {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-For", client)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("GET %s as %s: %s", url, client, resp.Status)
+	}
+	v := &viewer{ended: make(chan struct{})}
+	t.Cleanup(func() {
+		resp.Body.Close()
+		<-v.ended
+	})
+	go func() {
+		defer close(v.ended)
+		r := flv.NewReader(resp.Body)
+		_, err := r.ReadHeader()
+		for err == nil {
+			var tag flv.Tag
+			if tag, err = r.ReadTag(); err == nil {
+				v.mu.Lock()
+				v.tags = append(v.tags, tag)
+				v.mu.Unlock()
+			}
+		}
+	}()
+	return v
+}
