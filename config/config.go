@@ -36,6 +36,7 @@ type Config struct {
 	Pulls      []StaticPull `yaml:"pulls"`
 	Admin      Admin        `yaml:"admin"`
 	Access     Access       `yaml:"access"`
+	VOD        VOD          `yaml:"vod"`
 }
 
 type Window struct {
@@ -130,6 +131,9 @@ func (c Config) Check() error {
 		if err := p.check(); err != nil {
 			return err
 		}
+	}
+	if err := c.VOD.check(); err != nil {
+		return err
 	}
 	return c.Access.check()
 }

@@ -471,8 +471,12 @@ func addSeqHeader(list []seqHeader, w *window, pos int64, h tagHeader) ([]seqHea
 
 // finish computes the end of the media: the later of the tracks' last
 // frames plus the duration of one frame, estimated from the gap before it
-// (bounded, so that a timestamp jump does not count as a frame).
+// (bounded, so that a timestamp jump does not count as a frame). It drops
+// the audio points of files with video, which seek by keyframes.
 func (s *scan) finish() {
+	if s.hasVideo {
+		s.audio = nil // seeking goes by video keyframes
+	}
 	end := func(last, prev uint32, frames int) uint32 {
 		if frames < 2 || last < prev || last-prev > 1000 {
 			return last

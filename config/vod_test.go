@@ -1,0 +1,42 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestVODSettings(t *testing.T) {
+	c, err := Load(write(t, "vod:\n  roots:\n    - {prefix: /vod, dir: /srv/videos}\n    - {prefix: /archive/old, dir: /mnt/old, follow_symlinks: true}\n  extensions: [.flv, .mp4]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := c.VOD.Config()
+	if len(vc.Roots) != 2 || vc.Roots[1].Prefix != "/archive/old" || !vc.Roots[1].FollowSymlinks || vc.IndexCacheBytes != 64<<20 || len(vc.Extensions) != 2 {
+		t.Fatalf("got %+v", vc)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"vod:\n  roots: [{prefix: vod, dir: /x}]\n", "vod.roots[0]"},
+		{"vod:\n  roots: [{prefix: /, dir: /x}]\n", "vod.roots[0]"},
+		{"vod:\n  roots: [{prefix: /a/../b, dir: /x}]\n", "vod.roots[0]"},
+		{"vod:\n  roots: [{prefix: /vod/, dir: /x}]\n", "vod.roots[0]"},
+		{"vod:\n  roots: [{prefix: /vod}]\n", "vod.roots[0]: dir"},
+		{"vod:\n  roots: [{prefix: /v, dir: /x}, {prefix: /v, dir: /y}]\n", "given twice"},
+		{"vod:\n  extensions: [flv]\n", "vod.extensions"},
+		{"vod:\n  extensions: []\n", "vod.extensions"},
+		{"vod:\n  index_cache: 1KiB\n", "vod.index_cache"},
+		{"vod:\n  rootz: []\n", "line 2: field rootz not found"},
+	} {
+		_, err := Load(write(t, tc.file))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to mention %q", tc.file, err, tc.want)
+		}
+	}
+	if r, err := ParseVODRoot("/vod=/srv/a=b"); err != nil || r.Prefix != "/vod" || r.Dir != "/srv/a=b" {
+		t.Fatalf("ParseVODRoot: %+v %v", r, err)
+	}
+	for _, bad := range []string{"/vod", "/vod=", ""} {
+		if _, err := ParseVODRoot(bad); err == nil {
+			t.Errorf("ParseVODRoot(%q) accepted", bad)
+		}
+	}
+}
