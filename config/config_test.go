@@ -68,3 +68,17 @@ func write(t *testing.T, content string) string {
 	}
 	return path
 }
+
+// TestDeploySamplesAreValid loads every sample under deploy/configs, so that
+// a renamed or removed key cannot leave them stale.
+func TestDeploySamplesAreValid(t *testing.T) {
+	samples, err := filepath.Glob("../deploy/configs/*.yaml")
+	if err != nil || len(samples) == 0 {
+		t.Fatalf("no samples found: %v", err)
+	}
+	for _, path := range samples {
+		if _, err := Load(path); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+}
