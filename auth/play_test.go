@@ -353,3 +353,31 @@ func TestTokenForSigning(t *testing.T) {
 		t.Error("bad config accepted")
 	}
 }
+
+func TestReasons(t *testing.T) {
+	statuses := map[Reason]int{
+		TokenExpired: http.StatusGone, RateLimited: http.StatusTooManyRequests, ClientBusy: http.StatusTooManyRequests,
+		StreamFull: http.StatusServiceUnavailable, CallbackFailed: http.StatusServiceUnavailable,
+	}
+	all := AllReasons()
+	seen := map[Reason]bool{}
+	for _, r := range all {
+		if seen[r] {
+			t.Errorf("%s listed twice", r)
+		}
+		seen[r] = true
+		want, ok := statuses[r]
+		if !ok {
+			want = http.StatusForbidden
+		}
+		if r.Status() != want {
+			t.Errorf("%s: status %d, want %d", r, r.Status(), want)
+		}
+	}
+	if len(all) != 14 || !seen[KeyInvalid] || !seen[CountryDenied] {
+		t.Errorf("AllReasons: %v", all)
+	}
+	if ReasonOf(nil) != "" || ReasonOf(http.ErrAbortHandler) != "" {
+		t.Error("ReasonOf of an error without a reason")
+	}
+}
