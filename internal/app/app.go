@@ -18,6 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
 	"github.com/flvedge/flvedge/config"
@@ -102,6 +105,10 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 			return nil
 		})
 	}
+	override("admin-listen", "metrics and stats API listen `address`; empty for none (default \"127.0.0.1:9090\")", func(c *config.Config, v string) error {
+		c.Admin.Listen = v
+		return nil
+	})
 	override("window-duration", "how far back each stream's window reaches (default 10s)", func(c *config.Config, v string) (err error) {
 		c.Window.Duration, err = time.ParseDuration(v)
 		return err
@@ -122,6 +129,7 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 		c.Access.SecureTokenSecrets = append(c.Access.SecureTokenSecrets, v)
 		return nil
 	})
+	addVODFlags(override)
 	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
@@ -190,6 +198,9 @@ type server struct {
 	http      *http.Server
 	rtmpLn    net.Listener
 	httpLn    net.Listener
+	metrics   *prometheus.Registry
+	admin     *http.Server
+	adminLn   net.Listener
 	failed    chan error
 	stopped   chan struct{}
 	closeOnce sync.Once
@@ -197,8 +208,11 @@ type server struct {
 }
 
 func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
-	s := &server{failed: make(chan error, 2), stopped: make(chan struct{})}
-	var err error
+	mounts, err := vodMounts(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{failed: make(chan error, 3), stopped: make(chan struct{})}
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
@@ -239,18 +253,28 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		WriteTimeout: cfg.Viewers.WriteTimeout,
 		Coalesce:     cfg.Viewers.Coalesce,
 		MaxViewers:   maxViewers(cfg.Viewers.Max, raiseFileLimit(logger)),
+		AccessLog:    cfg.Admin.AccessLog,
 	}
 	if cfg.Upstream.Pulling() {
 		live.Pull = s.puller
 	}
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
 	s.http = &http.Server{
-		Handler:           web.NewGuardedHandler(live, s.guard),
+		Handler:           metrics.CountRequests(web.NewGuardedHandler(live, s.guard, mounts...)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	go s.serve("http", func() error { return s.http.Serve(s.httpLn) })
+	if cfg.Admin.Listen != "" {
+		if err := s.startAdmin(cfg.Admin, logger); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: publishHandler{s.hub}, Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
+		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
 		s.rtmp.Handler = guardedPublish{guard: s.guard, next: s.rtmp.Handler}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
@@ -258,6 +282,25 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins)
 	}
 	return s, nil
+}
+
+// startAdmin serves metrics and the stats API on their own listener, so that
+// they can stay on a private address.
+func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("admin listen: %w", err)
+	}
+	s.adminLn = ln
+	s.admin = &http.Server{
+		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go s.serve("admin", func() error { return s.admin.Serve(ln) })
+	logger.Info("admin listening", "addr", ln.Addr().String())
+	return nil
 }
 
 func newPuller(hub *relay.Hub, u config.Upstream) *relay.Puller {
@@ -295,6 +338,9 @@ func (s *server) close() {
 			s.rtmp.Close()
 		}
 		s.http.Close()
+		if s.admin != nil {
+			s.admin.Close()
+		}
 		if s.puller != nil {
 			s.puller.Close()
 		}
@@ -325,16 +371,31 @@ func graceOrNone(d time.Duration) time.Duration {
 	return d
 }
 
-// publishHandler lets RTMP publishers into the hub.
-type publishHandler struct{ hub *relay.Hub }
+// publishHandler lets RTMP publishers into the hub, and counts them.
+type publishHandler struct {
+	hub       *relay.Hub
+	publishes *prometheus.CounterVec
+}
+
+func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler {
+	h := publishHandler{hub: hub, publishes: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flvedge_rtmp_publishes_total",
+		Help: "RTMP publish requests, by result (accepted, refused) and the reason of a refusal.",
+	}, []string{"result", "reason"})}
+	reg.MustRegister(h.publishes)
+	return h
+}
 
 func (h publishHandler) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	p, err := h.hub.Publish(req.App, req.Stream, func() { req.Close() })
-	if errors.Is(err, relay.ErrStreamBusy) {
+	switch {
+	case errors.Is(err, relay.ErrStreamBusy):
+		h.publishes.WithLabelValues("refused", "busy").Inc()
 		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
-	}
-	if err != nil {
+	case err != nil:
+		h.publishes.WithLabelValues("refused", "closing").Inc()
 		return nil, err
 	}
+	h.publishes.WithLabelValues("accepted", "").Inc()
 	return p, nil
 }
