@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/ratelog"
@@ -54,4 +56,26 @@ func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 		return nil, fmt.Errorf("%w (%w)", unauthorized, err)
 	}
 	return h.next.Publish(req)
+}
+
+// refusalCollector exports the guard's refusal counts, read at scrape time.
+type refusalCollector struct {
+	guard *auth.Guard
+	desc  *prometheus.Desc
+}
+
+func newRefusalCollector(g *auth.Guard) refusalCollector {
+	return refusalCollector{guard: g, desc: prometheus.NewDesc("flvedge_auth_refusals_total",
+		"Requests refused by the access rules, by kind (play, publish) and reason (token_invalid, token_expired, referer, rate, ...).",
+		[]string{"kind", "reason"}, nil)}
+}
+
+func (c refusalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c refusalCollector) Collect(ch chan<- prometheus.Metric) {
+	play, publish := c.guard.Refusals()
+	for _, reason := range auth.AllReasons() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(play[reason]), "play", string(reason))
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(publish[reason]), "publish", string(reason))
+	}
 }

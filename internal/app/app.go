@@ -259,7 +259,8 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		live.Pull = s.puller
 	}
 	s.metrics = prometheus.NewRegistry()
-	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newRefusalCollector(s.guard))
 	metrics := web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
 	s.http = &http.Server{
 		Handler:           metrics.CountRequests(web.NewGuardedHandler(live, s.guard, mounts...)),
