@@ -203,6 +203,7 @@ func (c *conn) onConnect(cmd command) error {
 		return err
 	}
 	c.connected = true
+	c.ready.Store(true)
 	c.log.Debug("rtmp connect", "app", c.app, "tcUrl", c.tcURL, "handshake", c.handshake)
 	return nil
 }

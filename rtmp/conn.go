@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
@@ -48,6 +50,9 @@ type conn struct {
 	tcURL        string
 	lastStreamID uint32
 	pub          *publication
+
+	writeMu sync.Mutex  // serializes writes of the chunk writer
+	ready   atomic.Bool // connected: the server may write to it from outside
 
 	ackWindow   uint32
 	ackedAt     uint64 // byte total at the last acknowledgement
@@ -170,6 +175,10 @@ func (c *conn) extendDeadline() {
 // send writes messages and flushes them, within the idle timeout so that a
 // peer that stops reading cannot hold the goroutine.
 func (c *conn) send(msgs ...Message) error {
+	// The connection's goroutine sends its replies; the server may send a
+	// reconnect request from another one.
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.idleTimeout()))
 	for _, m := range msgs {
 		if err := c.cw.WriteMessage(m); err != nil {

@@ -423,3 +423,24 @@ func TestServeTwoListeners(t *testing.T) {
 		t.Errorf("second Serve: %v", err)
 	}
 }
+
+func TestRequestReconnect(t *testing.T) {
+	ts := startServer(t, nil)
+	c := dial(t, ts.addr)
+	c.connect("live")
+	id, _ := c.publish("s")
+	c.media(TypeAudio, id, 0, []byte{0xaf, 1})
+	ts.rec.next(t)
+
+	ts.RequestReconnect("rtmp://other.example/live", "Server going down.")
+	m, vals := c.expectCommand("onStatus")
+	if m.StreamID != 0 || len(vals) < 4 {
+		t.Fatalf("onStatus on stream %d: %v", m.StreamID, vals)
+	}
+	info := vals[3].(flv.Object)
+	if objString(info, "code") != "NetConnection.Connect.ReconnectRequest" || objString(info, "tcUrl") != "rtmp://other.example/live" {
+		t.Fatalf("reconnect request: %v", info)
+	}
+	// The session goes on until the client leaves.
+	c.media(TypeAudio, id, 23, []byte{0xaf, 1})
+}

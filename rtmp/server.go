@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
 )
 
@@ -146,6 +147,34 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// RequestReconnect asks every connected client to reconnect, as enhanced
+// RTMP lets a server do before it goes away: an onStatus
+// NetConnection.Connect.ReconnectRequest with the tcUrl to come back to
+// (empty: the same). Clients that do not know it carry on until the
+// connection closes, and reconnect then. It does not wait for them.
+func (s *Server) RequestReconnect(tcURL, description string) {
+	s.init()
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		if c.ready.Load() { // not in the middle of a handshake
+			conns = append(conns, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		info := statusInfo(levelStatus, "NetConnection.Connect.ReconnectRequest", description)
+		if tcURL != "" {
+			info = append(info, flv.Property{Key: "tcUrl", Value: tcURL})
+		}
+		if m, err := onStatus(0, info); err == nil {
+			// A write that fails ends nothing here: the connection's own
+			// goroutine meets the same failure on its next write.
+			_ = c.send(m)
+		}
+	}
 }
 
 func (s *Server) isClosed() bool {
