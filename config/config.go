@@ -37,6 +37,7 @@ type Config struct {
 	Admin      Admin        `yaml:"admin"`
 	Access     Access       `yaml:"access"`
 	VOD        VOD          `yaml:"vod"`
+	Player     Player       `yaml:"player"`
 }
 
 type Window struct {
@@ -56,6 +57,7 @@ type Viewers struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	Coalesce     time.Duration `yaml:"coalesce"`
 	Max          int           `yaml:"max"`
+	Drain        time.Duration `yaml:"drain"`
 }
 
 // Load reads the defaults, then the file at path over them (if path is not
@@ -115,6 +117,8 @@ func (c Config) Check() error {
 		return errors.New("viewers.write_timeout: must be positive, e.g. 15s")
 	case c.Viewers.Coalesce < 0 || c.Viewers.Coalesce > time.Second:
 		return errors.New("viewers.coalesce: must be between 0 and 1s")
+	case c.Viewers.Drain < 0:
+		return errors.New("viewers.drain: must not be negative")
 	case c.Viewers.Max < 0:
 		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
 	}
@@ -133,6 +137,9 @@ func (c Config) Check() error {
 		}
 	}
 	if err := c.VOD.check(); err != nil {
+		return err
+	}
+	if err := c.Player.check(); err != nil {
 		return err
 	}
 	return c.Access.check()
