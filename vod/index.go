@@ -59,10 +59,13 @@ func buildIndex(s *scan) *fileIndex {
 		ix.wholeMeta = appendMetaTag(nil, ix.base, m)
 		ix.whole.parts[metaAt].mem = ix.wholeMeta
 	}
-	ix.cost = 512 + int64(len(ix.wholeMeta)+len(ix.base.props)+len(s.metaBody)) +
+	s.metaBody = nil // what is needed of it is in base and wholeMeta
+	ix.cost = 512 + int64(len(ix.wholeMeta)+len(ix.base.props)) +
 		int64(cap(s.video)+cap(s.audio))*16 + int64(len(s.segments)+len(ix.whole.parts))*64
-	for _, h := range append(s.seqVideo, s.seqAudio...) {
-		ix.cost += int64(len(h.body)) + 32
+	for _, list := range [][]seqHeader{s.seqVideo, s.seqAudio} {
+		for _, h := range list {
+			ix.cost += int64(len(h.body)) + 32
+		}
 	}
 	return ix
 }
@@ -237,7 +240,7 @@ func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (layout, point,
 func (ix *fileIndex) clipPoints(from, to int64, seq bool) []point {
 	var pts []point
 	if seq {
-		pts = append(pts, point{pos: inMemory, ts: uint32(0), kind: pointSeqHeader})
+		pts = append(pts, point{pos: inMemory, kind: pointSeqHeader})
 	}
 	for _, p := range ix.s.indexSource() {
 		if p.pos >= from && p.pos < to {
