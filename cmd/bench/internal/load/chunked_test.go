@@ -41,8 +41,8 @@ func decodeAll(in []byte, cuts ...int) (data []byte, done bool, err error) {
 func TestChunkedDecoder(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
-		done          bool
-		wantErr       string
+		done           bool
+		wantErr        string
 	}{
 		{name: "two chunks", in: "3\r\nabc\r\n5\r\nhello\r\n0\r\n\r\n", want: "abchello", done: true},
 		{name: "hex sizes", in: "A\r\n0123456789\r\nf\r\n0123456789abcde\r\n0\r\n\r\n", want: "01234567890123456789abcde", done: true},
