@@ -68,13 +68,17 @@ func newAsset(name string, body []byte) asset {
 }
 
 // New renders the page for cfg.
-func New(cfg Config) *Page {
+func New(cfg Config) *Page { return newPage(cfg, Embedded()) }
+
+// newPage renders the page as if this build held mpegts.js or not, so that
+// a test sees both pages.
+func newPage(cfg Config, embedded bool) *Page {
 	data := struct {
 		MpegtsSrc  string
 		Embedded   bool
 		StreamList bool
-	}{cfg.MpegtsURL, Embedded(), cfg.StreamList}
-	if data.Embedded {
+	}{cfg.MpegtsURL, embedded, cfg.StreamList}
+	if embedded {
 		data.MpegtsSrc = "/player/mpegts.js"
 	}
 	var html bytes.Buffer
