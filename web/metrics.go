@@ -1,6 +1,7 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 
@@ -168,3 +169,10 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ReadFrom keeps the connection's sendfile path for the stored bytes of
+// VOD responses, which http.ServeContent hands over through io.ReaderFrom.
+func (r *statusRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.wrote = true
+	return io.Copy(r.ResponseWriter, src)
+}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/relay"
@@ -128,5 +130,23 @@ func TestGuardedVOD(t *testing.T) {
 		if resp.StatusCode != http.StatusPartialContent || string(body) != "FLV" {
 			t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestVODKeepsSendfileBehindMetrics: the writer a mount gets through the
+// request counter still offers io.ReaderFrom, which is how
+// http.ServeContent reaches sendfile.
+func TestVODKeepsSendfileBehindMetrics(t *testing.T) {
+	hub := relay.NewHub(relay.Config{})
+	defer hub.Close()
+	m := NewMetrics(prometheus.NewRegistry(), hub, 10)
+	var ok bool
+	probe := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, ok = w.(io.ReaderFrom)
+	})
+	h := m.CountRequests(NewGuardedHandler(&Live{Hub: hub}, nil, Mount{Prefix: "/vod", Handler: probe}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/vod/a.flv", nil))
+	if !ok {
+		t.Fatal("the mount's writer hides io.ReaderFrom")
 	}
 }
