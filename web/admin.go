@@ -14,12 +14,24 @@ import (
 )
 
 // NewAdminHandler serves what operators and their tools ask a server:
-// /metrics for Prometheus, and the stats API: GET /api/streams,
+// /metrics for Prometheus; the stats API: GET /api/streams,
 // GET /api/streams/{app}/{stream}, and DELETE of the latter to disconnect
 // the stream's publisher, which needs the admin token as a bearer token
-// (no token configured: DELETE is refused).
-func NewAdminHandler(hub *relay.Hub, gatherer prometheus.Gatherer, adminToken string) http.Handler {
+// (no token configured: DELETE is refused); and the probes of load
+// balancers and Kubernetes: /healthz (the process serves) and /readyz
+// (it takes new viewers: 503 while ready says no, when draining).
+func NewAdminHandler(hub *relay.Hub, gatherer prometheus.Gatherer, adminToken string, ready func() bool) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/streams", func(w http.ResponseWriter, r *http.Request) {
 		list := []StreamInfo{}

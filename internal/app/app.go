@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/rtmp"
 	"github.com/flvedge/flvedge/web"
+	"github.com/flvedge/flvedge/web/player"
 )
 
 // Role is what a process does.
@@ -171,18 +173,27 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	}
 	defer srv.close()
 	if o.demo {
-		go runDemo(ctx, srv.hub, logger)
+		// The demo plays on while the server drains, like any publisher.
+		demoCtx, stopDemo := context.WithCancel(context.Background())
+		defer stopDemo()
+		go runDemo(demoCtx, srv.hub, logger)
 		fmt.Fprintf(stdout, "Demo stream: %s/live/demo.flv\n", srv.httpURL())
 		fmt.Fprintf(stdout, "Play it with: ffplay %s/live/demo.flv\n", srv.httpURL())
+		if cfg.Player.Enabled {
+			fmt.Fprintf(stdout, "or in a browser: %s/player?url=/live/demo.flv\n", srv.httpURL())
+		}
 	}
 	if srv.rtmpLn != nil {
 		fmt.Fprintf(stdout, "Publish with: ffmpeg -re -i INPUT -c copy -f flv rtmp://%s/live/STREAM\n", hostPort(srv.rtmpLn.Addr()))
 	}
 	fmt.Fprintf(stdout, "Play at:      %s/live/STREAM.flv\n", srv.httpURL())
+	if srv.adminLn != nil {
+		fmt.Fprintf(stdout, "Admin:        http://%s/metrics, /api/streams, /readyz\n", hostPort(srv.adminLn.Addr()))
+	}
 
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down")
+		srv.drain(cfg.Viewers.Drain, logger)
 		return nil
 	case err := <-srv.failed:
 		return err
@@ -203,6 +214,7 @@ type server struct {
 	adminLn   net.Listener
 	failed    chan error
 	stopped   chan struct{}
+	draining  atomic.Bool
 	closeOnce sync.Once
 	guard     *auth.Guard
 }
@@ -262,8 +274,14 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		newRefusalCollector(s.guard))
 	metrics := web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	if cfg.Player.Enabled && !player.Embedded() {
+		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
+	}
 	s.http = &http.Server{
-		Handler:           metrics.CountRequests(web.NewGuardedHandler(live, s.guard, mounts...)),
+		Handler: metrics.CountRequests(web.WithPages(web.NewGuardedHandler(live, s.guard, mounts...), web.Pages{
+			Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
+			StreamList: cfg.Player.StreamList, Hub: s.hub,
+		})),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -294,7 +312,7 @@ func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
 	}
 	s.adminLn = ln
 	s.admin = &http.Server{
-		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token),
+		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -322,9 +340,58 @@ func newPuller(hub *relay.Hub, u config.Upstream) *relay.Puller {
 	})
 }
 
-// serve reports a listener that fails on its own; after close, errors are expected.
+// drain lets the server go without cutting viewers off: it stops taking new
+// ones (readiness fails, listeners close), asks publishers to reconnect
+// elsewhere, and waits for the viewers to leave, at most timeout. What
+// remains is ended cleanly by close.
+func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
+	s.draining.Store(true)
+	logger.Info("draining", "viewers", s.viewers(), "for", timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if s.rtmp != nil {
+		s.rtmpLn.Close()
+		s.rtmp.RequestReconnect("", "The server is shutting down; please reconnect.")
+	}
+	// Shutdown closes the listener and waits for the requests it tracks
+	// (VOD); live viewers have taken their connections over and are waited
+	// for below.
+	shutdown := make(chan struct{})
+	go func() {
+		defer close(shutdown)
+		s.http.Shutdown(ctx)
+	}()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for s.viewers() > 0 {
+		select {
+		case <-ctx.Done():
+			logger.Info("drain time over, ending the remaining viewers", "viewers", s.viewers())
+			<-shutdown
+			return
+		case <-tick.C:
+		}
+	}
+	<-shutdown
+	logger.Info("drained")
+}
+
+// viewers counts the viewers of every stream.
+func (s *server) viewers() int {
+	n := 0
+	for _, st := range s.hub.Streams() {
+		n += st.Viewers()
+	}
+	return n
+}
+
+// serve reports a listener that fails on its own; after close or while
+// draining, errors are expected.
 func (s *server) serve(name string, serve func() error) {
 	err := serve()
+	if s.draining.Load() {
+		return
+	}
 	select {
 	case <-s.stopped:
 	default:

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -360,12 +362,21 @@ func TestViewersEndAfterGraceWhenPublisherDies(t *testing.T) {
 	}
 }
 
+// quickDrain is a config file that ends viewers soon after a shutdown.
+func quickDrain(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "flvedge.yaml")
+	if err := os.WriteFile(path, []byte("viewers:\n  drain: 100ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestDemoCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Ingest, []string{"--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &stdout, &stderr)
+		done <- Run(ctx, Ingest, []string{"--config", quickDrain(t), "--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
