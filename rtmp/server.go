@@ -2,7 +2,8 @@
 // hardware encoders) publish live streams to. It speaks the plain and the
 // digest handshake, reassembles chunk streams, answers the AMF0 commands of a
 // publish session and hands each publisher's audio, video and script data
-// to a Sink as flv tags.
+// to a Sink as flv tags. [Dial] is the other side: a client that publishes
+// flv tags to any RTMP server.
 //
 // The layers are kept apart so each can be tested alone: the handshake, the
 // chunk stream ([ChunkReader], [ChunkWriter], usable without the server), the

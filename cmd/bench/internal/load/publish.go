@@ -84,11 +84,12 @@ func (p *publisher) loop(ctx context.Context) error {
 
 	start := time.Now()
 	var (
-		base   int64 = -1 // the file's first timestamp
-		offset int64      // added on this pass
-		last   int64      // the latest timestamp sent
-		gap    int64 = 40 // a frame's duration, from the latest video frames
-		prevV  int64 = -1
+		base    int64 = -1 // the file's first timestamp
+		offset  int64      // added on this pass
+		last    int64      // the latest timestamp sent
+		gap     int64 = 40 // a frame's duration, from the latest video frames
+		prevV   int64 = -1
+		lastDue time.Time
 	)
 	for pass := 0; ; pass++ {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -124,7 +125,13 @@ func (p *publisher) loop(ctx context.Context) error {
 			last = max(last, ts)
 			t.Timestamp = uint32(ts)
 
+			// A tag behind one with a later timestamp (files interleave
+			// tracks loosely) is due no sooner than that one.
 			due := start.Add(time.Duration(ts) * time.Millisecond)
+			if due.Before(lastDue) {
+				due = lastDue
+			}
+			lastDue = due
 			if wait := time.Until(due); wait > 0 {
 				timer.Reset(wait)
 				select {
