@@ -3,7 +3,7 @@
 # whole Go test suite with the race detector, including the end-to-end tests
 # with real peers (ffmpeg, GStreamer, headless Chromium with mpegts.js). Installs
 # those peers first when they are missing (Debian packages, needs root or sudo;
-# npm packages from browsertest/package-lock.json).
+# npm packages from browsertest/ and web/player/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
 fi
 
-# Browser tests: Debian's Chromium driven by playwright-core, mpegts.js (both
-# pinned in browsertest/package-lock.json); yamdi writes the reference
+# Browser tests: Debian's Chromium driven by playwright-core (pinned in
+# browsertest/package-lock.json), mpegts.js (pinned in
+# web/player/package-lock.json); yamdi writes the reference
 # keyframe indexes the VOD tests compare with.
 extra=()
 [ -x /usr/bin/chromium ] || extra+=(chromium)
@@ -49,6 +50,12 @@ fi
 if [ ! -d browsertest/node_modules ]; then
   echo "== npm ci (browsertest)"
   (cd browsertest && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# mpegts.js for the player page and the browser tests, again when its pin
+# changed.
+if [ ! -f web/player/mpegts/mpegts.js ] || [ web/player/package-lock.json -nt web/player/mpegts/mpegts.js ]; then
+  echo "== npm ci (web/player)"
+  (cd web/player && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 echo "== gofmt"

@@ -1,8 +1,10 @@
 // Package browsertest lets Go tests play pages in a real browser: headless
 // Chromium (Debian's package) driven by playwright-core through
-// browsertest/play.mjs, with mpegts.js served from browsertest/node_modules.
-// Both npm packages are pinned in browsertest/package-lock.json, and
-// scripts/test.sh installs Chromium and runs npm ci when they are missing.
+// browsertest/play.mjs (pinned in browsertest/package-lock.json), with the
+// mpegts.js that the player page embeds (pinned in
+// web/player/package-lock.json, copied into web/player/mpegts by npm ci):
+// the tests play with the copy that users get. scripts/test.sh installs
+// Chromium and runs both npm ci when they are missing.
 //
 // A test serves its page and the media on a loopback httptest server,
 // mounts Assets for the player library, and calls Run with the page's URL.
@@ -33,6 +35,9 @@ func Dir() string {
 	return filepath.Join(filepath.Dir(file), "..", "..", "browsertest")
 }
 
+// mpegtsFile is where npm ci in web/player puts mpegts.js.
+func mpegtsFile() string { return filepath.Join(Dir(), "..", "web", "player", "mpegts", "mpegts.js") }
+
 // Require fails the test unless Chromium, node and the npm packages are
 // installed.
 func Require(t testing.TB) {
@@ -44,10 +49,11 @@ func Require(t testing.TB) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatalf("node is needed by this browser test and was not found (apt-get install nodejs)%s", hint)
 	}
-	for _, pkg := range []string{"playwright-core", "mpegts.js"} {
-		if _, err := os.Stat(filepath.Join(Dir(), "node_modules", pkg, "package.json")); err != nil {
-			t.Fatalf("npm package %s is not installed in %s (cd browsertest && npm ci)%s", pkg, Dir(), hint)
-		}
+	if _, err := os.Stat(filepath.Join(Dir(), "node_modules", "playwright-core", "package.json")); err != nil {
+		t.Fatalf("npm package playwright-core is not installed in %s (cd browsertest && npm ci)%s", Dir(), hint)
+	}
+	if _, err := os.Stat(mpegtsFile()); err != nil {
+		t.Fatalf("mpegts.js is not installed in web/player/mpegts (cd web/player && npm ci)%s", hint)
 	}
 }
 
@@ -55,7 +61,7 @@ func Require(t testing.TB) {
 func Assets() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /mpegts.js", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join(Dir(), "node_modules", "mpegts.js", "dist", "mpegts.js"))
+		http.ServeFile(w, r, mpegtsFile())
 	})
 	return mux
 }

@@ -1,0 +1,165 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flvedge/flvedge/internal/browsertest"
+	"github.com/flvedge/flvedge/web/player"
+)
+
+// harnessPage opens each player page URL given as ?page= in an iframe and
+// reports its window.playerStats twice: once playback has begun (a frame
+// or audio decoded, or an error), and ?seconds= later; with the stream
+// list and the library line the page shows. It is served from the same
+// origin as the player page, so that it may read the frame's window; the
+// player page itself knows nothing of tests.
+const harnessPage = `<!doctype html>
+<link rel="icon" href="data:,">
+<body>
+<script>
+const q = new URLSearchParams(location.search);
+const seconds = Number(q.get('seconds'));
+const results = {};
+const pages = q.getAll('page');
+for (const page of pages) {
+  const frame = document.createElement('iframe');
+  frame.width = 640;
+  frame.height = 480;
+  frame.src = page;
+  document.body.append(frame);
+  const read = () => {
+    const stats = frame.contentWindow.playerStats;
+    return stats && JSON.parse(JSON.stringify(stats));
+  };
+  const poll = setInterval(() => {
+    const first = read();
+    if (!first || !(first.decodedFrames > 0 || first.audioDecodedBytes > 0 || first.errors.length)) return;
+    clearInterval(poll);
+    setTimeout(() => {
+      const doc = frame.contentDocument;
+      results[page] = {
+        first,
+        last: read(),
+        streams: [...doc.querySelectorAll('#stream-rows a')].map((a) => a.getAttribute('href')),
+        library: doc.getElementById('library').textContent,
+      };
+      if (Object.keys(results).length === pages.length) window.testResult = results;
+    }, seconds * 1000);
+  }, 100);
+}
+</script>
+</body>`
+
+// playerStats is the part of the page's window.playerStats the test reads.
+type playerStats struct {
+	URL               string
+	Live              bool
+	State             string
+	Latency           *float64
+	BitrateKbps       *float64
+	Width, Height     int
+	HasVideo          *bool
+	HasAudio          *bool
+	DecodedFrames     int
+	AudioDecodedBytes *float64
+	CurrentTime       float64
+	Errors            []struct{ Type, Detail string }
+}
+
+type playerReport struct {
+	First, Last playerStats
+	Streams     []string
+	Library     string
+}
+
+// TestPlayerPageInBrowser opens the player page in headless Chromium on a
+// live stream that ffmpeg publishes, twice at once: with both tracks, and
+// with only_audio. It reads the figures the page shows.
+func TestPlayerPageInBrowser(t *testing.T) {
+	browsertest.Require(t)
+	if !player.Embedded() {
+		t.Fatal("this build has no mpegts.js for the player page: run npm ci in web/player (scripts/test.sh does)")
+	}
+	s := startServer(t, Ingest, nil)
+	publishFFmpeg(t, s.rtmpURL("cam"))
+	waitStream(t, s.playURL("cam"))
+
+	// The harness and the server's own handler on one origin.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /harness.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(harnessPage))
+	})
+	mux.Handle("/", s.http.Handler)
+	site := httptest.NewServer(mux)
+	defer site.Close()
+
+	both := "/player?url=" + url.QueryEscape("/live/cam.flv")
+	audio := both + "&only_audio=1"
+	q := url.Values{"page": {both, audio}, "seconds": {"3"}}
+	raw := browsertest.Run(t, site.URL+"/harness.html?"+q.Encode(), 30*time.Second)
+	var reports map[string]playerReport
+	if err := json.Unmarshal(raw, &reports); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	t.Logf("page figures: %s", raw)
+
+	r := reports[both]
+	last := r.Last
+	switch {
+	case len(last.Errors) > 0:
+		t.Fatalf("the page shows errors: %+v", last.Errors)
+	case !last.Live || last.State != "playing":
+		t.Errorf("live %v, state %q, want a live stream playing", last.Live, last.State)
+	case last.DecodedFrames < r.First.DecodedFrames+30:
+		t.Errorf("frames decoded: %d, then %d three seconds later", r.First.DecodedFrames, last.DecodedFrames)
+	case last.CurrentTime < r.First.CurrentTime+2:
+		t.Errorf("playback time went from %.2f s to %.2f s in three seconds", r.First.CurrentTime, last.CurrentTime)
+	case last.Latency == nil || *last.Latency >= 3:
+		t.Errorf("latency shown: %v, want under 3 s", fmtFloat(last.Latency))
+	case last.Width != 320 || last.Height != 240 || last.BitrateKbps == nil || *last.BitrateKbps <= 0:
+		t.Errorf("resolution %dx%d, bitrate %v", last.Width, last.Height, fmtFloat(last.BitrateKbps))
+	}
+	if !strings.Contains(r.Library, "/player/mpegts.js") {
+		t.Errorf("the page did not load the embedded mpegts.js: %q", r.Library)
+	}
+	if len(r.Streams) != 1 || r.Streams[0] != both {
+		t.Errorf("the stream list links to %q, want only %q", r.Streams, both)
+	}
+
+	// Headless Chromium without an audio device may not advance the clock
+	// of an audio-only element: what counts is the audio decoded.
+	a := reports[audio].Last
+	switch {
+	case len(a.Errors) > 0:
+		t.Fatalf("only_audio: the page shows errors: %+v", a.Errors)
+	case !strings.Contains(a.URL, "only_audio=1"):
+		t.Errorf("only_audio: the page played %s", a.URL)
+	case a.HasVideo == nil || *a.HasVideo || a.HasAudio == nil || !*a.HasAudio:
+		t.Errorf("only_audio: the player reports video %v, audio %v", fmtBool(a.HasVideo), fmtBool(a.HasAudio))
+	case a.DecodedFrames != 0 || a.Width != 0:
+		t.Errorf("only_audio: %d video frames decoded, width %d", a.DecodedFrames, a.Width)
+	case a.AudioDecodedBytes == nil || *a.AudioDecodedBytes <= 0:
+		t.Errorf("only_audio: audio decoded: %v bytes", fmtFloat(a.AudioDecodedBytes))
+	}
+}
+
+func fmtFloat(f *float64) any {
+	if f == nil {
+		return "none"
+	}
+	return *f
+}
+
+func fmtBool(b *bool) any {
+	if b == nil {
+		return "unknown"
+	}
+	return *b
+}
