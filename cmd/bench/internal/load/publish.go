@@ -80,7 +80,6 @@ func (p *publisher) loop(ctx context.Context) error {
 	br := bufio.NewReaderSize(f, 64<<10)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	<-timer.C
 
 	start := time.Now()
 	var (

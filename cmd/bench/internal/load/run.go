@@ -178,12 +178,8 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	viewers := make([]viewer, cfg.Viewers)
 	var launched atomic.Int64
 	mon := startMonitor(r, viewers, &launched, server, cfg.Progress)
-	defer mon.stop()
-
 	vctx, stopViewers := context.WithCancel(context.Background())
-	defer stopViewers()
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	launchStart := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
