@@ -27,9 +27,12 @@ const ViaHeader = "X-Flvedge-Via"
 // PullConfig tunes a Puller. Zero durations take defaults.
 type PullConfig struct {
 	// Origins lists, for an app, the base URLs to pull its streams from
-	// (http://host:port), in order of preference.
+	// (http://host:port), in order of preference. Called for every
+	// connection, so that a reload can change it.
 	Origins func(app string) []string
-	Header  http.Header // sent to origins, e.g. for origin authentication
+	// Header returns the headers sent to origins, e.g. for origin
+	// authentication; nil: none. Called for every connection too.
+	Header func() http.Header
 	// NodeID names this server in ViaHeader; default: random.
 	NodeID  string
 	MaxHops int // longest chain of edges a request may pass; default 8
@@ -381,8 +384,10 @@ func (p *Puller) get(ctx context.Context, url string, via []string) (*http.Respo
 	if err != nil {
 		return nil, &UpstreamError{http.StatusBadGateway, "bad origin URL: " + err.Error()}
 	}
-	for k, vs := range p.cfg.Header {
-		req.Header[k] = slices.Clone(vs)
+	if p.cfg.Header != nil {
+		for k, vs := range p.cfg.Header() {
+			req.Header[k] = slices.Clone(vs)
+		}
 	}
 	req.Header.Set(ViaHeader, strings.Join(via, ","))
 	resp, err := p.cfg.Client.Do(req)

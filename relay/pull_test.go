@@ -186,7 +186,7 @@ func TestCloseDelimitedOriginWithHeaders(t *testing.T) {
 	h := NewHub(Config{})
 	p := NewPuller(h, PullConfig{
 		Origins: func(string) []string { return []string{origin.URL} },
-		Header:  http.Header{"X-Origin-Key": {"k1"}},
+		Header:  func() http.Header { return http.Header{"X-Origin-Key": {"k1"}} },
 	})
 	defer func() {
 		p.Close()

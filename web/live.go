@@ -23,6 +23,18 @@ type Live struct {
 	// Pull, if set, pulls streams that are not published here from origins.
 	Pull   *relay.Puller
 	Logger *slog.Logger // nil: slog.Default()
+	// AccessLog logs every finished viewer session at level info (else debug).
+	AccessLog bool
+
+	limits   atomic.Pointer[Limits]
+	viewers  atomic.Int64
+	initOnce sync.Once
+	refusals *ratelog.Logger
+}
+
+// Limits are the settings of Live that a configuration reload changes for
+// the viewers that come after it.
+type Limits struct {
 	// WriteTimeout bounds one write to a viewer; a viewer that accepts
 	// nothing for that long is disconnected. Default 15 s.
 	WriteTimeout time.Duration
@@ -30,16 +42,27 @@ type Live struct {
 	// that the tags of that time leave in one write: fewer wake-ups and
 	// system calls for more latency. 0: write at once.
 	Coalesce time.Duration
-	// AccessLog logs every finished viewer session at level info (else debug).
-	AccessLog bool
 	// MaxViewers caps the viewers of all streams together; more get 503.
 	// The cap keeps file descriptors for publishers, origins and new
 	// requests when viewers would take them all. 0: no cap.
 	MaxViewers int
+}
 
-	viewers  atomic.Int64
-	initOnce sync.Once
-	refusals *ratelog.Logger
+const defaultWriteTimeout = 15 * time.Second
+
+// SetLimits applies limits to the viewers that come from now on.
+func (l *Live) SetLimits(limits Limits) {
+	if limits.WriteTimeout <= 0 {
+		limits.WriteTimeout = defaultWriteTimeout
+	}
+	l.limits.Store(&limits)
+}
+
+func (l *Live) currentLimits() Limits {
+	if p := l.limits.Load(); p != nil {
+		return *p
+	}
+	return Limits{WriteTimeout: defaultWriteTimeout}
 }
 
 func (l *Live) init() {
@@ -47,15 +70,13 @@ func (l *Live) init() {
 }
 
 // admit counts a new viewer in, unless the server is full.
-func (l *Live) admit() bool {
-	if n := l.viewers.Add(1); l.MaxViewers > 0 && n > int64(l.MaxViewers) {
+func (l *Live) admit(max int) bool {
+	if n := l.viewers.Add(1); max > 0 && n > int64(max) {
 		l.viewers.Add(-1)
 		return false
 	}
 	return true
 }
-
-const defaultWriteTimeout = 15 * time.Second
 
 func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	app, name, ok := liveStreamPath(r)
@@ -89,16 +110,17 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if !l.admit() {
+	limits := l.currentLimits()
+	if !l.admit(limits.MaxViewers) {
 		l.init()
-		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", l.MaxViewers, "remote", r.RemoteAddr)
+		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", limits.MaxViewers, "remote", r.RemoteAddr)
 		http.Error(w, "server at capacity", http.StatusServiceUnavailable)
 		return
 	}
 	defer l.viewers.Add(-1)
 	viewer := s.Join(want)
 	defer viewer.Leave()
-	out, err := newFLVWriter(w, r, l.writeTimeout())
+	out, err := newFLVWriter(w, r, limits.WriteTimeout)
 	if err != nil {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
@@ -107,7 +129,7 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// stops waiting for the next tag.
 	defer context.AfterFunc(r.Context(), viewer.Stop)()
 	start := time.Now()
-	n, reason := copyStream(viewer, out, l.Coalesce)
+	n, reason := copyStream(viewer, out, limits.Coalesce)
 	level := slog.LevelDebug
 	if l.AccessLog {
 		level = slog.LevelInfo
@@ -205,13 +227,6 @@ func wantedTracks(r *http.Request) (buffer.Tracks, error) {
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" || v == "yes" }
-
-func (l *Live) writeTimeout() time.Duration {
-	if l.WriteTimeout > 0 {
-		return l.WriteTimeout
-	}
-	return defaultWriteTimeout
-}
 
 func (l *Live) logger() *slog.Logger {
 	if l.Logger != nil {

@@ -23,7 +23,8 @@ import (
 func TestStuckViewerDisturbsNobody(t *testing.T) {
 	const windowBytes = 8 << 20
 	hub := relay.NewHub(relay.Config{Window: buffer.Config{MaxBytes: windowBytes, MaxDuration: time.Hour}})
-	live := &Live{Hub: hub, WriteTimeout: 3 * time.Second}
+	live := &Live{Hub: hub}
+	live.SetLimits(Limits{WriteTimeout: 3 * time.Second})
 	srv := httptest.NewServer(NewHandler(live))
 	defer srv.Close()
 	defer hub.Close()
@@ -125,7 +126,9 @@ func waitViewers(t *testing.T, s *relay.Stream, n int) {
 
 func TestViewerCapAnswers503AndSparesThePlaying(t *testing.T) {
 	s := newTestServer(t, 0)
-	s.srv.Config.Handler = NewHandler(&Live{Hub: s.hub, MaxViewers: 2})
+	capped := &Live{Hub: s.hub}
+	capped.SetLimits(Limits{MaxViewers: 2})
+	s.srv.Config.Handler = NewHandler(capped)
 	s.publish("live", "a")
 	s.gop(2)
 	first := s.get(t, "/live/a.flv")

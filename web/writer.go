@@ -10,7 +10,10 @@ import (
 
 // flvWriter sends a viewer's batches of shared tag bytes.
 type flvWriter interface {
-	// WriteBatch sends bufs, all of it or an error, within the write timeout.
+	// WriteBatch sends bufs, all of it or an error, within the write
+	// timeout, and returns how many bytes of bufs were sent: the stream's
+	// bytes, without the transport's framing, so that the figure is the
+	// same over every HTTP version.
 	WriteBatch(bufs [][]byte) (int64, error)
 	End()   // the stream is over: finish the response properly
 	Close() // the viewer failed or must go: abort the response
@@ -57,11 +60,11 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 		return 0, err
 	}
 	vec := c.vec[:0]
+	size := 0
+	for _, b := range bufs {
+		size += len(b)
+	}
 	if c.chunked {
-		size := 0
-		for _, b := range bufs {
-			size += len(b)
-		}
 		c.head = append(strconv.AppendInt(c.head[:0], int64(size), 16), crlf...)
 		vec = append(vec, c.head)
 	}
@@ -75,7 +78,14 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	pending := vec
 	n, err := pending.WriteTo(c.conn)
 	clear(c.vec) // no stale references to tags the window has dropped
-	return n, err
+	if err != nil {
+		sent := n
+		if c.chunked {
+			sent -= int64(len(c.head))
+		}
+		return min(max(sent, 0), int64(size)), err
+	}
+	return int64(size), nil
 }
 
 func (c *connWriter) End() {

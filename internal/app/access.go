@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,14 +41,14 @@ var unauthorized = &rtmp.StatusError{Code: "NetStream.Publish.BadName", Descript
 
 // guardedPublish asks the guard before it hands a publish request on.
 type guardedPublish struct {
-	guard *auth.Guard
+	guard func() *auth.Guard // the current one: a reload replaces it
 	next  rtmp.Handler
 }
 
 func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	// The callback's timeout bounds the wait; the connection reads nothing
 	// meanwhile, which is what a publisher waiting for its answer expects.
-	err := h.guard.AuthorizePublish(context.Background(), auth.PublishRequest{
+	err := h.guard().AuthorizePublish(context.Background(), auth.PublishRequest{
 		App: req.App, Stream: req.Stream, Query: req.Query, Client: auth.AddrOf(req.RemoteAddr),
 	})
 	if err != nil {
@@ -58,24 +59,45 @@ func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	return h.next.Publish(req)
 }
 
-// refusalCollector exports the guard's refusal counts, read at scrape time.
+// refusalCollector exports the guards' refusal counts, read at scrape time.
+// A reload replaces the guard; the old one's counts are kept, so that the
+// counters never go back.
 type refusalCollector struct {
-	guard *auth.Guard
+	guard func() *auth.Guard
 	desc  *prometheus.Desc
+
+	mu                  sync.Mutex
+	retiredPlay, retPub map[auth.Reason]uint64
 }
 
-func newRefusalCollector(g *auth.Guard) refusalCollector {
-	return refusalCollector{guard: g, desc: prometheus.NewDesc("flvedge_auth_refusals_total",
+func newRefusalCollector(guard func() *auth.Guard) *refusalCollector {
+	return &refusalCollector{guard: guard, desc: prometheus.NewDesc("flvedge_auth_refusals_total",
 		"Requests refused by the access rules, by kind (play, publish) and reason (token_invalid, token_expired, referer, rate, ...).",
-		[]string{"kind", "reason"}, nil)}
+		[]string{"kind", "reason"}, nil),
+		retiredPlay: map[auth.Reason]uint64{}, retPub: map[auth.Reason]uint64{}}
 }
 
-func (c refusalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+// retire adds the counts of a guard that a reload replaced.
+func (c *refusalCollector) retire(old *auth.Guard) {
+	play, publish := old.Refusals()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for r, n := range play {
+		c.retiredPlay[r] += n
+	}
+	for r, n := range publish {
+		c.retPub[r] += n
+	}
+}
 
-func (c refusalCollector) Collect(ch chan<- prometheus.Metric) {
-	play, publish := c.guard.Refusals()
+func (c *refusalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *refusalCollector) Collect(ch chan<- prometheus.Metric) {
+	play, publish := c.guard().Refusals()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, reason := range auth.AllReasons() {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(play[reason]), "play", string(reason))
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(publish[reason]), "publish", string(reason))
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(play[reason]+c.retiredPlay[reason]), "play", string(reason))
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(publish[reason]+c.retPub[reason]), "publish", string(reason))
 	}
 }

@@ -54,9 +54,11 @@ func Main(role Role) {
 
 // options is what the command line says: a config file and overrides of it.
 type options struct {
-	configPath string
-	demo       bool
-	edits      []func(*config.Config) error // the flags that were given, in order
+	configPath   string
+	demo         bool
+	checkOnly    bool                         // --check-config: load, check, report, exit
+	printDefault bool                         // --print-default-config
+	edits        []func(*config.Config) error // the flags that were given, in order
 }
 
 // apply puts the flags over the file's settings.
@@ -85,7 +87,9 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 			return nil
 		})
 	}
-	fs.StringVar(&o.configPath, "config", "", "YAML config `file` (every key and its default: config/default.yaml)")
+	fs.StringVar(&o.configPath, "config", "", "YAML config `file` (every key and its default: --print-default-config)")
+	fs.BoolVar(&o.checkOnly, "check-config", false, "check the config file and the flags, say what is wrong (file:line), and exit")
+	fs.BoolVar(&o.printDefault, "print-default-config", false, "print the documented default config and exit")
 	override("http-listen", "HTTP listen `address` (default \":8080\")", func(c *config.Config, v string) error {
 		c.HTTPListen = v
 		return nil
@@ -151,6 +155,10 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	if o.printDefault {
+		_, err := stdout.Write(config.Default)
+		return err
+	}
 	cfg, err := config.Load(o.configPath)
 	if err != nil {
 		return err
@@ -163,6 +171,10 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	}
 	if role == Edge && !cfg.Upstream.Pulling() {
 		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
+	}
+	if o.checkOnly {
+		fmt.Fprintln(stdout, "config OK")
+		return nil
 	}
 	level, _ := config.ParseLogLevel(cfg.LogLevel)
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
@@ -191,13 +203,41 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "Admin:        http://%s/metrics, /api/streams, /readyz\n", hostPort(srv.adminLn.Addr()))
 	}
 
-	select {
-	case <-ctx.Done():
-		srv.drain(cfg.Viewers.Drain, logger)
-		return nil
-	case err := <-srv.failed:
-		return err
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			srv.drain(cfg.Viewers.Drain, logger)
+			return nil
+		case err := <-srv.failed:
+			return err
+		case <-hup:
+			srv.reload(o, logger)
+		}
 	}
+}
+
+// reload re-reads the config file and puts it in force for new requests;
+// connected viewers and publishers go on. A file that does not load or
+// check is refused and the running config stays.
+func (s *server) reload(o options, logger *slog.Logger) {
+	cfg, err := config.Load(o.configPath)
+	if err == nil {
+		err = o.apply(&cfg)
+	}
+	if err == nil {
+		err = cfg.Check()
+	}
+	if err == nil {
+		err = s.apply(cfg, logger)
+	}
+	if err != nil {
+		logger.Error("reload refused, the running config stays", "err", err)
+		return
+	}
+	logger.Info("config reloaded", "file", o.configPath)
 }
 
 // server is a running ingest or edge: an HTTP listener serving the hub,
@@ -215,16 +255,54 @@ type server struct {
 	failed    chan error
 	stopped   chan struct{}
 	draining  atomic.Bool
+	fdLimit   uint64
 	closeOnce sync.Once
-	guard     *auth.Guard
+
+	// What a reload changes: the settings read per request, the access
+	// rules, and the handler tree built on them.
+	cfg      atomic.Pointer[config.Config]
+	guard    atomic.Pointer[auth.Guard]
+	handler  atomic.Pointer[http.Handler]
+	live     *web.Live
+	requests *web.Metrics
+	refusals *refusalCollector
+}
+
+func (s *server) currentGuard() *auth.Guard { return s.guard.Load() }
+
+// apply puts cfg in force for the requests that come from now on: the
+// viewers' limits, the origins, the access rules, the VOD roots and the
+// pages. Listeners, windows and timeouts of running pulls stay as they
+// started; they need a restart.
+func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
+	mounts, err := vodMounts(cfg, logger)
+	if err != nil {
+		return err
+	}
+	guard, err := newGuard(cfg.Access, logger)
+	if err != nil {
+		return err
+	}
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, mounts...), web.Pages{
+		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
+		StreamList: cfg.Player.StreamList, Hub: s.hub,
+	}))
+	s.cfg.Store(&cfg)
+	s.live.SetLimits(s.viewerLimits(cfg))
+	s.handler.Store(&h)
+	if old := s.guard.Swap(guard); old != nil {
+		s.refusals.retire(old)
+		// Requests that began a moment ago may still be checked by the
+		// old rules: close them a little later.
+		time.AfterFunc(10*time.Second, func() { old.Close() })
+	}
+	return nil
 }
 
 func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
-	mounts, err := vodMounts(cfg, logger)
-	if err != nil {
-		return nil, err
-	}
 	s := &server{failed: make(chan error, 3), stopped: make(chan struct{})}
+	s.cfg.Store(&cfg)
+	var err error
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
 		return nil, fmt.Errorf("http listen: %w", err)
 	}
@@ -233,13 +311,6 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 			s.httpLn.Close()
 			return nil, fmt.Errorf("rtmp listen: %w", err)
 		}
-	}
-	if s.guard, err = newGuard(cfg.Access, logger); err != nil {
-		s.httpLn.Close()
-		if s.rtmpLn != nil {
-			s.rtmpLn.Close()
-		}
-		return nil, err
 	}
 	s.hub = relay.NewHub(relay.Config{
 		Window: buffer.Config{
@@ -253,35 +324,37 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Logger:           logger,
 	})
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
-		s.puller = newPuller(s.hub, cfg.Upstream)
+		s.puller = s.newPuller(cfg.Upstream)
 		for _, p := range cfg.Pulls {
 			app, name := p.Split()
 			s.puller.Keep(app, name, p.URL)
 		}
 	}
-	live := &web.Live{
-		Hub:          s.hub,
-		Logger:       logger,
-		WriteTimeout: cfg.Viewers.WriteTimeout,
-		Coalesce:     cfg.Viewers.Coalesce,
-		MaxViewers:   maxViewers(cfg.Viewers.Max, raiseFileLimit(logger)),
-		AccessLog:    cfg.Admin.AccessLog,
-	}
+	s.fdLimit = raiseFileLimit(logger)
+	s.live = &web.Live{Hub: s.hub, Logger: logger, AccessLog: cfg.Admin.AccessLog}
 	if cfg.Upstream.Pulling() {
-		live.Pull = s.puller
+		s.live.Pull = s.puller
 	}
 	s.metrics = prometheus.NewRegistry()
-	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		newRefusalCollector(s.guard))
-	metrics := web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	s.refusals = newRefusalCollector(s.currentGuard)
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.refusals)
+	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
+	if err := s.apply(cfg, logger); err != nil {
+		s.httpLn.Close()
+		if s.rtmpLn != nil {
+			s.rtmpLn.Close()
+		}
+		s.hub.Close()
+		if s.puller != nil {
+			s.puller.Close()
+		}
+		return nil, err
+	}
 	s.http = &http.Server{
-		Handler: metrics.CountRequests(web.WithPages(web.NewGuardedHandler(live, s.guard, mounts...), web.Pages{
-			Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
-			StreamList: cfg.Player.StreamList, Hub: s.hub,
-		})),
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
@@ -294,7 +367,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	}
 	if s.rtmpLn != nil {
 		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
-		s.rtmp.Handler = guardedPublish{guard: s.guard, next: s.rtmp.Handler}
+		s.rtmp.Handler = guardedPublish{guard: s.currentGuard, next: s.rtmp.Handler}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
@@ -322,14 +395,18 @@ func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
 	return nil
 }
 
-func newPuller(hub *relay.Hub, u config.Upstream) *relay.Puller {
-	header := make(http.Header)
-	for k, v := range u.Headers {
-		header.Set(k, v)
-	}
-	return relay.NewPuller(hub, relay.PullConfig{
-		Origins:        u.OriginsFor,
-		Header:         header,
+// newPuller pulls with the upstream settings of the current config: origins
+// and headers as a reload leaves them, the rest as at start.
+func (s *server) newPuller(u config.Upstream) *relay.Puller {
+	return relay.NewPuller(s.hub, relay.PullConfig{
+		Origins: func(app string) []string { return s.cfg.Load().Upstream.OriginsFor(app) },
+		Header: func() http.Header {
+			header := make(http.Header)
+			for k, v := range s.cfg.Load().Upstream.Headers {
+				header.Set(k, v)
+			}
+			return header
+		},
 		NodeID:         u.NodeID,
 		MaxHops:        u.MaxHops,
 		ConnectTimeout: u.ConnectTimeout,
@@ -376,6 +453,14 @@ func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 	logger.Info("drained")
 }
 
+func (s *server) viewerLimits(cfg config.Config) web.Limits {
+	return web.Limits{
+		WriteTimeout: cfg.Viewers.WriteTimeout,
+		Coalesce:     cfg.Viewers.Coalesce,
+		MaxViewers:   maxViewers(cfg.Viewers.Max, s.fdLimit),
+	}
+}
+
 // viewers counts the viewers of every stream.
 func (s *server) viewers() int {
 	n := 0
@@ -413,7 +498,7 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
-		s.guard.Close()
+		s.currentGuard().Close()
 	})
 }
 

@@ -22,13 +22,7 @@ func runCommand(t *testing.T, ctx context.Context, args ...string) (map[string]s
 	go func() { done <- Run(ctx, Ingest, args, &stdout, &stderr) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		urls := map[string]string{}
-		for line := range strings.Lines(stdout.String()) {
-			label, rest, ok := strings.Cut(line, ":")
-			if f := strings.Fields(rest); ok && len(f) > 0 {
-				urls[label] = strings.TrimSuffix(f[0], ",")
-			}
-		}
+		urls := printedURLs(stdout.String())
 		if urls["Admin"] != "" && (urls["Demo stream"] != "" || !strings.Contains(strings.Join(args, " "), "--demo")) {
 			return urls, done
 		}
@@ -37,6 +31,18 @@ func runCommand(t *testing.T, ctx context.Context, args ...string) (map[string]s
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// printedURLs reads the "Label: URL" lines a command prints.
+func printedURLs(out string) map[string]string {
+	urls := map[string]string{}
+	for line := range strings.Lines(out) {
+		label, rest, ok := strings.Cut(line, ":")
+		if f := strings.Fields(rest); ok && len(f) > 0 {
+			urls[label] = strings.TrimSuffix(f[0], ",")
+		}
+	}
+	return urls
 }
 
 func TestDrainOnShutdown(t *testing.T) {

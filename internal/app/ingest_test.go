@@ -420,6 +420,24 @@ func TestDemoCommand(t *testing.T) {
 	}
 }
 
+func TestCheckAndPrintConfig(t *testing.T) {
+	var out testutil.SyncBuffer
+	if err := Run(context.Background(), Edge, []string{"--print-default-config"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "default.yaml")
+	os.WriteFile(path, []byte(out.String()), 0o600)
+	out = testutil.SyncBuffer{}
+	if err := Run(context.Background(), Ingest, []string{"--check-config", "--config", path}, &out, io.Discard); err != nil || !strings.Contains(out.String(), "config OK") {
+		t.Fatalf("the printed default does not check: %v %s", err, out.String())
+	}
+	os.WriteFile(path, []byte("window:\n  bytes: 1MiB\n  sizes: 3\n"), 0o600)
+	err := Run(context.Background(), Ingest, []string{"--check-config", "--config", path}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("a bad key: %v, want its line", err)
+	}
+}
+
 func TestBadFlagsAndConfig(t *testing.T) {
 	for _, args := range [][]string{
 		{"--no-such-flag"},
