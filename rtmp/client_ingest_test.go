@@ -37,8 +37,12 @@ func TestClientPublishesToIngest(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testutil.SyncBuffer
 	ingestDone := make(chan error, 1)
+	// No admin listener, whose fixed port another server may hold; no
+	// grace, so that the stream ends with the publish and shutting down
+	// has no viewer to wait for.
+	args := []string{"--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "", "--grace", "0s"}
 	go func() {
-		ingestDone <- app.Run(ctx, app.Ingest, []string{"--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"}, &stdout, &stderr)
+		ingestDone <- app.Run(ctx, app.Ingest, args, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
