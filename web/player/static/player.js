@@ -37,7 +37,7 @@ let downloadKBps = null; // mpegts.js STATISTICS_INFO speed, KiB/s
 let started = false; // playback has begun: later waits are stalls
 // The newest media time received, and when it last grew: while nothing
 // arrives, the live edge moves on without us.
-let edge = { end: null, at: 0 };
+let received = { end: null, at: 0 };
 
 function addError(type, detail) {
   const e = { time: new Date().toISOString(), type, detail };
@@ -135,12 +135,12 @@ function measure() {
   const now = performance.now();
   const ranges = video.buffered;
   const end = ranges.length ? ranges.end(ranges.length - 1) : null;
-  if (end !== edge.end) edge = { end, at: now };
+  if (end !== received.end) received = { end, at: now };
   stats.buffer = end === null ? null : Math.max(0, end - video.currentTime);
   if (stats.live && end !== null) {
     // The newest data received is the live edge while it keeps coming.
     // After a second without any, the edge is that much further on.
-    const starved = now - edge.at > 1000 ? (now - edge.at) / 1000 : 0;
+    const starved = now - received.at > 1000 ? (now - received.at) / 1000 : 0;
     stats.latency = stats.buffer + starved;
   }
   stats.bitrateKbps = downloadKBps === null ? null : downloadKBps * 8.192; // KiB/s to kbit/s
