@@ -26,18 +26,22 @@ var Default []byte
 // Config is the whole file. Field comments live in default.yaml, next to
 // the values operators edit.
 type Config struct {
-	RTMPListen string       `yaml:"rtmp_listen"`
-	HTTPListen string       `yaml:"http_listen"`
-	LogLevel   string       `yaml:"log_level"`
-	Window     Window       `yaml:"window"`
-	Publish    Publish      `yaml:"publish"`
-	Viewers    Viewers      `yaml:"viewers"`
-	Upstream   Upstream     `yaml:"upstream"`
-	Pulls      []StaticPull `yaml:"pulls"`
-	Admin      Admin        `yaml:"admin"`
-	Access     Access       `yaml:"access"`
-	VOD        VOD          `yaml:"vod"`
-	Player     Player       `yaml:"player"`
+	RTMPListen string `yaml:"rtmp_listen"`
+	HTTPListen string `yaml:"http_listen"`
+	// HTTPSListen serves the same routes over TLS: HTTP/1.1 and HTTP/2
+	// on TCP, HTTP/3 on UDP at the same port. Empty: none.
+	HTTPSListen string       `yaml:"https_listen"`
+	TLS         TLS          `yaml:"tls"`
+	LogLevel    string       `yaml:"log_level"`
+	Window      Window       `yaml:"window"`
+	Publish     Publish      `yaml:"publish"`
+	Viewers     Viewers      `yaml:"viewers"`
+	Upstream    Upstream     `yaml:"upstream"`
+	Pulls       []StaticPull `yaml:"pulls"`
+	Admin       Admin        `yaml:"admin"`
+	Access      Access       `yaml:"access"`
+	VOD         VOD          `yaml:"vod"`
+	Player      Player       `yaml:"player"`
 }
 
 type Window struct {
@@ -123,6 +127,9 @@ func (c Config) Check() error {
 		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := c.checkTLS(); err != nil {
 		return err
 	}
 	if err := c.Admin.check(); err != nil {

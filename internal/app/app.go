@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
@@ -58,6 +59,7 @@ type options struct {
 	demo         bool
 	checkOnly    bool                         // --check-config: load, check, report, exit
 	printDefault bool                         // --print-default-config
+	httpsGiven   bool                         // --https-listen was given, maybe empty
 	edits        []func(*config.Config) error // the flags that were given, in order
 }
 
@@ -111,6 +113,19 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 			return nil
 		})
 	}
+	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
+		c.HTTPSListen = v
+		o.httpsGiven = true
+		return nil
+	})
+	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
+		c.TLS.Cert = v
+		return nil
+	})
+	override("tls-key", "TLS key `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
+		c.TLS.Key = v
+		return nil
+	})
 	override("admin-listen", "metrics and stats API listen `address`; empty for none (default \"127.0.0.1:9090\")", func(c *config.Config, v string) error {
 		c.Admin.Listen = v
 		return nil
@@ -166,6 +181,10 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err := o.apply(&cfg); err != nil {
 		return err
 	}
+	if o.demo && cfg.HTTPSListen == "" && !o.httpsGiven {
+		// The demo shows all three protocols, on a self-signed certificate.
+		cfg.HTTPSListen = ":8443"
+	}
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
@@ -199,6 +218,9 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "Publish with: ffmpeg -re -i INPUT -c copy -f flv rtmp://%s/live/STREAM\n", hostPort(srv.rtmpLn.Addr()))
 	}
 	fmt.Fprintf(stdout, "Play at:      %s/live/STREAM.flv\n", srv.httpURL())
+	if srv.httpsLn != nil {
+		fmt.Fprintf(stdout, "Play securely: https://%s/live/STREAM.flv (HTTP/1.1, HTTP/2%s)\n", hostPort(srv.httpsLn.Addr()), map[bool]string{true: ", HTTP/3"}[srv.http3 != nil])
+	}
 	if srv.adminLn != nil {
 		fmt.Fprintf(stdout, "Admin:        http://%s/metrics, /api/streams, /readyz\n", hostPort(srv.adminLn.Addr()))
 	}
@@ -249,6 +271,11 @@ type server struct {
 	http      *http.Server
 	rtmpLn    net.Listener
 	httpLn    net.Listener
+	https     *http.Server // nil without https_listen
+	httpsLn   net.Listener
+	http3     *http3.Server // nil without tls.http3
+	quicConn  net.PacketConn
+	cert      certificate
 	metrics   *prometheus.Registry
 	admin     *http.Server
 	adminLn   net.Listener
@@ -283,6 +310,12 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if s.https != nil {
+		if err := s.cert.load(cfg.TLS); err != nil {
+			guard.Close()
+			return err
+		}
+	}
 	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
 		StreamList: cfg.Player.StreamList, Hub: s.hub,
@@ -300,7 +333,7 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 }
 
 func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
-	s := &server{failed: make(chan error, 3), stopped: make(chan struct{})}
+	s := &server{failed: make(chan error, 5), stopped: make(chan struct{})}
 	s.cfg.Store(&cfg)
 	var err error
 	if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
@@ -358,7 +391,18 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	if cfg.TLS.H2C {
+		s.http.Protocols = new(http.Protocols)
+		s.http.Protocols.SetHTTP1(true)
+		s.http.Protocols.SetUnencryptedHTTP2(true)
+	}
 	go s.serve("http", func() error { return s.http.Serve(s.httpLn) })
+	if cfg.HTTPSListen != "" {
+		if err := s.startHTTPS(cfg, logger); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 	if cfg.Admin.Listen != "" {
 		if err := s.startAdmin(cfg.Admin, logger); err != nil {
 			s.close()
@@ -436,6 +480,12 @@ func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 	shutdown := make(chan struct{})
 	go func() {
 		defer close(shutdown)
+		if s.https != nil {
+			go s.https.Shutdown(ctx)
+		}
+		if s.http3 != nil {
+			go s.http3.Shutdown(ctx)
+		}
 		s.http.Shutdown(ctx)
 	}()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -491,6 +541,13 @@ func (s *server) close() {
 			s.rtmp.Close()
 		}
 		s.http.Close()
+		if s.https != nil {
+			s.https.Close()
+		}
+		if s.http3 != nil {
+			s.http3.Close()
+			s.quicConn.Close()
+		}
 		if s.admin != nil {
 			s.admin.Close()
 		}

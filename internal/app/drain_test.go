@@ -50,7 +50,7 @@ func TestDrainOnShutdown(t *testing.T) {
 	os.WriteFile(cfg, []byte("viewers:\n  drain: 2s\n"), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	urls, done := runCommand(t, ctx, "--config", cfg, "--demo",
+	urls, done := runCommand(t, ctx, "--config", cfg, "--demo", "--https-listen", "",
 		"--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
 	ready := strings.Replace(urls["Admin"], "/metrics", "/readyz", 1)
 	waitStream(t, urls["Demo stream"])

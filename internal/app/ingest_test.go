@@ -376,7 +376,7 @@ func TestDemoCommand(t *testing.T) {
 	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Ingest, []string{"--config", quickDrain(t), "--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &stdout, &stderr)
+		done <- Run(ctx, Ingest, []string{"--config", quickDrain(t), "--demo", "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--https-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &stdout, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -399,6 +399,10 @@ func TestDemoCommand(t *testing.T) {
 	}
 	if !strings.HasSuffix(url, "/live/demo.flv") {
 		t.Fatalf("demo URL %q", url)
+	}
+	// The demo serves HTTPS too, on a self-signed certificate.
+	if secure := printedURLs(stdout.String())["Play securely"]; !strings.HasPrefix(secure, "https://") {
+		t.Fatalf("no HTTPS URL printed:\n%s", stdout.String())
 	}
 	waitStream(t, url)
 	v := watch(t, url)

@@ -1,0 +1,229 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"hash/fnv"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/flvedge/flvedge/auth"
+	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
+)
+
+// secureServer starts an ingest with an HTTPS listener (HTTP/2, HTTP/3) on
+// a self-signed certificate, and clients for the three protocols that
+// trust it.
+func secureServer(t *testing.T, edit func(*config.Config)) (*testServer, map[string]*http.Client) {
+	t.Helper()
+	s := startServer(t, Ingest, func(c *config.Config) {
+		c.HTTPSListen = "127.0.0.1:0"
+		c.TLS.HTTP3 = true
+		if edit != nil {
+			edit(c)
+		}
+	})
+	pool := x509.NewCertPool()
+	pool.AddCert(s.cert.current.Load().Leaf)
+	tlsConfig := &tls.Config{RootCAs: pool}
+	// Each transport gets its own copy: the HTTP/2 one writes to its.
+	h2 := &http.Transport{TLSClientConfig: tlsConfig.Clone(), ForceAttemptHTTP2: true}
+	h2.Protocols = new(http.Protocols)
+	h2.Protocols.SetHTTP2(true)
+	h3 := &http3.Transport{TLSClientConfig: tlsConfig.Clone()}
+	t.Cleanup(func() {
+		h2.CloseIdleConnections()
+		h3.Close()
+	})
+	return s, map[string]*http.Client{
+		"HTTP/1.1": http.DefaultClient,
+		"HTTP/2.0": {Transport: h2},
+		"HTTP/3.0": {Transport: h3},
+	}
+}
+
+func (s *testServer) secureURL(stream string) string {
+	return "https://" + s.httpsLn.Addr().String() + "/live/" + stream + ".flv"
+}
+
+// readFLV reads the FLV header and n tags of a response over the given protocol.
+func readProto(t *testing.T, client *http.Client, url, proto string, n int) (flv.Header, []flv.Tag) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("%s: %v", proto, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Proto != proto {
+		t.Fatalf("%s: %s over %s", proto, resp.Status, resp.Proto)
+	}
+	r := flv.NewReader(resp.Body)
+	h, err := r.ReadHeader()
+	if err != nil {
+		t.Fatalf("%s: %v", proto, err)
+	}
+	tags := make([]flv.Tag, 0, n)
+	for range n {
+		tag, err := r.ReadTag()
+		if err != nil {
+			t.Fatalf("%s: tag %d: %v", proto, len(tags), err)
+		}
+		tags = append(tags, tag)
+	}
+	return h, tags
+}
+
+// fingerprints names each media tag by its type, time and content, from
+// the first keyframe at or after ts.
+func fingerprints(tags []flv.Tag, from uint32) []string {
+	var out []string
+	started := false
+	for _, tag := range tags {
+		if tag.Type == flv.TagScript || len(tag.Data) < 2 || tag.Data[1] == 0 {
+			continue // metadata and sequence headers come at every start
+		}
+		if !started {
+			started = tag.Type == flv.TagVideo && tag.Data[0]>>4 == 1 && tag.Timestamp >= from
+		}
+		if started {
+			h := fnv.New64a()
+			h.Write(tag.Data)
+			out = append(out, fmt.Sprintf("%d@%d:%x", tag.Type, tag.Timestamp, h.Sum64()))
+		}
+	}
+	return out
+}
+
+func TestThreeProtocolsCarryTheSameTags(t *testing.T) {
+	s, clients := secureServer(t, nil)
+	publishFFmpeg(t, s.rtmpURL("p"))
+	waitStream(t, s.playURL("p"))
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	results := map[string][]flv.Tag{}
+	for proto, client := range clients {
+		url := s.secureURL("p")
+		if proto == "HTTP/1.1" {
+			url = s.playURL("p")
+		}
+		wg.Go(func() {
+			_, tags := readProto(t, client, url, proto, 300)
+			mu.Lock()
+			results[proto] = tags
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	// The viewers came one after the other, so they may have started at
+	// different keyframes: compare from the latest start on.
+	var from uint32
+	for _, tags := range results {
+		for _, tag := range tags {
+			if tag.Type == flv.TagVideo && tag.Data[0]>>4 == 1 && tag.Data[1] == 1 {
+				from = max(from, tag.Timestamp)
+				break
+			}
+		}
+	}
+	want := fingerprints(results["HTTP/1.1"], from)
+	for proto, tags := range results {
+		got := fingerprints(tags, from)
+		n := min(len(got), len(want))
+		if n < 30 || fmt.Sprint(got[:n]) != fmt.Sprint(want[:n]) {
+			t.Fatalf("%s received other tags than HTTP/1.1 (%d in common)", proto, n)
+		}
+	}
+}
+
+func TestOnlyAudioAndTokensOverEveryProtocol(t *testing.T) {
+	const secret = "s3cret-s3cret"
+	s, clients := secureServer(t, func(c *config.Config) { c.Access.SecureTokenSecrets = []string{secret} })
+	// The token rule covers every path, so the demo is started without
+	// waiting for it over HTTP.
+	ctx, cancel := context.WithCancel(context.Background())
+	demoDone := make(chan struct{})
+	go func() {
+		defer close(demoDone)
+		runDemo(ctx, s.hub, s.logger)
+	}()
+	defer func() { cancel(); <-demoDone }()
+	for s.hub.Lookup("live", "demo") == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rule := auth.TokenRule{Scheme: auth.MD5, Secrets: []string{secret}}
+	signed, err := rule.Sign("/live/demo.flv", time.Now().Add(time.Hour), netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for proto, client := range clients {
+		base := s.secureURL("demo")
+		if proto == "HTTP/1.1" {
+			base = s.playURL("demo")
+		}
+		resp, err := client.Get(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s without a token: %s, want 403", proto, resp.Status)
+		}
+		h, tags := readProto(t, client, base+"?only_audio=1&"+signed.Query(), proto, 20)
+		if h.HasVideo || !h.HasAudio {
+			t.Fatalf("%s only_audio: header announces video %v, audio %v", proto, h.HasVideo, h.HasAudio)
+		}
+		for _, tag := range tags {
+			if tag.Type == flv.TagVideo {
+				t.Fatalf("%s only_audio: a video tag", proto)
+			}
+		}
+	}
+}
+
+// TestCurlHTTP2PlaysAndFFmpegDecodes has Debian's curl fetch the stream over
+// HTTP/2 for a few seconds, and ffmpeg decode what it saved.
+func TestCurlHTTP2PlaysAndFFmpegDecodes(t *testing.T) {
+	s, _ := secureServer(t, nil)
+	publishFFmpeg(t, s.rtmpURL("c"))
+	waitStream(t, s.playURL("c"))
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	saved := filepath.Join(dir, "saved.flv")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert.current.Load().Leaf.Raw})
+	os.WriteFile(caFile, ca, 0o600)
+
+	curl := exec.Command(testutil.RequireTool(t, "curl", "curl"), "--http2", "-s", "-S", "--cacert", caFile,
+		"--max-time", "4", "-o", saved, "-w", "%{http_version}", s.secureURL("c"))
+	out, err := curl.Output()
+	// curl ends by its --max-time: exit code 28 is the expected end.
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 28) {
+		t.Fatalf("curl: %v %s", err, out)
+	}
+	if string(out) != "2" {
+		t.Fatalf("curl used HTTP %q, want 2", out)
+	}
+	decode := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-v", "error", "-i", saved, "-map", "0:v", "-f", "framecrc", "-")
+	var stdout, stderr bytes.Buffer
+	decode.Stdout, decode.Stderr = &stdout, &stderr
+	decode.Run()
+	frames := bytes.Count(stdout.Bytes(), []byte("\n")) - bytes.Count(stdout.Bytes(), []byte("#"))
+	// The last tag may be cut where curl stopped; everything before decodes.
+	if frames < 60 || bytes.Count(stderr.Bytes(), []byte("\n")) > 2 {
+		t.Fatalf("ffmpeg decoded %d frames of curl's HTTP/2 download; errors:\n%s", frames, stderr.String())
+	}
+}
