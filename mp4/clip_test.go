@@ -170,4 +170,3 @@ func frameAt(frames []frame, k int) string {
 	}
 	return fmt.Sprintf("%s at %.3f s", frames[k].hash, frames[k].pts)
 }
-
