@@ -19,6 +19,8 @@ type Upstream struct {
 	ViewerWait     time.Duration       `yaml:"viewer_wait"`
 	IdleTimeout    time.Duration       `yaml:"idle_timeout"`
 	RetryFor       time.Duration       `yaml:"retry_for"`
+	CA             string              `yaml:"ca"`
+	HTTP3          bool                `yaml:"http3"`
 }
 
 // StaticPull is a stream an ingest pulls all the time.

@@ -107,7 +107,7 @@ func NewPuller(hub *Hub, cfg PullConfig) *Puller {
 		cfg.Origins = func(string) []string { return nil }
 	}
 	if cfg.Client == nil {
-		cfg.Client = newUpstreamClient(cfg.ConnectTimeout)
+		cfg.Client = &http.Client{Transport: UpstreamTransport(cfg.ConnectTimeout)}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull)}
@@ -125,28 +125,36 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-func newUpstreamClient(connectTimeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   connectTimeout,
-			ResponseHeaderTimeout: connectTimeout,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   16,
-			IdleConnTimeout:       90 * time.Second,
-		},
-		// An origin that redirects is followed; the body is the stream.
+// UpstreamTransport is the transport a Puller uses by default: connecting
+// and the response header bounded by connectTimeout, HTTP/2 over TLS where
+// the origin offers it, and no timeout on the body, which is endless.
+// Callers that need another TLS configuration start from it.
+func UpstreamTransport(connectTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   connectTimeout,
+		ResponseHeaderTimeout: connectTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
 	}
 }
 
 // NodeID is this server's name in ViaHeader.
 func (p *Puller) NodeID() string { return p.cfg.NodeID }
 
-// Close stops every pull and waits for them; their streams end.
+// Close stops every pull and waits for them; their streams end. The
+// client's connections are closed too (an HTTP/3 transport keeps a socket
+// and goroutines of its own until closed).
 func (p *Puller) Close() {
 	p.cancel()
 	p.wg.Wait()
+	if c, ok := p.cfg.Client.Transport.(io.Closer); ok {
+		c.Close()
+	} else {
+		p.cfg.Client.CloseIdleConnections()
+	}
 }
 
 // pull is one stream being pulled, shared by all its viewers.

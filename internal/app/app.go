@@ -357,7 +357,13 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Logger:           logger,
 	})
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
-		s.puller = s.newPuller(cfg.Upstream)
+		if s.puller, err = s.newPuller(cfg.Upstream); err != nil {
+			s.httpLn.Close()
+			if s.rtmpLn != nil {
+				s.rtmpLn.Close()
+			}
+			return nil, err
+		}
 		for _, p := range cfg.Pulls {
 			app, name := p.Split()
 			s.puller.Keep(app, name, p.URL)
@@ -441,8 +447,13 @@ func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
 
 // newPuller pulls with the upstream settings of the current config: origins
 // and headers as a reload leaves them, the rest as at start.
-func (s *server) newPuller(u config.Upstream) *relay.Puller {
+func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
+	client, err := upstreamClient(u)
+	if err != nil {
+		return nil, err
+	}
 	return relay.NewPuller(s.hub, relay.PullConfig{
+		Client:  client,
 		Origins: func(app string) []string { return s.cfg.Load().Upstream.OriginsFor(app) },
 		Header: func() http.Header {
 			header := make(http.Header)
@@ -458,7 +469,7 @@ func (s *server) newPuller(u config.Upstream) *relay.Puller {
 		ViewerWait:     u.ViewerWait,
 		IdleTimeout:    u.IdleTimeout,
 		RetryFor:       u.RetryFor,
-	})
+	}), nil
 }
 
 // drain lets the server go without cutting viewers off: it stops taking new

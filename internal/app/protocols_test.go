@@ -227,3 +227,39 @@ func TestCurlHTTP2PlaysAndFFmpegDecodes(t *testing.T) {
 		t.Fatalf("ffmpeg decoded %d frames of curl's HTTP/2 download; errors:\n%s", frames, stderr.String())
 	}
 }
+
+// TestEdgePullsOverHTTP2AndHTTP3 has edges pull from an HTTPS origin with a
+// private CA, once over HTTP/2 and once over HTTP/3; the origin's request
+// counts tell which protocol came.
+func TestEdgePullsOverHTTP2AndHTTP3(t *testing.T) {
+	origin, _ := secureServer(t, nil)
+	startDemo(t, origin)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.cert.current.Load().Leaf.Raw}), 0o600)
+	for _, tc := range []struct {
+		http3 bool
+		proto string
+	}{{false, "h2"}, {true, "h3"}} {
+		edge := startServer(t, Edge, func(c *config.Config) {
+			fastUpstream(c, "https://"+origin.httpsLn.Addr().String())
+			c.Upstream.CA = ca
+			c.Upstream.HTTP3 = tc.http3
+		})
+		rec := record(t, edge.playURL("demo"))
+		rec.waitBytes(t, 20<<10)
+		// A request is counted when it ends: the viewer leaves, the edge's
+		// pull stops after its idle time, and the origin counts it.
+		rec.stop()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, _ := value(scrape(t, origin), "flvedge_http_requests_total", map[string]string{"proto": tc.proto})
+			if n >= 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the origin saw no %s request", tc.proto)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
