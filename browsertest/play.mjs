@@ -5,7 +5,10 @@
 // Usage: node play.mjs <page-url> [timeout-ms]
 //
 // The page reports by setting window.testResult to a JSON-serialisable
-// value. Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM), launched
+// value; or, when $PLAY_RESULT is set, the page is polled with that
+// JavaScript expression until it gives a value (for pages that know nothing
+// of tests). $CHROMIUM_ARGS adds switches to Chromium's command line, one
+// per line. Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM), launched
 // with a fresh profile that is removed afterwards; playwright-core drives it
 // and downloads nothing.
 import { chromium } from 'playwright-core';
@@ -30,13 +33,17 @@ try {
       '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--autoplay-policy=no-user-gesture-required', '--mute-audio',
+      ...(process.env.CHROMIUM_ARGS || '').split('\n').filter(Boolean),
     ],
   });
   const page = context.pages()[0] ?? await context.newPage();
   page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   await page.goto(url);
-  const handle = await page.waitForFunction(() => window.testResult, null, { timeout, polling: 100 });
+  const probe = process.env.PLAY_RESULT
+    ? (expr) => (0, eval)(expr) // the test's own expression, in the page
+    : () => window.testResult;
+  const handle = await page.waitForFunction(probe, process.env.PLAY_RESULT, { timeout, polling: 100 });
   const result = await handle.jsonValue();
   console.log(JSON.stringify({ ok: true, result, logs }));
 } catch (e) {

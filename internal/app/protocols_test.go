@@ -3,13 +3,17 @@ package app
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"hash/fnv"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +26,9 @@ import (
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/browsertest"
 	"github.com/flvedge/flvedge/internal/testutil"
+	"github.com/flvedge/flvedge/web/player"
 )
 
 // secureServer starts an ingest with an HTTPS listener (HTTP/2, HTTP/3) on
@@ -261,5 +267,45 @@ func TestEdgePullsOverHTTP2AndHTTP3(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+}
+
+// TestPlayerPageOverHTTP3 has headless Chromium, forced to QUIC for the test
+// origin and trusting its self-signed key, open the player page and play a
+// live stream: the page must have come over h3 and frames be decoded.
+func TestPlayerPageOverHTTP3(t *testing.T) {
+	browsertest.Require(t)
+	if !player.Embedded() {
+		t.Fatal("this build has no mpegts.js for the player page: run npm ci in web/player (scripts/test.sh does)")
+	}
+	s, _ := secureServer(t, nil)
+	publishFFmpeg(t, s.rtmpURL("q"))
+	waitStream(t, s.playURL("q"))
+	leaf := s.cert.current.Load().Leaf
+	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	addr := s.httpsLn.Addr().String()
+	raw := browsertest.RunWith(t, "https://"+addr+"/player?url="+url.QueryEscape("/live/q.flv"), 30*time.Second, browsertest.Options{
+		ChromiumArgs: []string{
+			"--enable-quic",
+			"--origin-to-force-quic-on=" + addr,
+			"--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(spki[:]),
+		},
+		Result: `(() => {
+			const stats = window.playerStats;
+			if (!stats || !(stats.decodedFrames >= 30 || stats.errors.length)) return null;
+			const nav = performance.getEntriesByType('navigation')[0];
+			return {proto: nav && nav.nextHopProtocol, frames: stats.decodedFrames, errors: stats.errors};
+		})()`,
+	})
+	var got struct {
+		Proto  string
+		Frames int
+		Errors []any
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if got.Proto != "h3" || got.Frames < 30 || len(got.Errors) > 0 {
+		t.Fatalf("the page came over %q, %d frames decoded, errors %v; want h3 and frames", got.Proto, got.Frames, got.Errors)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,10 +73,28 @@ func Assets() http.Handler {
 // output.
 func Run(t testing.TB, pageURL string, timeout time.Duration) json.RawMessage {
 	t.Helper()
+	return RunWith(t, pageURL, timeout, Options{})
+}
+
+// Options change how RunWith opens a page.
+type Options struct {
+	// ChromiumArgs are added to Chromium's command line, for example to
+	// force QUIC towards a test origin.
+	ChromiumArgs []string
+	// Result, if set, is a JavaScript expression polled in the page until
+	// it gives a value, which is the result; else the page's
+	// window.testResult.
+	Result string
+}
+
+// RunWith is Run with options.
+func RunWith(t testing.TB, pageURL string, timeout time.Duration, o Options) json.RawMessage {
+	t.Helper()
 	Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(Dir(), "play.mjs"), pageURL, strconv.FormatInt(timeout.Milliseconds(), 10))
+	cmd.Env = append(os.Environ(), "CHROMIUM_ARGS="+strings.Join(o.ChromiumArgs, "\n"), "PLAY_RESULT="+o.Result)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
