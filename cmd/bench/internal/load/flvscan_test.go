@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -102,4 +103,43 @@ func TestTagScannerErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzTagScanner checks the scanner against flv.Reader: on any input it
+// finds the same tags as far as both read, and the way the input is cut
+// into pieces changes nothing.
+func FuzzTagScanner(f *testing.F) {
+	// Small seeds: the fuzzer minimizes what it finds, slowly on long inputs.
+	f.Add(encodeFLV(f, []flv.Tag{
+		{Type: flv.TagVideo, Data: []byte{0x17, 0, 0, 0, 0, 1}},
+		{Type: flv.TagVideo, Timestamp: 40, Data: []byte{0x17, 1, 0, 0, 0, 0x65}},
+		{Type: flv.TagAudio, Timestamp: 1 << 24, Data: []byte{0xaf, 1, 0x21}},
+		{Type: flv.TagScript, Timestamp: 50, Data: []byte{2, 0, 1, 'x'}},
+	}), uint16(7))
+	f.Add([]byte("FLV\x01\x05\x00\x00\x00\x0c\xee\xee\xee\x00\x00\x00\x00"), uint16(1))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
+		whole, wholeErr := scanAll(t, data, len(data)+1)
+		pieces, piecesErr := scanAll(t, data, int(cut)%64+1)
+		if len(whole) != len(pieces) || (wholeErr == nil) != (piecesErr == nil) {
+			t.Fatalf("whole: %d tags, %v; in pieces: %d tags, %v", len(whole), wholeErr, len(pieces), piecesErr)
+		}
+		for i := range whole {
+			if whole[i] != pieces[i] {
+				t.Fatalf("tag %d: %+v whole, %+v in pieces", i, whole[i], pieces[i])
+			}
+		}
+		r := flv.NewReader(bytes.NewReader(data))
+		if _, err := r.ReadHeader(); err != nil {
+			return
+		}
+		for i, got := range whole {
+			tag, err := r.ReadTag()
+			if err != nil {
+				t.Fatalf("tag %d: the scanner found %+v, flv.Reader: %v", i, got, err)
+			}
+			if tag.Type != got.typ || tag.Timestamp != got.ts || len(tag.Data) != got.size {
+				t.Fatalf("tag %d: the scanner found %+v, flv.Reader type %d ts %d size %d", i, got, tag.Type, tag.Timestamp, len(tag.Data))
+			}
+		}
+	})
 }
