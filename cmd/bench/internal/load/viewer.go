@@ -280,9 +280,12 @@ func parseResponseHead(h []byte) (responseHead, error) {
 	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(code) != 3 {
 		return responseHead{}, fmt.Errorf("status line %q", line)
 	}
-	status, err := strconv.Atoi(string(code))
-	if err != nil {
-		return responseHead{}, fmt.Errorf("status line %q", line)
+	status := 0
+	for _, c := range code {
+		if c < '0' || c > '9' {
+			return responseHead{}, fmt.Errorf("status line %q", line)
+		}
+		status = 10*status + int(c-'0')
 	}
 	head := responseHead{status: status, length: -1}
 	for len(rest) > 0 {

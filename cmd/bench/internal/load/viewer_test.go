@@ -42,6 +42,8 @@ func TestParseResponseHead(t *testing.T) {
 		{in: "ICY 200 OK", err: "status line"},
 		{in: "HTTP/1.1 2000 OK", err: "status line"},
 		{in: "HTTP/1.1 abc OK", err: "status line"},
+		{in: "HTTP/1.1 -12 OK", err: "status line"},
+		{in: "HTTP/1.1 +12 OK", err: "status line"},
 	} {
 		got, err := parseResponseHead([]byte(tc.in))
 		if tc.err != "" {
@@ -137,4 +139,20 @@ func TestViewerReceiveAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per %d reads", allocs, len(reads))
 	}
+}
+
+// FuzzResponseHead: any header either parses into a status of three
+// digits and a framing, or is refused; nothing panics.
+func FuzzResponseHead(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: video/x-flv"))
+	f.Add([]byte("HTTP/1.0 302 Found\r\nLocation: http://b/a.flv\r\nContent-Length: 0"))
+	f.Fuzz(func(t *testing.T, h []byte) {
+		head, err := parseResponseHead(h)
+		if err != nil {
+			return
+		}
+		if head.status < 0 || head.status > 999 || head.length < -1 || head.chunked && head.length != -1 {
+			t.Errorf("%q: %+v", h, head)
+		}
+	})
 }
