@@ -284,6 +284,11 @@ func parseBoxes(b []byte, budget *int) ([]*Box, error) {
 		}
 		raw := b[off : off+int(size)]
 		box := &Box{Type: typ, raw: raw}
+		if binary.BigEndian.Uint32(raw) == 0 {
+			// "To the end of the parent" holds only where the box is:
+			// written elsewhere, it gets its actual size.
+			box.raw = nil
+		}
 		if isContainer(typ) {
 			if box.Children, err = parseBoxes(raw[hdr:], budget); err != nil {
 				return nil, fmt.Errorf("%s: %w", typ, err)

@@ -102,6 +102,8 @@ func (t *Track) presentation(movieTS uint64) (delay, start, length uint64, err e
 			return 0, 0, 0, fmt.Errorf("edit list with %d segments: %w", len(t.Edits), errors.ErrUnsupported)
 		case e.RateInteger != 1 || e.RateFraction != 0:
 			return 0, 0, 0, fmt.Errorf("edit at rate %d.%04x: %w", e.RateInteger, uint16(e.RateFraction), errors.ErrUnsupported)
+		case e.MediaTime > maxTime:
+			return 0, 0, 0, fmt.Errorf("edit from media time %d: %w", e.MediaTime, ErrInvalid)
 		default:
 			media, start, length = true, uint64(e.MediaTime), e.Duration
 		}
