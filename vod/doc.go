@@ -12,6 +12,10 @@
 //   - ?t=<start>[,<end>] in seconds (W3C Media Fragments), a virtual clip
 //     with timestamps from zero and its own duration and index.
 //
+// MP4 files get ?start=<s>&end=<s> in seconds (and ?t=), a virtual clip
+// that plays from exactly start, and their moov moved in front of their
+// media on the fly when it is stored after it (see package mp4).
+//
 // Files are found under roots, one directory per URL prefix, and resolved
 // safely: no "..", no hidden names, no symbolic link out of the root
 // unless allowed, only configured extensions. Damaged FLV files are served

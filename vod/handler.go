@@ -35,9 +35,11 @@ type Config struct {
 	Roots []Root
 	// Extensions are the file name extensions served, with their dot
 	// (".flv"); others are 404. Nil means only ".flv". Files that are not
-	// .flv are served as they are stored, with Range but no seeking.
+	// .flv or .mp4 are served as they are stored, with Range but no
+	// seeking.
 	Extensions []string
-	// IndexCacheBytes bounds the memory of the cached keyframe indexes.
+	// IndexCacheBytes bounds the memory of the cached keyframe indexes of
+	// FLV files, and apart that of the parsed moov boxes of MP4 files.
 	// Default 64 MiB.
 	IndexCacheBytes int64
 	// WriteTimeout bounds one write to a viewer. Default 15 s.
@@ -64,6 +66,7 @@ type Handler struct {
 	roots   []Root // longest prefix first
 	exts    []string
 	cache   *indexCache
+	movies  *movieCache
 	timeout time.Duration
 	logger  *slog.Logger
 	bad     *ratelog.Logger
@@ -97,6 +100,7 @@ func New(cfg Config) (*Handler, error) {
 		cacheBytes = DefaultIndexCacheBytes
 	}
 	h.cache = newIndexCache(cacheBytes, indexBuilds)
+	h.movies = newMovieCache(cacheBytes, indexBuilds)
 	h.bad = ratelog.New(h.logger, 10*time.Second, 5)
 	for _, r := range cfg.Roots {
 		if err := CheckPrefix(r.Prefix); err != nil {
@@ -201,6 +205,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	defer f.Close()
 
 	ext := strings.ToLower(filepath.Ext(rel))
+	if ext == mp4Ext {
+		key := cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()}
+		return h.serveMP4(w, r, key, f, st.ModTime())
+	}
 	etag := fmt.Sprintf(`"%x-%x`, st.Size(), st.ModTime().UnixNano())
 	hdr := w.Header()
 	if ext != ".flv" {

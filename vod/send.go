@@ -65,6 +65,10 @@ func (s *sender) ReadFrom(src io.Reader) (int64, error) {
 			n, err := s.sendVirtual(r, lr.N)
 			lr.N -= n
 			return n, err
+		case *movieFile:
+			n, err := s.sendMovie(r, lr.N)
+			lr.N -= n
+			return n, err
 		}
 	}
 	return s.copy(src)
