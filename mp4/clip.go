@@ -165,13 +165,14 @@ func cutTrack(t *Track, movieTS, from, to uint64) (*trackCut, error) {
 	case st.syncs != nil:
 		c.from = 0 // no sync sample at all: only the start can be decoded
 	default:
-		c.from = st.atTime(cs+1) - min(st.atTime(cs+1), 1) // the sample playing at cs
-		roll := st.preRoll(c.from)
-		if st.rollOf == nil && t.Handler == typeSoun {
-			roll = 1
-		}
-		c.from -= min(c.from, roll)
+		next := st.atTime(cs + 1)
+		c.from = next - min(next, 1) // the sample playing at cs
 	}
+	roll := st.preRoll(c.from)
+	if st.rollOf == nil && t.Handler == typeSoun {
+		roll = 1
+	}
+	c.from -= min(c.from, roll)
 	// Every sample presented before ce is decoded before ce (less the most
 	// negative composition offset), and so is every sample it refers to.
 	c.to = max(st.atTime(ce+uint64(-int64(st.minOffset))), c.from+1)

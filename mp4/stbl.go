@@ -270,10 +270,7 @@ func (t *SampleTable) parseSyncs(b *Box) error {
 		}
 		prev = s
 	}
-	t.syncs = e
-	if t.syncs == nil {
-		t.syncs = []byte{} // a table with no sync sample at all
-	}
+	t.syncs = e // not nil even when empty: a track without a sync sample
 	return nil
 }
 
