@@ -120,7 +120,7 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer l.viewers.Add(-1)
 	viewer := s.Join(want)
 	defer viewer.Leave()
-	out, err := newFLVWriter(w, r, limits.WriteTimeout)
+	out, err := newFLVWriter(w, r, limits.WriteTimeout, viewer.Stop)
 	if err != nil {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return

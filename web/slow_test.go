@@ -2,12 +2,14 @@ package web
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"hash/fnv"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ import (
 // exactly the same tags as without it, the window must stay within its
 // bound, and the stuck viewer must be dropped by its write timeout.
 func TestStuckViewerDisturbsNobody(t *testing.T) {
-	const windowBytes = 8 << 20
+	const windowBytes = 32 << 20
 	hub := relay.NewHub(relay.Config{Window: buffer.Config{MaxBytes: windowBytes, MaxDuration: time.Hour}})
 	live := &Live{Hub: hub}
 	live.SetLimits(Limits{WriteTimeout: 3 * time.Second})
@@ -37,15 +39,23 @@ func TestStuckViewerDisturbsNobody(t *testing.T) {
 	pub.WriteTag(flv.Tag{Type: flv.TagVideo, Data: frame(true, 0)})
 
 	// The stuck viewer asks for the stream and never reads.
-	stuck, err := net.Dial("tcp", srv.Listener.Addr().String())
+	// Its receive buffer is made small before connecting, so that the
+	// window it announces stays small: the server's writes must block.
+	dialer := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return cmp.Or(err, serr)
+	}}
+	stuck, err := dialer.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stuck.Close()
-	stuck.(*net.TCPConn).SetReadBuffer(4096)
 	fmt.Fprintf(stuck, "GET /live/a.flv HTTP/1.1\r\nHost: x\r\n\r\n")
 
-	const readers, frames = 99, 400
+	const readers, frames = 99, 600
 	const total = 2 + frames // configuration and first keyframe, then the frames
 	sums := make([]uint64, readers)
 	var wg sync.WaitGroup
@@ -80,8 +90,8 @@ func TestStuckViewerDisturbsNobody(t *testing.T) {
 	ready.Wait()
 	waitViewers(t, hub.Lookup("live", "a"), readers+1)
 
-	// 400 frames of 16 KiB: 6.4 MiB, more than the stuck viewer's socket
-	// buffers hold (4 MiB at most on loopback).
+	// 600 frames of 16 KiB: 9.6 MiB, more than the stuck viewer's socket
+	// buffers hold (4 MiB at most on the sending side here).
 	body := make([]byte, 16<<10)
 	for i := 1; i <= frames; i++ {
 		data := append(frame(i%100 == 0, byte(i)), body...)
@@ -149,4 +159,18 @@ func TestViewerCapAnswers503AndSparesThePlaying(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHangUpNoticedWithoutData has a viewer leave while its stream has
+// nothing to send (the publisher is in its grace period): the server must
+// notice at once, not at the next write.
+func TestHangUpNoticedWithoutData(t *testing.T) {
+	s := newTestServer(t, time.Hour)
+	s.publish("live", "a")
+	s.gop(2)
+	resp := s.get(t, "/live/a.flv")
+	readTags(t, resp.Body, 3)
+	s.pub.Close() // no more tags for an hour
+	resp.Body.Close()
+	waitViewers(t, s.hub.Lookup("live", "a"), 0)
 }

@@ -24,7 +24,11 @@ type flvWriter interface {
 // vectored write (chunk header, tags, chunk trailer) instead of one write per
 // tag through net/http's buffering. Where the connection cannot be taken
 // (HTTP/2 and later), it writes through the ResponseWriter.
-func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration) (flvWriter, error) {
+//
+// gone is called when the client hangs up, so that a viewer of a stream
+// with nothing to send (a publisher in its grace period) is not kept until
+// the next write fails.
+func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration, gone func()) (flvWriter, error) {
 	rc := http.NewResponseController(w)
 	w.WriteHeader(http.StatusOK)
 	// Flushing puts the header on the wire before the hijack, which keeps it,
@@ -37,11 +41,26 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration)
 	case err == nil:
 		// net/http chose chunked framing for HTTP/1.1 and a plain body
 		// ended by closing the connection for HTTP/1.0.
+		go watchHangUp(conn, gone)
 		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), timeout: timeout}, nil
 	case errors.Is(err, http.ErrNotSupported):
 		return &responseWriter{w: w, rc: rc, timeout: timeout}, nil
 	default:
 		return nil, err
+	}
+}
+
+// watchHangUp reads the taken-over connection, on which a viewer sends
+// nothing after its request, until it fails: the client hung up, or we
+// closed it. It costs a small goroutine per viewer and finds a gone viewer
+// at once instead of at the next write.
+func watchHangUp(conn net.Conn, gone func()) {
+	var buf [64]byte
+	for {
+		if _, err := conn.Read(buf[:]); err != nil {
+			gone()
+			return
+		}
 	}
 }
 

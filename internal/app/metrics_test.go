@@ -138,9 +138,9 @@ func TestStatsAPI(t *testing.T) {
 
 	var list []map[string]any
 	deadline := time.Now().Add(10 * time.Second)
-	for { // rates are published after the first measuring period
+	for { // rates are published after each measuring period; a loaded machine may need a few
 		getJSON(t, s.adminURL()+"/api/streams", &list)
-		if len(list) != 1 || list[0]["fps"].(float64) > 0 || time.Now().After(deadline) {
+		if len(list) != 1 || list[0]["fps"].(float64) >= 20 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
