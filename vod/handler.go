@@ -34,9 +34,9 @@ type Root struct {
 type Config struct {
 	Roots []Root
 	// Extensions are the file name extensions served, with their dot
-	// (".flv"); others are 404. Nil means only ".flv". Files that are not
-	// .flv or .mp4 are served as they are stored, with Range but no
-	// seeking.
+	// (".flv"); others are 404. Nil means ".flv" and ".mp4". Files that
+	// are not .flv or .mp4 are served as they are stored, with Range but
+	// no seeking.
 	Extensions []string
 	// IndexCacheBytes bounds the memory of the cached keyframe indexes of
 	// FLV files, and apart that of the parsed moov boxes of MP4 files.
@@ -76,7 +76,7 @@ type Handler struct {
 // directory and each prefix a clean absolute path other than "/".
 func New(cfg Config) (*Handler, error) {
 	h := &Handler{
-		exts:    []string{".flv"},
+		exts:    []string{".flv", mp4Ext},
 		timeout: cfg.WriteTimeout,
 		logger:  cfg.Logger,
 	}
