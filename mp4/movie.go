@@ -314,9 +314,19 @@ func (f *File) NeedsFaststart() bool {
 
 // MemSize estimates the memory a File holds, for caches.
 func (f *File) MemSize() int64 {
-	n := int64(len(f.Moov.raw)) + 512 + int64(len(f.Boxes))*40
+	n := int64(len(f.Moov.raw)) + 512 + int64(len(f.Boxes))*40 + boxesMemSize(f.Moov)
 	for _, t := range f.Tracks {
 		n += 256 + t.Samples.memSize()
+	}
+	return n
+}
+
+// boxesMemSize is the memory of the Box values of a tree, beyond their
+// bytes.
+func boxesMemSize(b *Box) int64 {
+	n := int64(96)
+	for _, c := range b.Children {
+		n += boxesMemSize(c)
 	}
 	return n
 }
