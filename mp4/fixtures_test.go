@@ -37,6 +37,11 @@ func TestMain(m *testing.M) {
 // 440 Hz AAC tone, as ffmpeg writes them (moov at the end unless asked).
 // ffmpeg gives every AAC track an edit list (its priming) and a 'roll'
 // sample group, and B-frame video an edit list for the reordering delay.
+// The AAC is encoded without perceptual noise substitution (-aac_pns 0):
+// its noise comes from a generator whose state runs through the whole
+// stream, so that no decoder started at a cut could give the whole file's
+// samples exactly. Without it, a clip's audio decodes bit for bit like the
+// whole file's from the first sample after one frame of pre-roll.
 const (
 	fixAV       = "av.mp4"        // keyframe every second, no B-frames
 	fixAVRemux  = "av-remux.mp4"  // av.mp4 through ffmpeg -c copy: the input of fixAVFast
