@@ -80,7 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var jsonPath string
 	fs.StringVar(&cfg.Publish, "publish", "", "publish to this rtmp:// `URL`")
 	fs.StringVar(&cfg.File, "file", "", "FLV `file` to publish (default: a generated 720p30 2 Mbit/s clip)")
-	fs.StringVar(&cfg.URL, "url", "", "http:// `URL` the viewers play")
+	fs.StringVar(&cfg.URL, "url", "", "`URL` the viewers play: http:// (h1) or https:// (h2, h3)")
+	fs.StringVar(&cfg.Proto, "proto", "h1", "the viewers' HTTP version: h1, h2 (over TLS, multiplexed) or h3 (QUIC)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the server's TLS certificate (self-signed test servers)")
 	fs.IntVar(&cfg.Viewers, "viewers", 10, "number of viewers")
 	fs.DurationVar(&cfg.Ramp, "ramp", time.Second, "spread the viewers' connections over this `duration`")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measure for this `duration` once all viewers have started")

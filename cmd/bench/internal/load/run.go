@@ -20,9 +20,16 @@ import (
 
 // Config says what a run does.
 type Config struct {
-	Publish  string        // rtmp:// URL to publish to; empty: no publishing
-	File     string        // FLV file to publish; empty: the default clip, made with ffmpeg
-	URL      string        // http:// URL the viewers play; empty: no viewers
+	Publish string // rtmp:// URL to publish to; empty: no publishing
+	File    string // FLV file to publish; empty: the default clip, made with ffmpeg
+	URL     string // http:// URL the viewers play (https:// for h2, h3); empty: no viewers
+	// Proto is the viewers' HTTP version: "h1" (default, a raw HTTP/1.1
+	// client, the cheapest), "h2" (HTTP/2 over TLS, viewers multiplexed on
+	// shared connections) or "h3" (HTTP/3 over QUIC).
+	Proto string
+	// Insecure skips the verification of the server's certificate (a
+	// self-signed test server).
+	Insecure bool
 	Viewers  int           // how many viewers
 	Ramp     time.Duration // viewers' starts are spread evenly over this
 	Duration time.Duration // how long to measure once every viewer has started
@@ -81,9 +88,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &runner{start: time.Now(), clock: new(tagClock), publishing: cfg.Publish != ""}
 	if cfg.URL != "" {
 		var err error
-		if r.target, err = parseTarget(cfg.URL); err != nil {
+		if r.target, err = parseTarget(cfg.URL, cfg.Proto, cfg.Insecure); err != nil {
 			return nil, fmt.Errorf("url: %w", err)
 		}
+		defer r.target.close()
 	}
 	var server *serverProbe
 	if cfg.PID != 0 {

@@ -3,15 +3,19 @@ package load
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/flvedge/flvedge/flv"
 )
@@ -29,18 +33,36 @@ const (
 type target struct {
 	addr    string // host:port to dial
 	request []byte // the request every viewer sends
+	// client, set for HTTP/2 and HTTP/3, makes the viewers' requests
+	// through net/http or quic-go, which share connections among viewers.
+	client *http.Client
+	url    string
 }
 
-func parseTarget(rawURL string) (target, error) {
+func parseTarget(rawURL, proto string, insecure bool) (target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return target{}, err
 	}
-	if u.Scheme != "http" {
-		return target{}, fmt.Errorf("scheme %q: viewers speak plain HTTP/1.1 (http://)", u.Scheme)
-	}
 	if u.Hostname() == "" {
 		return target{}, errors.New("URL has no host")
+	}
+	tlsConfig := &tls.Config{InsecureSkipVerify: insecure}
+	switch proto {
+	case "", "h1":
+	case "h2":
+		t := &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true, DisableCompression: true}
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP2(true)
+		return target{client: &http.Client{Transport: t}, url: rawURL}, checkTLS(u)
+	case "h3":
+		t := &http3.Transport{TLSClientConfig: tlsConfig, DisableCompression: true}
+		return target{client: &http.Client{Transport: t}, url: rawURL}, checkTLS(u)
+	default:
+		return target{}, fmt.Errorf("proto %q: h1, h2 or h3", proto)
+	}
+	if u.Scheme != "http" {
+		return target{}, fmt.Errorf("scheme %q: HTTP/1.1 viewers speak plain HTTP (http://); use --proto h2 or h3 for https://", u.Scheme)
 	}
 	port := u.Port()
 	if port == "" {
@@ -49,6 +71,25 @@ func parseTarget(rawURL string) (target, error) {
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
 		"\r\nUser-Agent: " + userAgent + "\r\nAccept: */*\r\n\r\n"
 	return target{addr: net.JoinHostPort(u.Hostname(), port), request: []byte(req)}, nil
+}
+
+func checkTLS(u *url.URL) error {
+	if u.Scheme != "https" {
+		return fmt.Errorf("scheme %q: HTTP/2 and HTTP/3 viewers need https://", u.Scheme)
+	}
+	return nil
+}
+
+// close ends the shared connections of HTTP/2 and HTTP/3 viewers.
+func (t target) close() {
+	if t.client == nil {
+		return
+	}
+	if c, ok := t.client.Transport.(io.Closer); ok {
+		c.Close()
+	} else {
+		t.client.CloseIdleConnections()
+	}
 }
 
 type viewerState int32
@@ -106,6 +147,9 @@ func (v *viewer) run(ctx context.Context, r *runner) {
 
 // watch returns why the viewer stopped: a failure category and its error.
 func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
+	if r.target.client != nil {
+		return v.watchHTTP(ctx, r)
+	}
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", r.target.addr)
 	if err != nil {
@@ -139,6 +183,43 @@ func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
 			if category, err := v.receive(buf[:n], r.now(), r); err != nil {
 				return category, err
 			}
+		}
+		if err != nil {
+			return readFailure(err), err
+		}
+	}
+}
+
+// watchHTTP is watch for HTTP/2 and HTTP/3: the response comes through the
+// shared client, its body without transport framing.
+func (v *viewer) watchHTTP(ctx context.Context, r *runner) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.target.url, nil)
+	if err != nil {
+		return "request not sent", err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := r.target.client.Do(req)
+	if err != nil {
+		return dialFailure(err), err
+	}
+	defer resp.Body.Close()
+	v.ttfb = max(r.now()-v.joined, 1)
+	if resp.StatusCode != http.StatusOK {
+		return "http status " + strconv.Itoa(resp.StatusCode), fmt.Errorf("status %d", resp.StatusCode)
+	}
+	v.remaining = -1
+	v.lastRecv.Store(r.now())
+	v.state.Store(int32(viewerReceiving))
+	buf := make([]byte, readBuffer)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if category, err := v.receive(buf[:n], r.now(), r); err != nil {
+				return category, err
+			}
+		}
+		if err == io.EOF {
+			return "ended by the server", errBodyEnded
 		}
 		if err != nil {
 			return readFailure(err), err
