@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg load.Config
 	var jsonPath string
 	fs.StringVar(&cfg.Publish, "publish", "", "publish to this rtmp:// `URL`")
+	fs.IntVar(&cfg.Streams, "streams", 1, "publish to this many streams at once (the name, then name-2, name-3, ...)")
 	fs.StringVar(&cfg.File, "file", "", "FLV `file` to publish (default: a generated 720p30 2 Mbit/s clip)")
 	fs.StringVar(&cfg.URL, "url", "", "`URL` the viewers play: http:// (h1) or https:// (h2, h3)")
 	fs.StringVar(&cfg.Proto, "proto", "h1", "the viewers' HTTP version: h1, h2 (over TLS, multiplexed) or h3 (QUIC)")

@@ -18,6 +18,7 @@ import (
 type Report struct {
 	URL             string          `json:"url,omitempty"`
 	Publish         string          `json:"publish,omitempty"`
+	Streams         int             `json:"streams,omitempty"` // streams published at once
 	File            string          `json:"file,omitempty"`
 	Viewers         int             `json:"viewers"`
 	Launched        int             `json:"launched"` // fewer than Viewers when interrupted
@@ -204,6 +205,9 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	if p := rep.Publisher; p != nil {
 		row("published", "%s from %s", rep.Publish, rep.File)
+		if rep.Streams > 1 {
+			row("", "and %d more streams (-2 to -%d)", rep.Streams-1, rep.Streams)
+		}
 		row("", "%d tags, %.2f Mbit/s, at worst %s behind real time", p.Tags, p.Mbps, formatMillis(p.MaxLateMillis))
 	}
 	if rep.URL == "" {

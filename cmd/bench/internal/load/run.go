@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +23,10 @@ import (
 // Config says what a run does.
 type Config struct {
 	Publish string // rtmp:// URL to publish to; empty: no publishing
+	// Streams publishes the file to this many streams at once: the URL's,
+	// then the same name with -2, -3, ... (for the cost of idle streams).
+	// Viewers watch the first. 0 or 1: one.
+	Streams int
 	File    string // FLV file to publish; empty: the default clip, made with ffmpeg
 	URL     string // http:// URL the viewers play (https:// for h2, h3); empty: no viewers
 	// Proto is the viewers' HTTP version: "h1" (default, a raw HTTP/1.1
@@ -120,6 +126,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 		rep.File, pubDone = file, pub.done
+		// The other streams keep their publish times apart, so that the
+		// viewers' lag is counted against the first stream's only.
+		others := &runner{start: r.start, clock: new(tagClock), publishing: true}
+		for i := 2; i <= cfg.Streams; i++ {
+			extra, err := startPublisher(pubCtx, numbered(cfg.Publish, i), file, others)
+			if err != nil {
+				return nil, fmt.Errorf("publish stream %d: %w", i, err)
+			}
+			defer extra.stop()
+		}
+		rep.Streams = max(cfg.Streams, 1)
 	}
 
 	var err error
@@ -141,6 +158,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	return rep, err
+}
+
+// numbered is the publish URL of the i-th stream: its stream name with -i.
+func numbered(rawURL string, i int) string {
+	base, query, _ := strings.Cut(rawURL, "?")
+	base = base + "-" + strconv.Itoa(i)
+	if query != "" {
+		base += "?" + query
+	}
+	return base
 }
 
 // publishOnly publishes for the ramp and the duration, for viewers the
