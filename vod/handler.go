@@ -194,6 +194,9 @@ func clientOf(r *http.Request) string {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	if root, ism, rest, ok := h.resolveSmooth(r.URL.Path); ok {
+		return h.serveSmooth(w, r, root, ism, rest)
+	}
 	root, rel, err := h.resolve(r.URL.Path)
 	if err != nil {
 		return err
@@ -324,13 +327,8 @@ func (h *Handler) resolve(urlPath string) (Root, string, error) {
 		if rel == "" {
 			return root, "", errNotFound
 		}
-		for seg := range strings.SplitSeq(rel, "/") {
-			switch {
-			case seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\\\x00"):
-				return root, "", badRequest("bad path")
-			case seg[0] == '.':
-				return root, "", errNotFound // hidden
-			}
+		if err := checkRel(rel); err != nil {
+			return root, "", err
 		}
 		if !slices.Contains(h.exts, strings.ToLower(filepath.Ext(rel))) {
 			return root, "", errNotFound
@@ -338,6 +336,20 @@ func (h *Handler) resolve(urlPath string) (Root, string, error) {
 		return root, rel, nil
 	}
 	return Root{}, "", errNotFound
+}
+
+// checkRel checks each segment of a path under a root: a plain name, not
+// hidden.
+func checkRel(rel string) error {
+	for seg := range strings.SplitSeq(rel, "/") {
+		switch {
+		case seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\\\x00"):
+			return badRequest("bad path")
+		case seg[0] == '.':
+			return errNotFound // hidden
+		}
+	}
+	return nil
 }
 
 // openFile opens rel under root. Without FollowSymlinks, os.Root refuses

@@ -40,7 +40,11 @@ type movie struct {
 	// fast is the file with its moov first, for plain requests, when it is
 	// stored with the moov last; nil otherwise.
 	fast *mp4.Layout
-	cost int64
+	// smooth is the plan of a Smooth Streaming presentation, for the
+	// entries kept under its name (see smooth.go); err says why there is
+	// none.
+	smooth *presentation
+	cost   int64
 }
 
 // serveMP4 answers a request for the MP4 file f.
