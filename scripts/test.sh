@@ -47,7 +47,10 @@ if ! command -v promtool >/dev/null; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
-if [ ! -d browsertest/node_modules ]; then
+# Again when the pins changed (dash.js was added for the Smooth Streaming
+# test): npm ci writes node_modules/.package-lock.json.
+if [ ! -f browsertest/node_modules/.package-lock.json ] ||
+  [ browsertest/package-lock.json -nt browsertest/node_modules/.package-lock.json ]; then
   echo "== npm ci (browsertest)"
   (cd browsertest && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -58,12 +58,35 @@ func Require(t testing.TB) {
 	}
 }
 
-// Assets serves the player libraries a test page loads: /mpegts.js.
+// dashFile returns where npm ci in browsertest puts a file of dash.js's
+// browser build (pinned in browsertest/package-lock.json).
+func dashFile(name string) string {
+	return filepath.Join(Dir(), "node_modules", "dashjs", "dist", "modern", "umd", name)
+}
+
+// RequireDash fails the test unless dash.js is installed, besides what
+// Require checks.
+func RequireDash(t testing.TB) {
+	t.Helper()
+	Require(t)
+	if _, err := os.Stat(dashFile("dash.mss.min.js")); err != nil {
+		t.Fatalf("npm package dashjs is not installed in %s (cd browsertest && npm ci); run scripts/test.sh, which installs it", Dir())
+	}
+}
+
+// Assets serves the player libraries a test page loads: /mpegts.js, and
+// dash.js with its Smooth Streaming plugin, /dash.all.min.js and
+// /dash.mss.min.js.
 func Assets() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /mpegts.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, mpegtsFile())
 	})
+	for _, name := range []string{"dash.all.min.js", "dash.mss.min.js"} {
+		mux.HandleFunc("GET /"+name, func(w http.ResponseWriter, r *http.Request) {
+			http.ServeFile(w, r, dashFile(name))
+		})
+	}
 	return mux
 }
 
