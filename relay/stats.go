@@ -55,10 +55,13 @@ type meter struct {
 	lastKey          uint32
 	hasKey           bool
 	keyframeInterval time.Duration
-	videoCodec       string
-	audioCodec       string
-	width, height    int
-	sampleRate       int
+	// The codecs as the tags say them; named only when Stats asks, so
+	// that counting a tag allocates nothing.
+	videoCodec    uint32
+	audio         flv.AudioInfo
+	hasAudio      bool
+	width, height int
+	sampleRate    int
 }
 
 // count takes one tag into the figures; ts is its output timestamp.
@@ -69,7 +72,7 @@ func (m *meter) count(now time.Time, t flv.Tag, ts uint32, video flv.VideoInfo, 
 	m.periodBytes += uint64(len(t.Data))
 	switch t.Type {
 	case flv.TagVideo:
-		m.videoCodec = flv.CodecName(video.Codec)
+		m.videoCodec = video.Codec
 		if video.Keyframe {
 			if m.hasKey && ts > m.lastKey {
 				m.keyframeInterval = time.Duration(ts-m.lastKey) * time.Millisecond
@@ -80,7 +83,7 @@ func (m *meter) count(now time.Time, t flv.Tag, ts uint32, video flv.VideoInfo, 
 			m.periodFrames++
 		}
 	case flv.TagAudio:
-		m.audioCodec = audioCodecName(audio)
+		m.audio, m.hasAudio = flv.AudioInfo{Format: audio.Format, Enhanced: audio.Enhanced, Codec: audio.Codec}, true
 	}
 	if elapsed := now.Sub(m.periodStart); elapsed >= statsPeriod {
 		m.bitrate = float64(m.periodBytes*8) / elapsed.Seconds()
@@ -157,7 +160,12 @@ func (s *Stream) Stats() Stats {
 	s.writeMu.Lock()
 	m := &s.meter
 	st.BitrateIn, st.FPS, st.KeyframeInterval = m.bitrate, m.fps, m.keyframeInterval
-	st.VideoCodec, st.AudioCodec = m.videoCodec, m.audioCodec
+	if m.videoCodec != 0 {
+		st.VideoCodec = flv.CodecName(m.videoCodec)
+	}
+	if m.hasAudio {
+		st.AudioCodec = audioCodecName(m.audio)
+	}
 	st.Width, st.Height, st.AudioSampleRate = m.width, m.height, m.sampleRate
 	s.writeMu.Unlock()
 	return st

@@ -191,6 +191,9 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if role == Edge && !cfg.Upstream.Pulling() {
 		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
 	}
+	if cfg.HTTPSListen != "" && cfg.TLS.Cert == "" && !o.demo {
+		return errors.New("https_listen needs tls.cert and tls.key (--tls-cert, --tls-key); --demo makes a self-signed one")
+	}
 	if o.checkOnly {
 		fmt.Fprintln(stdout, "config OK")
 		return nil
