@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of flvedge: formatting, vet, staticcheck, and the
 # whole Go test suite with the race detector, including the end-to-end tests
-# with real peers (ffmpeg, GStreamer, headless Chromium with mpegts.js). Installs
+# with real peers (ffmpeg, GStreamer, headless Chromium with mpegts.js) and
+# the region test, whose hosts are network namespaces (it needs root). Installs
 # those peers first when they are missing (Debian packages, needs root or sudo;
 # npm packages from browsertest/ and web/player/package-lock.json).
 set -euo pipefail
@@ -32,8 +33,11 @@ extra=()
 [ -x /usr/bin/chromium ] || extra+=(chromium)
 command -v yamdi >/dev/null || extra+=(yamdi)
 command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
+# The region test (internal/regiontest, scripts/regiontest.sh) makes hosts
+# of network namespaces with iproute2 and fetches from them with curl.
+command -v ip >/dev/null && command -v curl >/dev/null || extra+=(iproute2 curl)
 if [ ${#extra[@]} -gt 0 ]; then
-  echo "== installing browser test tools (missing: ${extra[*]})"
+  echo "== installing test tools (missing: ${extra[*]})"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
