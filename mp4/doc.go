@@ -15,8 +15,13 @@
 //     it, with its chunk offsets rewritten, so that players can start
 //     before they have the whole file.
 //
-// Both give a [Layout]: a virtual file made of a few bytes held in memory
-// (the new movie box) and ranges of the stored file, read with a [Reader]
+// [Track.Fragment] cuts a run of a track's samples as a movie fragment
+// (moof and mdat) in a timescale of the caller's choosing, for protocols
+// that send fragments (Smooth Streaming), with [Track.SampleEntry] for the
+// codec configuration (avcC, esds) that their clients need.
+//
+// All three give a [Layout]: a virtual file made of a few bytes held in
+// memory (the new movie box, or the moof) and ranges of the stored file, read with a [Reader]
 // (io.ReadSeeker and io.ReaderAt) as if it existed, so that HTTP Range
 // requests apply to it as to any file.
 //

@@ -16,6 +16,11 @@
 // that plays from exactly start, and their moov moved in front of their
 // media on the fly when it is stored after it (see package mp4).
 //
+// The same MP4 files are served as Smooth Streaming presentations with no
+// packaging step: dir/name.ism/Manifest, and fragments cut on the fly at
+// dir/name.ism/QualityLevels(<bitrate>)/Fragments(video=<time>) (see
+// smooth.go for which files make a presentation).
+//
 // Files are found under roots, one directory per URL prefix, and resolved
 // safely: no "..", no hidden names, no symbolic link out of the root
 // unless allowed, only configured extensions. Damaged FLV files are served
