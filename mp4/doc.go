@@ -21,9 +21,9 @@
 // codec configuration (avcC, esds) that their clients need.
 //
 // All three give a [Layout]: a virtual file made of a few bytes held in
-// memory (the new movie box, or the moof) and ranges of the stored file, read with a [Reader]
-// (io.ReadSeeker and io.ReaderAt) as if it existed, so that HTTP Range
-// requests apply to it as to any file.
+// memory (the new movie box, or the moof) and ranges of the stored file,
+// read with a [Reader] (io.ReadSeeker and io.ReaderAt) as if it existed, so
+// that HTTP Range requests apply to it as to any file.
 //
 // Offsets and sizes are 64-bit throughout (largesize boxes, co64 chunk
 // offsets, files over 4 GB). Fragmented MP4 files are recognised and
