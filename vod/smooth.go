@@ -148,8 +148,7 @@ func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root,
 	if req.manifest {
 		hdr.Set("Content-Type", "text/xml; charset=utf-8")
 		hdr.Set("Etag", etag+`-m1"`)
-		http.ServeContent(w, r, "", p.modtime, bytes.NewReader(p.manifest))
-		return nil
+		return h.send(w, r, p.modtime, bytes.NewReader(p.manifest))
 	}
 	s := p.stream(req.stream)
 	if s == nil {
@@ -163,8 +162,13 @@ func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root,
 	if !ok {
 		return &requestError{http.StatusNotFound, fmt.Sprintf("no %s fragment starts at %d", s.kind, req.time)}
 	}
-	m := members[lv.member]
-	track := movies[lv.member].f.Tracks[lv.track]
+	m, mf := members[lv.member], movies[lv.member].f
+	if mf == nil || lv.track >= len(mf.Tracks) {
+		// The plan was made from this version of the file, which parsed
+		// then: read again since, it failed (an error reading it).
+		return fmt.Errorf("fragment %s: %s no longer parses: %v", req, m.key.path, movies[lv.member].err)
+	}
+	track := mf.Tracks[lv.track]
 	l, err := track.Fragment(lv.bounds[k], lv.bounds[k+1], mp4.FragmentOptions{
 		Sequence:  uint32(k + 1),
 		Timescale: smoothTimescale,
