@@ -248,6 +248,10 @@ func TestEdgePullsOverHTTP2AndHTTP3(t *testing.T) {
 	}{{false, "h2"}, {true, "h3"}} {
 		edge := startServer(t, Edge, func(c *config.Config) {
 			fastUpstream(c, "https://"+origin.httpsLn.Addr().String())
+			// TLS and QUIC handshakes on a loaded machine need more than
+			// the half second the other edge tests allow.
+			c.Upstream.ConnectTimeout = 5 * time.Second
+			c.Upstream.ViewerWait = 10 * time.Second
 			c.Upstream.CA = ca
 			c.Upstream.HTTP3 = tc.http3
 		})
