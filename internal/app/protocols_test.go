@@ -11,13 +11,18 @@ import (
 	"encoding/pem"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +33,7 @@ import (
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/browsertest"
 	"github.com/flvedge/flvedge/internal/testutil"
+	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/web/player"
 )
 
@@ -311,5 +317,146 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	}
 	if got.Proto != "h3" || got.Frames < 30 || len(got.Errors) > 0 {
 		t.Fatalf("the page came over %q, %d frames decoded, errors %v; want h3 and frames", got.Proto, got.Frames, got.Errors)
+	}
+}
+
+func TestAltSvcAndH2C(t *testing.T) {
+	s, clients := secureServer(t, func(c *config.Config) { c.TLS.H2C = true })
+	startDemo(t, s)
+	resp, err := clients["HTTP/2.0"].Head(s.secureURL("demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(s.httpsLn.Addr().String())
+	if alt := resp.Header.Get("Alt-Svc"); !strings.Contains(alt, `h3=":`+port+`"`) {
+		t.Fatalf("Alt-Svc %q does not advertise HTTP/3 on port %s", alt, port)
+	}
+
+	// Cleartext HTTP/2 on the plain listener, for trusted networks.
+	h2c := &http.Transport{}
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	defer h2c.CloseIdleConnections()
+	readProto(t, &http.Client{Transport: h2c}, s.playURL("demo"), "HTTP/2.0", 5)
+}
+
+// TestCertificateReloadOnSIGHUP replaces the certificate files and sends
+// SIGHUP: new connections get the new certificate.
+func TestCertificateReloadOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert := func() *x509.Certificate {
+		cert, err := selfSigned()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Leaf.Raw}), 0o600)
+		os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+		return cert.Leaf
+	}
+	first := writeCert()
+	cfg := filepath.Join(dir, "flvedge.yaml")
+	os.WriteFile(cfg, []byte("viewers:\n  drain: 100ms\n"), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr testutil.SyncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Ingest, []string{"--config", cfg, "--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+			"--admin-listen", "", "--https-listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile}, &stdout, &stderr)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	var addr string
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if u := printedURLs(stdout.String())["Play securely"]; u != "" {
+			addr = strings.TrimPrefix(strings.Split(u, "/live/")[0], "https://")
+		}
+	}
+	served := func() *big.Int {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber
+	}
+	if served().Cmp(first.SerialNumber) != 0 {
+		t.Fatal("the server does not serve the configured certificate")
+	}
+	second := writeCert()
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitLog(t, &stderr, "config reloaded")
+	if served().Cmp(second.SerialNumber) != 0 {
+		t.Fatal("after SIGHUP the server still serves the old certificate")
+	}
+}
+
+// TestStuckHTTP2StreamSparesItsConnection multiplexes two viewers on one
+// HTTP/2 connection and reads only one: the other's writes wait on its own
+// flow-control window until its write timeout drops it, and the first plays
+// on all the while.
+func TestStuckHTTP2StreamSparesItsConnection(t *testing.T) {
+	s, clients := secureServer(t, func(c *config.Config) { c.Viewers.WriteTimeout = time.Second })
+	h2 := clients["HTTP/2.0"]
+	pubs := map[string]*relay.Publisher{}
+	for _, name := range []string{"stuck", "read"} {
+		p, err := s.hub.Publish("live", name, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		p.WriteTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff}})
+		p.WriteTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}})
+		pubs[name] = p
+	}
+	stuck, err := h2.Get(s.secureURL("stuck"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Body.Close()
+	read, err := h2.Get(s.secureURL("read"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer read.Body.Close()
+	if stuck.Proto != "HTTP/2.0" || read.Proto != "HTTP/2.0" {
+		t.Fatalf("protocols %s, %s", stuck.Proto, read.Proto)
+	}
+	got := make(chan int, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, read.Body)
+		got <- int(n)
+	}()
+	// 8 MiB into each: more than the stuck stream's window (4 MiB in Go's
+	// client) lets through.
+	frame := append([]byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41}, make([]byte, 32<<10)...)
+	for i := 1; i <= 256; i++ {
+		for _, p := range pubs {
+			if err := p.WriteTag(flv.Tag{Type: flv.TagVideo, Timestamp: uint32(i * 40), Data: frame}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.hub.Lookup("live", "stuck").Viewers() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the stuck HTTP/2 viewer was not dropped by its write timeout")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s.hub.Lookup("live", "read").Viewers() != 1 {
+		t.Fatal("the viewer that reads was dropped too")
+	}
+	read.Body.Close()
+	if n := <-got; n < 8<<20 {
+		t.Fatalf("the viewer that reads got %d bytes beside a stuck stream, want all 8 MiB", n)
 	}
 }
