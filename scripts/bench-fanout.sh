@@ -8,6 +8,7 @@
 # report (table on stdout, JSON in bench-SERVER-VIEWERS-COALESCE.json) has
 # the server's CPU-seconds per GB, RSS per viewer, first keyframe and lag.
 set -euo pipefail
+out=$PWD # the JSON report goes where the script was called from
 cd "$(dirname "$0")/.."
 server=${1:?ingest or baseline}
 viewers=${2:?number of viewers}
@@ -44,4 +45,4 @@ pid=$!
 sleep 1
 "$bin/bench" --publish "rtmp://$rtmp/live/bench" --url "$url" --proto "$proto" --insecure \
   --viewers "$viewers" --ramp 5s --duration "$duration" --pid "$pid" \
-  --json "bench-$server-$viewers-$coalesce-$proto.json"
+  --json "$out/bench-$server-$viewers-$coalesce-$proto.json"
