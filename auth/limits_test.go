@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
@@ -141,4 +142,32 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestDetachKeepsTheViewerCounted has a handler take over its admission:
+// the viewer stays counted after the request ends, until released.
+func TestDetachKeepsTheViewerCounted(t *testing.T) {
+	g := newGuard(t, Config{Play: []Scope{{Prefix: "/", MaxViewers: 1}}}, nil)
+	released := make(chan func(), 1)
+	h := g.Play(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		released <- Detach(r.Context())
+	}))
+	get := func() int {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/live/a.flv", nil))
+		return rec.Code
+	}
+	if code := get(); code != http.StatusOK {
+		t.Fatalf("first viewer: %d", code)
+	}
+	release := <-released
+	if code := get(); code != http.StatusServiceUnavailable {
+		t.Fatalf("second viewer while the first is detached and counted: %d, want 503", code)
+	}
+	release()
+	release() // twice is harmless
+	if code := get(); code != http.StatusOK {
+		t.Fatalf("after the release: %d", code)
+	}
+	<-released
 }

@@ -1,11 +1,13 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -25,9 +27,49 @@ func (g *Guard) Play(next http.Handler) http.Handler {
 			g.refuse(w, r, client, err)
 			return
 		}
-		defer release()
-		next.ServeHTTP(w, admitted)
+		held := &admission{release: release}
+		defer held.end()
+		next.ServeHTTP(w, admitted.WithContext(context.WithValue(admitted.Context(), admissionKey{}, held)))
 	})
+}
+
+// admission is a request's place in the limits, given back when the
+// request ends, or later by whoever took it over with Detach.
+type admission struct {
+	mu      sync.Mutex
+	release func()
+}
+
+type admissionKey struct{}
+
+func (a *admission) end() {
+	a.mu.Lock()
+	release := a.release
+	a.release = nil
+	a.mu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
+// Detach takes over the admission of the request whose context this is: the
+// request may end (its handler return) while the response goes on elsewhere,
+// and the viewer keeps counting in the limits until the returned function is
+// called. Without an admission (no guard in front) it returns a no-op.
+func Detach(ctx context.Context) func() {
+	a, ok := ctx.Value(admissionKey{}).(*admission)
+	if !ok {
+		return func() {}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	taken := a.release
+	a.release = nil
+	if taken == nil {
+		return func() {}
+	}
+	var once sync.Once
+	return func() { once.Do(taken) }
 }
 
 // Client returns the client address a request is judged by: its peer, or

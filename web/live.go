@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
 	"github.com/flvedge/flvedge/ratelog"
 	"github.com/flvedge/flvedge/relay"
@@ -117,26 +118,56 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server at capacity", http.StatusServiceUnavailable)
 		return
 	}
-	defer l.viewers.Add(-1)
 	viewer := s.Join(want)
-	defer viewer.Leave()
 	out, err := newFLVWriter(w, r, limits.WriteTimeout, viewer.Stop)
 	if err != nil {
+		viewer.Leave()
+		l.viewers.Add(-1)
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	v := liveViewer{Viewer: viewer, out: out, coalesce: limits.Coalesce, app: app, stream: name, remote: r.RemoteAddr}
+	if _, taken := out.(*connWriter); taken {
+		// The connection is ours: the request may end now, which frees its
+		// goroutine's deep stack and net/http's buffers for the viewer's
+		// whole life. A fresh goroutine serves the stream, still counted by
+		// the access rules until it ends.
+		release := auth.Detach(r.Context())
+		go func() {
+			defer release()
+			l.serve(v)
+		}()
 		return
 	}
 	// A viewer whose request ends (an HTTP/2 stream reset, a shutdown)
 	// stops waiting for the next tag.
 	defer context.AfterFunc(r.Context(), viewer.Stop)()
+	l.serve(v)
+}
+
+// liveViewer is one viewer's response in progress.
+type liveViewer struct {
+	*relay.Viewer
+	out         flvWriter
+	coalesce    time.Duration
+	app, stream string
+	remote      string
+}
+
+// serve sends the stream to the viewer until either ends, then counts the
+// viewer out and logs the session.
+func (l *Live) serve(v liveViewer) {
+	defer l.viewers.Add(-1)
+	defer v.Leave()
 	start := time.Now()
-	n, reason := copyStream(viewer, out, limits.Coalesce)
+	n, reason := copyStream(v.Viewer, v.out, v.coalesce)
 	level := slog.LevelDebug
 	if l.AccessLog {
 		level = slog.LevelInfo
 	}
-	l.logger().Log(r.Context(), level, "viewer session", "app", app, "stream", name, "remote", r.RemoteAddr,
+	l.logger().Log(context.Background(), level, "viewer session", "app", v.app, "stream", v.stream, "remote", v.remote,
 		"status", http.StatusOK, "bytes", n, "duration", time.Since(start).Round(time.Millisecond),
-		"skips", viewer.Skips(), "reason", reason)
+		"skips", v.Skips(), "reason", reason)
 }
 
 // stream finds the stream a viewer asks for: published here, or pulled.
