@@ -10,14 +10,14 @@ import (
 )
 
 // len returns the number of indexes kept, for tests.
-func (c *indexCache) len() int {
+func (c *fileCache[V]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
 
 // waiting reports whether key is known (built or being built), for tests.
-func (c *indexCache) waiting(key cacheKey) bool {
+func (c *fileCache[V]) waiting(key cacheKey) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.byKey[key] != nil

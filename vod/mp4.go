@@ -53,7 +53,7 @@ func (h *Handler) serveMP4(w http.ResponseWriter, r *http.Request, key cacheKey,
 	if err != nil {
 		return err
 	}
-	m, err := h.movies.get(r.Context(), key, func() *movie { return h.parseMovie(f, key) })
+	m, err := h.movies.get(r.Context(), key, func() (*movie, error) { return h.parseMovie(f, key), nil })
 	if err != nil {
 		return fmt.Errorf("movie %s: %w", key.path, err)
 	}

@@ -266,10 +266,10 @@ func TestMP4CacheParsesOnce(t *testing.T) {
 	c := newMovieCache(1<<20, 2)
 	var builds atomic.Int32
 	release := make(chan struct{})
-	build := func() *movie {
+	build := func() (*movie, error) {
 		builds.Add(1)
 		<-release
-		return &movie{cost: 100}
+		return &movie{cost: 100}, nil
 	}
 	key := cacheKey{path: "/a.mp4", size: 10, mtime: 1}
 	var wg sync.WaitGroup

@@ -130,12 +130,12 @@ func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root,
 	}
 	movies := make([]*movie, len(members))
 	for i, m := range members {
-		if movies[i], err = h.movies.get(r.Context(), m.key, func() *movie { return h.parseMovie(m.f, m.key) }); err != nil {
+		if movies[i], err = h.movies.get(r.Context(), m.key, func() (*movie, error) { return h.parseMovie(m.f, m.key), nil }); err != nil {
 			return fmt.Errorf("movie %s: %w", m.key.path, err)
 		}
 	}
 	key := planKey(filepath.Join(root.Dir, ism), members)
-	pm, err := h.movies.get(r.Context(), key, func() *movie { return h.planMovie(ism, members, movies) })
+	pm, err := h.movies.get(r.Context(), key, func() (*movie, error) { return h.planMovie(ism, members, movies), nil })
 	if err != nil {
 		return fmt.Errorf("presentation %s: %w", ism, err)
 	}
