@@ -43,3 +43,19 @@ func ParseScript(data []byte) (name string, values []any, err error) {
 	}
 	return name, values, nil
 }
+
+// Properties returns the properties of the first of a script tag's values
+// when it is an object or an ECMA array (onMetaData's usual shape, which
+// encoders send as either), else nil.
+func Properties(values []any) []Property {
+	if len(values) == 0 {
+		return nil
+	}
+	switch v := values[0].(type) {
+	case ECMAArray:
+		return v
+	case Object:
+		return v
+	}
+	return nil
+}

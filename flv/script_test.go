@@ -67,3 +67,19 @@ func TestParseScriptErrors(t *testing.T) {
 		t.Errorf("trailing garbage: ParseScript = %q, %v, %v", name, vals, err)
 	}
 }
+
+func TestProperties(t *testing.T) {
+	arr := ECMAArray{{Key: "width", Value: 1.0}}
+	obj := Object{{Key: "height", Value: 2.0}}
+	if p := Properties([]any{arr}); len(p) != 1 || p[0].Key != "width" {
+		t.Fatalf("ECMA array: %v", p)
+	}
+	if p := Properties([]any{obj, "x"}); len(p) != 1 || p[0].Key != "height" {
+		t.Fatalf("object: %v", p)
+	}
+	for _, v := range [][]any{nil, {"onMetaData"}, {1.0}} {
+		if p := Properties(v); p != nil {
+			t.Fatalf("%v: %v", v, p)
+		}
+	}
+}

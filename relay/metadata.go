@@ -21,19 +21,12 @@ var fileKeys = []string{"duration", "filesize"}
 
 // metadataVariants returns, for each set of announced tracks, the onMetaData
 // script body with hasAudio/hasVideo set to match and the other track's keys
-// removed, as well as the keys that only describe files. It returns nil when values do not hold the usual object, in which
-// case the tag passes as it came.
+// removed, as well as the keys that only describe files. It returns nil
+// when values do not hold the usual object, in which case the tag passes as
+// it came.
 func metadataVariants(values []any) *[buffer.AllTracks + 1][]byte {
-	if len(values) == 0 {
-		return nil
-	}
-	var props []flv.Property
-	switch v := values[0].(type) {
-	case flv.ECMAArray:
-		props = v
-	case flv.Object:
-		props = v
-	default:
+	props := flv.Properties(values)
+	if props == nil {
 		return nil
 	}
 	var out [buffer.AllTracks + 1][]byte

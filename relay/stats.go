@@ -94,17 +94,7 @@ func (m *meter) count(now time.Time, t flv.Tag, ts uint32, video flv.VideoInfo, 
 
 // metadata takes what onMetaData says about the picture and sound.
 func (m *meter) metadata(values []any) {
-	if len(values) == 0 {
-		return
-	}
-	var props []flv.Property
-	switch v := values[0].(type) {
-	case flv.ECMAArray:
-		props = v
-	case flv.Object:
-		props = v
-	}
-	for _, p := range props {
+	for _, p := range flv.Properties(values) {
 		n, ok := p.Value.(float64)
 		if !ok || n < 0 || n > 1<<20 {
 			continue

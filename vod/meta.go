@@ -52,16 +52,8 @@ func readMeta(body []byte) metaFacts {
 		return f
 	}
 	_, values, _ := flv.ParseScript(body)
-	if len(values) == 0 {
-		return f
-	}
-	var props []flv.Property
-	switch v := values[0].(type) {
-	case flv.ECMAArray:
-		props = v
-	case flv.Object:
-		props = v
-	default:
+	props := flv.Properties(values)
+	if props == nil {
 		return f
 	}
 	var kept flv.ECMAArray
