@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,17 +16,13 @@ import (
 	"github.com/flvedge/flvedge/internal/testutil"
 )
 
-// fixtureDir holds the MP4 files the tests make with ffmpeg, once per test
-// binary.
-var fixtureDir string
-
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "mp4-fixtures-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fixtureDir = dir
+	fixtures.Dir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -71,50 +66,13 @@ var fixtureArgs = map[string][]string{
 	fixAudioCut: {"-ss", "1.5", "-i", "{audio.mp4}", "-c", "copy"},
 }
 
-type fixtureState struct {
-	once sync.Once
-	err  error
-}
-
-var fixtures = map[string]*fixtureState{}
-
-func init() {
-	for name := range fixtureArgs {
-		fixtures[name] = new(fixtureState)
-	}
-}
+// fixtures makes them; its Dir is set by TestMain.
+var fixtures = &testutil.Fixtures{Args: fixtureArgs}
 
 // fixture returns the path of a fixture, making it first if needed.
 func fixture(t testing.TB, name string) string {
 	t.Helper()
-	testutil.RequireTool(t, "ffmpeg", "ffmpeg")
-	if err := makeFixture(name); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(fixtureDir, name)
-}
-
-func makeFixture(name string) error {
-	st := fixtures[name]
-	st.once.Do(func() {
-		var args []string
-		for _, a := range fixtureArgs[name] {
-			if src, ok := strings.CutPrefix(a, "{"); ok {
-				src = strings.TrimSuffix(src, "}")
-				if st.err = makeFixture(src); st.err != nil {
-					return
-				}
-				a = filepath.Join(fixtureDir, src)
-			}
-			args = append(args, a)
-		}
-		args = append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)
-		out, err := exec.Command("ffmpeg", append(args, filepath.Join(fixtureDir, name))...).CombinedOutput()
-		if err != nil {
-			st.err = fmt.Errorf("ffmpeg making %s: %v\n%s", name, err, out)
-		}
-	})
-	return st.err
+	return fixtures.Path(t, name)
 }
 
 // parseFixture parses a fixture.

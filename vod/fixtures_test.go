@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -19,10 +18,6 @@ import (
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
-
-// fixtureDir holds the FLV files the tests make with ffmpeg, once per test
-// binary.
-var fixtureDir string
 
 func TestMain(m *testing.M) {
 	if dir := os.Getenv(benchServeEnv); dir != "" {
@@ -34,7 +29,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fixtureDir = dir
+	fixtures.Dir = dir
+	mp4Fixtures.Dir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	http.DefaultClient.CloseIdleConnections()
@@ -70,50 +66,13 @@ var fixtureArgs = map[string][]string{
 		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-t", "20"},
 }
 
-type fixtureState struct {
-	once sync.Once
-	err  error
-}
-
-var fixtures = map[string]*fixtureState{}
-
-func init() {
-	for name := range fixtureArgs {
-		fixtures[name] = new(fixtureState)
-	}
-}
+// fixtures makes them; its Dir is set by TestMain.
+var fixtures = &testutil.Fixtures{Args: fixtureArgs, Output: []string{"-f", "flv"}}
 
 // fixture returns the path of a fixture, making it first if needed.
 func fixture(t testing.TB, name string) string {
 	t.Helper()
-	testutil.RequireTool(t, "ffmpeg", "ffmpeg")
-	if err := makeFixture(name); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(fixtureDir, name)
-}
-
-func makeFixture(name string) error {
-	st := fixtures[name]
-	st.once.Do(func() {
-		var args []string
-		for _, a := range fixtureArgs[name] {
-			if src, ok := strings.CutPrefix(a, "{"); ok {
-				src = strings.TrimSuffix(src, "}")
-				if st.err = makeFixture(src); st.err != nil {
-					return
-				}
-				a = filepath.Join(fixtureDir, src)
-			}
-			args = append(args, a)
-		}
-		args = append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)
-		out, err := exec.Command("ffmpeg", append(args, "-f", "flv", filepath.Join(fixtureDir, name))...).CombinedOutput()
-		if err != nil {
-			st.err = fmt.Errorf("ffmpeg making %s: %v\n%s", name, err, out)
-		}
-	})
-	return st.err
+	return fixtures.Path(t, name)
 }
 
 // readFile returns a file's bytes or fails the test.

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,39 +42,13 @@ var mp4FixtureArgs = map[string][]string{
 	mp4Frag:  {"-i", "{end.mp4}", "-c", "copy", "-movflags", "+frag_keyframe+empty_moov"},
 }
 
-var mp4Fixtures sync.Map // name → *fixtureState
+// mp4Fixtures makes them, beside the FLV fixtures.
+var mp4Fixtures = &testutil.Fixtures{Args: mp4FixtureArgs}
 
 // mp4Fixture returns the path of an MP4 fixture, making it first if needed.
 func mp4Fixture(t testing.TB, name string) string {
 	t.Helper()
-	testutil.RequireTool(t, "ffmpeg", "ffmpeg")
-	if err := makeMP4Fixture(name); err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(fixtureDir, name)
-}
-
-func makeMP4Fixture(name string) error {
-	v, _ := mp4Fixtures.LoadOrStore(name, new(fixtureState))
-	st := v.(*fixtureState)
-	st.once.Do(func() {
-		args := []string{"-hide_banner", "-loglevel", "error", "-y"}
-		for _, a := range mp4FixtureArgs[name] {
-			if src, ok := strings.CutPrefix(a, "{"); ok {
-				src = strings.TrimSuffix(src, "}")
-				if st.err = makeMP4Fixture(src); st.err != nil {
-					return
-				}
-				a = filepath.Join(fixtureDir, src)
-			}
-			args = append(args, a)
-		}
-		out, err := exec.Command("ffmpeg", append(args, filepath.Join(fixtureDir, name))...).CombinedOutput()
-		if err != nil {
-			st.err = fmt.Errorf("ffmpeg making %s: %v\n%s", name, err, out)
-		}
-	})
-	return st.err
+	return mp4Fixtures.Path(t, name)
 }
 
 // newMP4Server serves copies of the named MP4 fixtures at /vod.
