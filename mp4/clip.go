@@ -310,21 +310,25 @@ func (f *File) clipLayout(cuts []*trackCut) (*Layout, error) {
 	if f.ftyp != nil {
 		head = f.ftyp.Append(head)
 	}
-	head = moov.Append(head)
-	if mdatHdr == 16 {
-		head = binary.BigEndian.AppendUint32(head, 1)
-		head = append(head, typeMdat[:]...)
-		head = binary.BigEndian.AppendUint64(head, uint64(payload+16))
-	} else {
-		head = binary.BigEndian.AppendUint32(head, uint32(payload+8))
-		head = append(head, typeMdat[:]...)
-	}
+	head = appendMdatHeader(moov.Append(head), payload, mdatHdr)
 	l := &Layout{}
 	l.addMem(head)
 	for _, s := range spans {
 		l.addFile(s.src, s.end-s.src)
 	}
 	return l, nil
+}
+
+// appendMdatHeader appends the header of an mdat box holding payload bytes,
+// of hdrLen 8 (32-bit size) or 16 (64-bit size).
+func appendMdatHeader(b []byte, payload int64, hdrLen int64) []byte {
+	if hdrLen == 16 {
+		b = binary.BigEndian.AppendUint32(b, 1)
+		b = append(b, typeMdat[:]...)
+		return binary.BigEndian.AppendUint64(b, uint64(payload+16))
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(payload+8))
+	return append(b, typeMdat[:]...)
 }
 
 // chunkOffsetBox returns the type and payload of a chunk offset table:

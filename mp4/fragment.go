@@ -152,15 +152,7 @@ func (t *Track) Fragment(from, to uint32, opt FragmentOptions) (*Layout, error) 
 		return nil, fmt.Errorf("mp4: fragment of %d samples: moof of %d bytes: %w", count, moof.Size(), ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(trunBox.Payload[8:], uint32(dataOffset))
-	head := moof.Append(make([]byte, 0, dataOffset))
-	if mdatHdr == 16 {
-		head = binary.BigEndian.AppendUint32(head, 1)
-		head = append(head, typeMdat[:]...)
-		head = binary.BigEndian.AppendUint64(head, uint64(payload+16))
-	} else {
-		head = binary.BigEndian.AppendUint32(head, uint32(payload+8))
-		head = append(head, typeMdat[:]...)
-	}
+	head := appendMdatHeader(moof.Append(make([]byte, 0, dataOffset)), payload, mdatHdr)
 	l := &Layout{}
 	l.addMem(head)
 	for _, c := range chunks {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/config"
-	"github.com/flvedge/flvedge/flv"
 )
 
 // publishRefused waits for an ffmpeg publisher to give up.
@@ -156,36 +155,5 @@ func startDemoAt(t *testing.T, s *testServer, url string) {
 // watchAs is watch for a client behind a proxy.
 func watchAs(t *testing.T, url, client string) *viewer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Forwarded-For", client)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		t.Fatalf("GET %s as %s: %s", url, client, resp.Status)
-	}
-	v := &viewer{ended: make(chan struct{})}
-	t.Cleanup(func() {
-		resp.Body.Close()
-		<-v.ended
-	})
-	go func() {
-		defer close(v.ended)
-		r := flv.NewReader(resp.Body)
-		_, err := r.ReadHeader()
-		for err == nil {
-			var tag flv.Tag
-			if tag, err = r.ReadTag(); err == nil {
-				v.mu.Lock()
-				v.tags = append(v.tags, tag)
-				v.mu.Unlock()
-			}
-		}
-	}()
-	return v
+	return watch(t, url, "X-Forwarded-For", client)
 }

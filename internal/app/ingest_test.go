@@ -244,13 +244,21 @@ type viewer struct {
 	ended chan struct{}
 }
 
-func watch(t *testing.T, url string) *viewer {
+func watch(t *testing.T, url string, header ...string) *viewer {
 	t.Helper()
-	resp, err := http.Get(url)
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	v := &viewer{ended: make(chan struct{})}
