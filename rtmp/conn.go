@@ -91,7 +91,11 @@ func (c *conn) serve() error {
 	if digest {
 		c.handshake = "digest"
 	}
-	c.cr = NewChunkReader(c.br, c.srv.MaxMessageSize)
+	// Until a publish is accepted, media has nowhere to go: every message
+	// is held to the command limit, so that a client nobody authorized
+	// holds little memory.
+	c.cr = NewChunkReader(c.br, c.srv.maxCommandSize())
+	c.cr.SetMaxCommandSize(c.srv.maxCommandSize())
 	for {
 		m, err := c.cr.ReadMessage()
 		if err != nil {

@@ -133,6 +133,30 @@ func TestPublishSession(t *testing.T) {
 	}
 }
 
+// Before its publish is accepted a connection is held to the command limit
+// for every message; after, media may be as large as MaxMessageSize.
+func TestMediaLimitRaisedByPublish(t *testing.T) {
+	ts := startServer(t, func(ts *testServer) { ts.MaxCommandSize = 4096 })
+	c := dial(t, ts.addr)
+	c.connect("live")
+	id, _ := c.publish("big")
+	sink := ts.rec.next(t)
+	keyframe := append([]byte{0x17, 1, 0, 0, 0}, make([]byte, 1<<20)...)
+	c.media(TypeVideo, id, 0, keyframe)
+	if tags := sink.waitTags(t, 1); len(tags[0].Data) != len(keyframe) {
+		t.Errorf("keyframe of %d bytes arrived as %d", len(keyframe), len(tags[0].Data))
+	}
+	c.command(0, "FCPublish", 4, nil, string(make([]byte, 5000)))
+	c.expectClosed()
+	ts.logs.waitFor(t, "rtmp connection failed", "exceeds the limit of 4096")
+
+	early := dial(t, ts.addr)
+	early.connect("live")
+	early.media(TypeVideo, 1, 0, make([]byte, 4097))
+	early.expectClosed()
+	ts.logs.waitFor(t, "rtmp connection failed", "message of type 9 of 4097 bytes on chunk stream 6 exceeds the limit of 4096")
+}
+
 func TestSinkClosedOnDisconnect(t *testing.T) {
 	ts := startServer(t, nil)
 	c := dial(t, ts.addr)

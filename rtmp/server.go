@@ -42,9 +42,13 @@ const (
 // Server accepts RTMP connections and passes publish requests to its
 // Handler. Set the fields before calling Serve and do not change them after.
 type Server struct {
-	Handler          Handler
-	Logger           *slog.Logger  // nil means slog.Default()
-	MaxMessageSize   uint32        // largest message accepted; 0 means DefaultMaxMessageSize
+	Handler        Handler
+	Logger         *slog.Logger // nil means slog.Default()
+	MaxMessageSize uint32       // largest media message accepted from a publisher; 0 means DefaultMaxMessageSize
+	// MaxCommandSize is the largest message of any other type (commands,
+	// data, control), and of any type before a publish is accepted; 0 means
+	// DefaultMaxCommandSize.
+	MaxCommandSize   uint32
 	ChunkSize        uint32        // chunk size we send with; 0 (or over 2^31-1) means DefaultOutChunkSize
 	HandshakeTimeout time.Duration // for the handshake and the connect command; 0 means DefaultHandshakeTimeout
 	IdleTimeout      time.Duration // longest silence once connected; 0 means DefaultIdleTimeout
@@ -192,6 +196,13 @@ func (s *Server) warn(addr net.Addr, msg string, args ...any) {
 		source = a.IP.String()
 	}
 	s.warnings.Warn(source, msg, args...)
+}
+
+func (s *Server) maxCommandSize() uint32 {
+	if s.MaxCommandSize == 0 {
+		return DefaultMaxCommandSize
+	}
+	return s.MaxCommandSize
 }
 
 func (s *Server) chunkSize() uint32 {

@@ -419,7 +419,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
+		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize)}
 		s.rtmp.Handler = guardedPublish{guard: s.currentGuard, next: s.rtmp.Handler}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
