@@ -39,6 +39,9 @@ var (
 	ErrReplaced = errors.New("publisher replaced by a newer one")
 	// ErrHubClosed refuses work after Close.
 	ErrHubClosed = errors.New("relay closed")
+	// ErrStreamHeld refuses a publisher other than the one that left a
+	// stream, while the stream's viewers wait for that one to come back.
+	ErrStreamHeld = errors.New("stream is held for its publisher until its grace period ends")
 )
 
 // Hub holds the live streams of a server by app and name.
@@ -76,6 +79,7 @@ type Stream struct {
 	current atomic.Pointer[Publisher]
 	grace   *time.Timer // guarded by hub.mu; set while the stream has no publisher
 	graceID int         // guarded by hub.mu; tells a stale timer from the current one
+	owner   string      // guarded by hub.mu; identity of the latest publisher
 
 	viewers atomic.Int64
 
@@ -98,11 +102,23 @@ func (h *Hub) Lookup(app, name string) *Stream {
 	return h.streams[streamKey{app, name}]
 }
 
-// Publish makes the caller the publisher of app/name. kick is called, at most
-// once and from another goroutine, when the publisher must go: replaced by a
-// takeover or the hub closing. The caller must Close the publisher when it
-// leaves.
+// Publish makes the caller the publisher of app/name, as the server's own
+// publisher (a pull, the demo): PublishAs with no identity.
 func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
+	return h.PublishAs(app, name, "", kick)
+}
+
+// PublishAs makes the caller the publisher of app/name. kick is called, at
+// most once and from another goroutine, when the publisher must go:
+// replaced by a takeover or the hub closing. The caller must Close the
+// publisher when it leaves.
+//
+// owner is who the publisher is (for RTMP, what its credentials proved).
+// Only the same owner may continue a stream whose viewers wait for their
+// publisher in its grace period, or take a live one over: anyone else would
+// continue their responses with another picture. Others get ErrStreamHeld
+// until the grace period ends (ErrStreamBusy while the stream is live).
+func (h *Hub) PublishAs(app, name, owner string, kick func()) (*Publisher, error) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -112,12 +128,17 @@ func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
 	s := h.streams[key]
 	if s == nil {
 		s = h.newStream(app, name)
+		s.owner = owner
 		h.streams[key] = s
 	}
 	old := s.current.Load()
-	if old != nil && !h.cfg.Takeover {
+	switch {
+	case old != nil && (!h.cfg.Takeover || s.owner != owner):
 		h.mu.Unlock()
 		return nil, ErrStreamBusy
+	case s.owner != owner:
+		h.mu.Unlock()
+		return nil, ErrStreamHeld
 	}
 	if s.grace != nil {
 		s.grace.Stop()

@@ -293,3 +293,56 @@ func TestUnchangedConfigurationFromTheSameSourceIsNotResent(t *testing.T) {
 		t.Fatalf("got %d tags, want only the keyframe", len(tags))
 	}
 }
+
+// While viewers wait for a stream's publisher, only that publisher may
+// come back; another is refused until the grace period ends, and may then
+// start the stream anew. A takeover, too, is for the same publisher only.
+func TestGraceHeldForTheSamePublisher(t *testing.T) {
+	h := NewHub(Config{Grace: 300 * time.Millisecond, Takeover: true})
+	defer h.Close()
+	p, err := h.PublishAs("live", "a", "key:1", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishStart(t, p, 0)
+	cur := h.Lookup("live", "a").Join(buffer.AllTracks).Cursor
+	viewerTags(t, cur)
+	if _, err := h.PublishAs("live", "a", "key:2", func() {}); !errors.Is(err, ErrStreamBusy) {
+		t.Fatalf("takeover by another publisher: %v, want ErrStreamBusy", err)
+	}
+	p.Close()
+	for _, other := range []string{"key:2", ""} {
+		if _, err := h.PublishAs("live", "a", other, func() {}); !errors.Is(err, ErrStreamHeld) {
+			t.Fatalf("%q in the grace period of key:1: %v, want ErrStreamHeld", other, err)
+		}
+	}
+	var kicked atomic.Bool
+	back, err := h.PublishAs("live", "a", "key:1", func() { kicked.Store(true) })
+	if err != nil {
+		t.Fatalf("the same publisher back within grace: %v", err)
+	}
+	again, err := h.PublishAs("live", "a", "key:1", func() {})
+	if err != nil || !kicked.Load() {
+		t.Fatalf("takeover by the same publisher: %v, first kicked %v", err, kicked.Load())
+	}
+	again.Close()
+	back.Close()
+
+	// Once the grace period is over the stream is gone, and anyone may
+	// start it anew.
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Lookup("live", "a") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("stream still there 10 s after its grace period")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, ended := viewerTags(t, cur); !ended {
+		t.Fatal("viewer not ended after the grace period")
+	}
+	p2, err := h.PublishAs("live", "a", "key:2", func() {})
+	if err != nil {
+		t.Fatalf("another publisher after the grace period: %v", err)
+	}
+	p2.Close()
+}

@@ -39,16 +39,17 @@ func newGuard(a config.Access, logger *slog.Logger) (*auth.Guard, error) {
 // unauthorized is all a refused publisher is told.
 var unauthorized = &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "Unauthorized."}
 
-// guardedPublish asks the guard before it hands a publish request on.
+// guardedPublish asks the guard before it hands a publish request on, with
+// who the publisher proved to be.
 type guardedPublish struct {
 	guard func() *auth.Guard // the current one: a reload replaces it
-	next  rtmp.Handler
+	next  publishHandler
 }
 
 func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	// The callback's timeout bounds the wait; the connection reads nothing
 	// meanwhile, which is what a publisher waiting for its answer expects.
-	err := h.guard().AuthorizePublish(context.Background(), auth.PublishRequest{
+	id, err := h.guard().AuthorizePublish(context.Background(), auth.PublishRequest{
 		App: req.App, Stream: req.Stream, Query: req.Query, Client: auth.AddrOf(req.RemoteAddr),
 	})
 	if err != nil {
@@ -56,7 +57,7 @@ func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 		// reason included, at a bounded rate.
 		return nil, fmt.Errorf("%w (%w)", unauthorized, err)
 	}
-	return h.next.Publish(req)
+	return h.next.publish(req, id)
 }
 
 // refusalCollector exports the guards' refusal counts, read at scrape time.

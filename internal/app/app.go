@@ -419,8 +419,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize)}
-		s.rtmp.Handler = guardedPublish{guard: s.currentGuard, next: s.rtmp.Handler}
+		s.rtmp = &rtmp.Server{Handler: guardedPublish{guard: s.currentGuard, next: newPublishHandler(s.hub, s.metrics)}, Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize)}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
@@ -595,7 +594,8 @@ func graceOrNone(d time.Duration) time.Duration {
 	return d
 }
 
-// publishHandler lets RTMP publishers into the hub, and counts them.
+// publishHandler lets RTMP publishers that the guard authorized into the
+// hub, and counts them.
 type publishHandler struct {
 	hub       *relay.Hub
 	publishes *prometheus.CounterVec
@@ -610,12 +610,16 @@ func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler
 	return h
 }
 
-func (h publishHandler) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
-	p, err := h.hub.Publish(req.App, req.Stream, func() { req.Close() })
+// publish lets an authorized publisher in, as the identity it proved.
+func (h publishHandler) publish(req *rtmp.PublishRequest, id auth.PublishIdentity) (rtmp.Sink, error) {
+	p, err := h.hub.PublishAs(req.App, req.Stream, string(id), func() { req.Close() })
 	switch {
 	case errors.Is(err, relay.ErrStreamBusy):
 		h.publishes.WithLabelValues("refused", "busy").Inc()
 		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
+	case errors.Is(err, relay.ErrStreamHeld):
+		h.publishes.WithLabelValues("refused", "held").Inc()
+		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is waiting for its publisher to come back; try again after its grace period"}
 	case err != nil:
 		h.publishes.WithLabelValues("refused", "closing").Inc()
 		return nil, err
