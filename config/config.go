@@ -36,6 +36,7 @@ type Config struct {
 	Window      Window       `yaml:"window"`
 	Publish     Publish      `yaml:"publish"`
 	Viewers     Viewers      `yaml:"viewers"`
+	Limits      Limits       `yaml:"limits"`
 	Upstream    Upstream     `yaml:"upstream"`
 	Pulls       []StaticPull `yaml:"pulls"`
 	Admin       Admin        `yaml:"admin"`
@@ -130,6 +131,9 @@ func (c Config) Check() error {
 		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := c.checkLimits(); err != nil {
 		return err
 	}
 	if err := c.checkTLS(); err != nil {

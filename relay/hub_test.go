@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,4 +346,75 @@ func TestGraceHeldForTheSamePublisher(t *testing.T) {
 		t.Fatalf("another publisher after the grace period: %v", err)
 	}
 	p2.Close()
+}
+
+// Beyond the hub's limits new streams and publishers are refused with
+// ErrAtCapacity, and room comes back as they leave.
+func TestHubLimits(t *testing.T) {
+	h := NewHub(Config{MaxStreams: 2, MaxPublishers: 1, Grace: time.Minute})
+	defer h.Close()
+	a, err := h.Publish("live", "a", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Publish("live", "b", func() {}); !errors.Is(err, ErrAtCapacity) || !strings.Contains(err.Error(), "limits.publishers") {
+		t.Fatalf("a second publisher: %v, want refused by limits.publishers", err)
+	}
+	if h.Lookup("live", "b") != nil {
+		t.Fatal("a refused publisher left a stream behind")
+	}
+	a.Close() // a waits in its grace period: still a stream, no publisher
+	b, err := h.Publish("live", "b", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := h.Publish("live", "c", func() {}); !errors.Is(err, ErrAtCapacity) || !strings.Contains(err.Error(), "limits.streams") {
+		t.Fatalf("a third stream: %v, want refused by limits.streams", err)
+	}
+	if err := h.Room(); !errors.Is(err, ErrAtCapacity) {
+		t.Fatalf("Room with 2 of 2 streams: %v", err)
+	}
+	if _, err := h.Publish("live", "a", func() {}); err != nil {
+		t.Fatalf("back in its grace period: %v", err)
+	}
+}
+
+// Past limits.window_bytes every window trims itself to its share, and new
+// streams are refused until the windows shrink.
+func TestHubWindowLimit(t *testing.T) {
+	const limit = 1 << 20
+	h := NewHub(Config{MaxWindow: limit})
+	defer h.Close()
+	garbage := append([]byte{0x27, 1, 0, 0, 0}, make([]byte, 64<<10)...) // inter frames, never a keyframe
+	var pubs []*Publisher
+	for _, name := range []string{"a", "b", "c"} {
+		p, err := h.Publish("live", name, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, p)
+	}
+	for i := range 100 {
+		for _, p := range pubs {
+			mustWrite(t, p, flv.TagVideo, uint32(i*40), garbage)
+		}
+		if n := h.WindowBytes(); n > limit+3*int64(len(garbage)+64) {
+			t.Fatalf("windows hold %d bytes, limit %d", n, limit)
+		}
+	}
+	if _, err := h.Publish("live", "d", func() {}); !errors.Is(err, ErrAtCapacity) || !strings.Contains(err.Error(), "limits.window_bytes") {
+		t.Fatalf("a new stream past the window limit: %v", err)
+	}
+	for _, p := range pubs {
+		p.End()
+	}
+	if n := h.WindowBytes(); n != 0 {
+		t.Fatalf("ended streams still count %d bytes", n)
+	}
+	if p, err := h.Publish("live", "d", func() {}); err != nil {
+		t.Fatalf("a new stream once the others ended: %v", err)
+	} else {
+		p.Close()
+	}
 }

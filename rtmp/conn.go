@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type conn struct {
 	cr  *ChunkReader
 	cw  *ChunkWriter
 	log *slog.Logger
+
+	client netip.Prefix // what the server's per-client cap counts it against
 
 	handshake    string // "plain" or "digest", for the log
 	connected    bool

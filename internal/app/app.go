@@ -357,6 +357,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Grace:            graceOrNone(cfg.Publish.Grace),
 		Takeover:         cfg.Publish.Takeover,
 		MaxTimestampJump: cfg.Publish.MaxTimestampJump,
+		MaxStreams:       cfg.Limits.Streams,
+		MaxPublishers:    cfg.Limits.Publishers,
+		MaxWindow:        windowBytes(int64(cfg.Limits.WindowBytes), logger),
 		Logger:           logger,
 	})
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
@@ -381,6 +384,10 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	s.refusals = newRefusalCollector(s.currentGuard)
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.refusals)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flvedge_window_bytes",
+		Help: "Bytes in every stream's window together (bounded by limits.window_bytes).",
+	}, func() float64 { return float64(s.hub.WindowBytes()) }))
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
@@ -419,7 +426,21 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: guardedPublish{guard: s.currentGuard, next: newPublishHandler(s.hub, s.metrics)}, Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize)}
+		refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flvedge_rtmp_connections_refused_total",
+			Help: "RTMP connections closed at accept, by the limit they would have passed (connections, connections_per_client).",
+		}, []string{"limit"})
+		s.metrics.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flvedge_rtmp_connections",
+			Help: "RTMP connections open now (bounded by limits.rtmp_connections).",
+		}, func() float64 { return float64(s.rtmp.Connections()) }))
+		s.rtmp = &rtmp.Server{
+			Handler:        guardedPublish{guard: s.currentGuard, next: newPublishHandler(s.hub, s.metrics)},
+			Logger:         logger,
+			MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize),
+			MaxConns: cfg.Limits.RTMPConnections, MaxConnsPerClient: cfg.Limits.RTMPConnectionsPerClient,
+			Refused: func(limit string) { refused.WithLabelValues(limit).Inc() },
+		}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
@@ -617,6 +638,9 @@ func (h publishHandler) publish(req *rtmp.PublishRequest, id auth.PublishIdentit
 	case errors.Is(err, relay.ErrStreamBusy):
 		h.publishes.WithLabelValues("refused", "busy").Inc()
 		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
+	case errors.Is(err, relay.ErrAtCapacity):
+		h.publishes.WithLabelValues("refused", "capacity").Inc()
+		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: err.Error()}
 	case errors.Is(err, relay.ErrStreamHeld):
 		h.publishes.WithLabelValues("refused", "held").Inc()
 		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is waiting for its publisher to come back; try again after its grace period"}
