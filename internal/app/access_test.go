@@ -58,7 +58,7 @@ func TestPublishKeysWithFFmpeg(t *testing.T) {
 	publishFFmpeg(t, s.rtmpURL("cam2?"+signed.Query()))
 	waitStream(t, s.playURL("cam2"))
 
-	_, publish := s.currentGuard().Refusals()
+	_, publish := s.guard.Refusals()
 	if publish[auth.KeyInvalid] != 2 {
 		t.Fatalf("publish refusals %v", publish)
 	}
@@ -130,7 +130,7 @@ func TestLimitsSpareViewers(t *testing.T) {
 	for _, v := range viewers {
 		v.waitTags(t, v.count()+20)
 	}
-	play, _ := s.currentGuard().Refusals()
+	play, _ := s.guard.Refusals()
 	if play[auth.ClientBusy] != 1 || play[auth.StreamFull] != 1 {
 		t.Fatalf("refusals %v", play)
 	}

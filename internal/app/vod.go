@@ -10,17 +10,17 @@ import (
 
 // addVODFlags defines --vod-root, for both roles: edges serve VOD to their
 // viewers, and ingests may serve recordings.
-func addVODFlags(override func(name, usage string, set func(c *config.Config, value string) error)) {
-	first := true
-	override("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, v string) error {
-		r, err := config.ParseVODRoot(v)
-		if err != nil {
-			return err
+func addVODFlags(list overrideList) {
+	list("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, values []string) error {
+		roots := make([]config.VODRoot, 0, len(values))
+		for _, v := range values {
+			r, err := config.ParseVODRoot(v)
+			if err != nil {
+				return err
+			}
+			roots = append(roots, r)
 		}
-		if first {
-			c.VOD.Roots, first = nil, false
-		}
-		c.VOD.Roots = append(c.VOD.Roots, r)
+		c.VOD.Roots = roots
 		return nil
 	})
 }
