@@ -256,19 +256,7 @@ func TestReloadKeepsLimits(t *testing.T) {
 	url := s.playURL("demo")
 	startDemoAt(t, s, url)
 	viewers := []*viewer{watchAs(t, url, "192.0.2.1"), watchAs(t, url, "192.0.2.1"), watchAs(t, url, "192.0.2.2")}
-	get := func(path, client string) int {
-		req, err := http.NewRequest(http.MethodGet, s.baseURL()+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("X-Forwarded-For", client)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	get := func(path, client string) int { return statusAs(t, s.baseURL()+path, client) }
 	// 192.0.2.9 spends its burst of 5 on a stream that does not exist.
 	for range 5 {
 		if code := get("/live/none.flv", "192.0.2.9"); code != http.StatusNotFound {
