@@ -308,3 +308,21 @@ func TestReloadKeepsLimits(t *testing.T) {
 		t.Fatalf("refusals over the reloads %v, want 1 client_connections, 3 viewers and some rate", play)
 	}
 }
+
+// TestReloadKeepsTheViewerCap: viewers.max, the cap over all streams, still
+// counts the viewers connected before a reload.
+func TestReloadKeepsTheViewerCap(t *testing.T) {
+	s, reload := startWithFlags(t, Ingest, "viewers: {max: 2}\n")
+	publishStill(t, s, "a")
+	publishStill(t, s, "b")
+	watch(t, s.playURL("a"))
+	watch(t, s.playURL("b"))
+	reload("viewers: {max: 2, write_timeout: 20s}\n")
+	if code := status(t, s.playURL("a")); code != http.StatusServiceUnavailable {
+		t.Fatalf("a third viewer after a reload: %d, want 503 (viewers.max 2)", code)
+	}
+	reload("viewers: {max: 3}\n")
+	if code := status(t, s.playURL("a")); code != http.StatusOK {
+		t.Fatalf("a third viewer with viewers.max raised to 3: %d, want 200", code)
+	}
+}
