@@ -311,10 +311,11 @@ type server struct {
 	closeOnce sync.Once
 
 	// What a reload changes: the settings read per request, the access
-	// rules in the guard, and the handler tree built on them. The guard
-	// itself, with the live counts of its limits, stays.
+	// rules in the guard, the VOD routes, and the handler tree built on
+	// them. The guard itself, with the live counts of its limits, stays.
 	cfg        atomic.Pointer[config.Config]
 	guard      *auth.Guard
+	vod        vodServing // changed by reloads only, on Run's goroutine
 	refusalLog auth.Warner
 	handler    atomic.Pointer[http.Handler]
 	live       *web.Live
@@ -326,7 +327,7 @@ type server struct {
 // pages. Listeners, windows and timeouts of running pulls stay as they
 // started; they need a restart.
 func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
-	mounts, err := vodMounts(cfg, logger)
+	vod, err := s.vod.next(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -346,11 +347,12 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	} else {
 		s.guard.SetPolicy(policy)
 	}
-	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, mounts...), web.Pages{
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, vod.mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
 		StreamList: cfg.Player.StreamList, Hub: s.hub,
 	}))
 	s.cfg.Store(&cfg)
+	s.vod = vod
 	s.live.SetLimits(s.viewerLimits(cfg))
 	s.handler.Store(&h)
 	return nil

@@ -326,3 +326,22 @@ func TestReloadKeepsTheViewerCap(t *testing.T) {
 		t.Fatalf("a third viewer with viewers.max raised to 3: %d, want 200", code)
 	}
 }
+
+// TestReloadKeepsTheVODHandler: a reload that leaves the VOD settings alone
+// keeps the handler, and with it the cached indexes; one that changes them
+// builds a new one.
+func TestReloadKeepsTheVODHandler(t *testing.T) {
+	dir := t.TempDir()
+	roots := "vod: {roots: [{prefix: /vod, dir: " + dir + "}]}\n"
+	s, reload := startWithFlags(t, Ingest, roots)
+	handler := func() http.Handler { return s.vod.mounts[0].Handler }
+	before := handler()
+	reload(roots + "viewers: {max: 5}\n")
+	if handler() != before {
+		t.Fatal("a reload that changes no VOD setting replaced the VOD handler")
+	}
+	reload("vod: {roots: [{prefix: /vod, dir: " + dir + "}], index_cache: 1MiB}\n")
+	if handler() == before {
+		t.Fatal("a reload that changes the VOD settings kept the old handler")
+	}
+}

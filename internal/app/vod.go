@@ -2,6 +2,8 @@ package app
 
 import (
 	"log/slog"
+	"reflect"
+	"time"
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/vod"
@@ -47,4 +49,27 @@ func vodMounts(cfg config.Config, logger *slog.Logger) ([]web.Mount, error) {
 		logger.Info("vod", "prefix", r.Prefix, "dir", r.Dir, "follow_symlinks", r.FollowSymlinks)
 	}
 	return mounts, nil
+}
+
+// vodServing is the VOD routes in force and the settings they were built
+// from.
+type vodServing struct {
+	built        bool
+	vod          config.VOD
+	writeTimeout time.Duration
+	mounts       []web.Mount
+}
+
+// next returns the VOD routes of cfg. A reload that leaves their settings
+// alone keeps the handler: its index cache and the scans under way are live
+// state, which a reload does not drop.
+func (v vodServing) next(cfg config.Config, logger *slog.Logger) (vodServing, error) {
+	if v.built && v.writeTimeout == cfg.Viewers.WriteTimeout && reflect.DeepEqual(v.vod, cfg.VOD) {
+		return v, nil
+	}
+	mounts, err := vodMounts(cfg, logger)
+	if err != nil {
+		return v, err
+	}
+	return vodServing{built: true, vod: cfg.VOD, writeTimeout: cfg.Viewers.WriteTimeout, mounts: mounts}, nil
 }
