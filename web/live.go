@@ -85,6 +85,10 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := relay.CheckName(app, name); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	want, err := wantedTracks(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
