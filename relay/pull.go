@@ -292,7 +292,7 @@ func streamURLs(origins []string, app, name string) []string {
 		}
 		u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/" + url.PathEscape(app) + "/" + url.PathEscape(name+".flv")
 		if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
-			continue // an escaped path comes back unescaped
+			continue // cannot fail: every part of RawPath is escaped
 		}
 		urls = append(urls, u.String())
 	}
@@ -456,8 +456,11 @@ func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response,
 	said := firstLine(resp.Body)
 	resp.Body.Close()
 	if status != http.StatusNotFound { // "not here" is routine with several origins
-		p.refusals.Warn(req.URL.Host, "pull: origin answered without the stream", "origin", url, "status", status,
-			"body", said, "location", ratelog.Clip(resp.Header.Get("Location")))
+		args := []any{"origin", url, "status", status, "body", said}
+		if loc := resp.Header.Get("Location"); loc != "" {
+			args = append(args, "location", ratelog.Clip(loc))
+		}
+		p.refusals.Warn(req.URL.Host, "pull: origin answered without the stream", args...)
 	}
 	if status/100 != 4 && status != http.StatusLoopDetected {
 		// A redirect, a server error or any other answer: the origin failed.

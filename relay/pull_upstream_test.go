@@ -69,6 +69,19 @@ func (rec *recorder) requests() []request {
 	return append([]request(nil), rec.reqs...)
 }
 
+// startPuller starts a hub and a puller feeding it, closed when the test
+// ends.
+func startPuller(t *testing.T, hubConfig Config, cfg PullConfig) (*Hub, *Puller) {
+	t.Helper()
+	h := NewHub(hubConfig)
+	p := NewPuller(h, cfg)
+	t.Cleanup(func() {
+		p.Close()
+		h.Close()
+	})
+	return h, p
+}
+
 // streamTags sends tags as sendTags does, and keeps the stream open until
 // the puller hangs up.
 func streamTags(w http.ResponseWriter, r *http.Request, timestamps ...uint32) {
@@ -120,17 +133,12 @@ func TestPullFollowsNoRedirect(t *testing.T) {
 		http.Redirect(w, r, elsewhere.srv.URL+r.URL.Path, http.StatusFound)
 	})
 	good := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 1000, 1040) })
-	h := NewHub(Config{})
-	p := NewPuller(h, PullConfig{
+	_, p := startPuller(t, Config{}, PullConfig{
 		Origins: func(string) []string { return []string{redirecting.srv.URL, good.srv.URL} },
 		Header:  func() http.Header { return http.Header{"X-Origin-Key": {"k1"}} },
 		// The caller's client follows redirects; the Puller's copy must not.
 		Client: &http.Client{},
 	})
-	defer func() {
-		p.Close()
-		h.Close()
-	}()
 	s, err := p.Stream(context.Background(), "live", "a", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +158,7 @@ func TestPullFollowsNoRedirect(t *testing.T) {
 // pull's URL may be anyone's.
 func TestStaticPullSendsNoOriginHeaders(t *testing.T) {
 	source := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 0, 40) })
-	h := NewHub(Config{})
-	p := NewPuller(h, PullConfig{Header: func() http.Header { return http.Header{"X-Origin-Key": {"k1"}} }})
-	defer func() {
-		p.Close()
-		h.Close()
-	}()
+	h, p := startPuller(t, Config{}, PullConfig{Header: func() http.Header { return http.Header{"X-Origin-Key": {"k1"}} }})
 	p.Keep("live", "mirror", source.srv.URL+"/live/cam.flv")
 	deadline := time.Now().Add(10 * time.Second)
 	for h.Lookup("live", "mirror") == nil {
@@ -184,12 +187,8 @@ func TestOriginBodiesAreNotReflected(t *testing.T) {
 		http.Error(w, secret+strings.Repeat(" more", 1000), http.StatusForbidden)
 	})
 	var logs testutil.SyncBuffer
-	h := NewHub(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	p := NewPuller(h, PullConfig{Origins: func(string) []string { return []string{forbidden.srv.URL} }})
-	defer func() {
-		p.Close()
-		h.Close()
-	}()
+	_, p := startPuller(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+		PullConfig{Origins: func(string) []string { return []string{forbidden.srv.URL} }})
 	const tries = 10
 	for range tries {
 		_, err := p.Stream(context.Background(), "live", "a", nil)
