@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/flvedge/flvedge/config"
@@ -67,6 +68,34 @@ func TestEdgeSendsOnlyCheckedNamesToOrigins(t *testing.T) {
 	}
 	if !strings.Contains(edge.log.String(), "db-7 token") {
 		t.Fatalf("the origin's words are not in the log:\n%s", edge.log.String())
+	}
+}
+
+// An origin's redirect is an origin failure: the edge plays from the next
+// origin, and where the redirect points gets nothing, credentials least.
+func TestEdgeFollowsNoRedirect(t *testing.T) {
+	ingest := startServer(t, Ingest, nil)
+	startDemo(t, ingest)
+	var contacted atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		contacted.Add(1)
+		ingest.http.Handler.ServeHTTP(w, r)
+	}))
+	defer elsewhere.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirecting.Close()
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, redirecting.URL, ingest.baseURL())
+		c.Upstream.Headers = map[string]string{"X-Origin-Key": "k1"}
+	})
+	watch(t, edge.playURL("demo")).waitTags(t, 10)
+	if n := contacted.Load(); n > 0 {
+		t.Fatalf("the redirect was followed: its target got %d requests", n)
+	}
+	if !strings.Contains(edge.log.String(), "status=302") {
+		t.Fatalf("the redirect is not in the edge's log:\n%s", edge.log.String())
 	}
 }
 
