@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // KeyParam is the query parameter of the stream name (or of the app) that
@@ -151,9 +153,10 @@ func identity(method, credential string) PublishIdentity {
 }
 
 func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) (PublishIdentity, error) {
-	rule := g.publish[req.App]
+	p := g.policy.Load()
+	rule := p.publish[req.App]
 	if rule == nil {
-		rule = g.publish["*"]
+		rule = p.publish["*"]
 	}
 	open := PublishIdentity("address:" + addrString(req.Client))
 	if rule == nil {
@@ -226,7 +229,7 @@ func (r *publishRule) checkKey(req PublishRequest) error {
 		match |= subtle.ConstantTimeCompare(sum[:], k[:])
 	}
 	if match == 0 {
-		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, clip(req.Stream))
+		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, ratelog.Clip(req.Stream))
 	}
 	return nil
 }

@@ -152,7 +152,8 @@ func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
 // PublishAs makes the caller the publisher of app/name. kick is called, at
 // most once and from another goroutine, when the publisher must go:
 // replaced by a takeover or the hub closing. The caller must Close the
-// publisher when it leaves.
+// publisher when it leaves. A name outside CheckName's rules is refused
+// with ErrBadName: no stream in a hub has one.
 //
 // owner is who the publisher is (for RTMP, what its credentials proved).
 // Only the same owner may continue a stream whose viewers wait for their
@@ -160,6 +161,9 @@ func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
 // continue their responses with another picture. Others get ErrStreamHeld
 // until the grace period ends (ErrStreamBusy while the stream is live).
 func (h *Hub) PublishAs(app, name, owner string, kick func()) (*Publisher, error) {
+	if err := CheckName(app, name); err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
