@@ -658,23 +658,25 @@ func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler
 // publish lets an authorized publisher in, as the identity it proved.
 func (h publishHandler) publish(req *rtmp.PublishRequest, id auth.PublishIdentity) (rtmp.Sink, error) {
 	p, err := h.hub.PublishAs(req.App, req.Stream, string(id), func() { req.Close() })
+	if err == nil {
+		h.publishes.WithLabelValues("accepted", "").Inc()
+		return p, nil
+	}
+	stream := "stream " + req.App + "/" + req.Stream
+	reason, desc := "closing", ""
 	switch {
 	case errors.Is(err, relay.ErrBadName):
-		h.publishes.WithLabelValues("refused", "bad_name").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: err.Error()}
+		reason, desc = "bad_name", err.Error()
 	case errors.Is(err, relay.ErrStreamBusy):
-		h.publishes.WithLabelValues("refused", "busy").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
+		reason, desc = "busy", stream+" is already being published"
 	case errors.Is(err, relay.ErrAtCapacity):
-		h.publishes.WithLabelValues("refused", "capacity").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: err.Error()}
+		reason, desc = "capacity", err.Error()
 	case errors.Is(err, relay.ErrStreamHeld):
-		h.publishes.WithLabelValues("refused", "held").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is waiting for its publisher to come back; try again after its grace period"}
-	case err != nil:
-		h.publishes.WithLabelValues("refused", "closing").Inc()
+		reason, desc = "held", stream+" is waiting for its publisher to come back; try again after its grace period"
+	}
+	h.publishes.WithLabelValues("refused", reason).Inc()
+	if desc == "" {
 		return nil, err
 	}
-	h.publishes.WithLabelValues("accepted", "").Inc()
-	return p, nil
+	return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: desc}
 }
