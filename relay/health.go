@@ -167,4 +167,3 @@ func (p *Puller) OriginsDown() []string {
 	slices.Sort(down)
 	return down
 }
-
