@@ -402,7 +402,8 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// countingOrigin wraps an ingest's handler and counts the stream requests it gets.
+// countingOrigin wraps an ingest's handler and counts the stream requests it
+// gets (not the edge's health probes).
 type countingOrigin struct {
 	requests, active atomic.Int64
 	srv              *httptest.Server
@@ -411,6 +412,10 @@ type countingOrigin struct {
 func newCountingOrigin(t *testing.T, ingest *testServer) *countingOrigin {
 	o := &countingOrigin{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ".flv") {
+			ingest.http.Handler.ServeHTTP(w, r) // a health probe
+			return
+		}
 		o.requests.Add(1)
 		o.active.Add(1)
 		defer o.active.Add(-1)
