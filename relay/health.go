@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"time"
 )
@@ -154,16 +153,11 @@ func (h *originHealth) answers(origin string) bool {
 	return resp.StatusCode != http.StatusServiceUnavailable
 }
 
-// OriginsDown lists the origins (scheme://host) that failed and have not
-// answered a probe since, sorted.
-func (p *Puller) OriginsDown() []string {
+// OriginDown reports whether an origin (a base URL as configured) failed
+// and no probe has found it back since.
+func (p *Puller) OriginDown(base string) bool {
 	h := p.health
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	down := make([]string, 0, len(h.down))
-	for o := range h.down {
-		down = append(down, o)
-	}
-	slices.Sort(down)
-	return down
+	return h.down[originOf(base)] != nil
 }

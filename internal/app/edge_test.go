@@ -522,6 +522,14 @@ func TestEdgeWithAllOriginsDown(t *testing.T) {
 	}
 	n := playing.count()
 	playing.waitTags(t, n+10) // the other stream goes on
+
+	// The dead origins are down, the live one is up (it has not failed).
+	families := scrape(t, edge)
+	for origin, want := range map[string]float64{"http://" + refused: 0, "http://" + silent.Addr().String(): 0, ingest.baseURL(): 1} {
+		if got, ok := value(families, "flvedge_upstream_origin_up", map[string]string{"origin": origin}); !ok || got != want {
+			t.Errorf("flvedge_upstream_origin_up{origin=%q} = %v (found %v), want %v", origin, got, ok, want)
+		}
+	}
 }
 
 func TestIngestStaticPullRecovers(t *testing.T) {

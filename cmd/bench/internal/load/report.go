@@ -233,8 +233,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	row("url", "%s", rep.URL)
 	viewers := fmt.Sprintf("%d", rep.Viewers)
-	if rep.Launched != rep.Viewers {
-		viewers = fmt.Sprintf("%d of %d started", rep.Launched, rep.Viewers)
+	if rep.RefViewers > 0 {
+		viewers += fmt.Sprintf(" + %d of the reference", rep.RefViewers)
+	}
+	if total := rep.Viewers + rep.RefViewers; rep.Launched != total {
+		viewers = fmt.Sprintf("%d of %s started", rep.Launched, viewers)
 	}
 	row("viewers", "%s, ramp %s, measured %s%s", viewers, seconds(rep.RampSeconds), seconds(rep.MeasuredSeconds),
 		map[bool]string{true: " (interrupted)"}[rep.Interrupted])
