@@ -109,26 +109,6 @@ func (r *recording) waitBytes(t *testing.T, n int) {
 	}
 }
 
-// tags parses the recording; the last tag may be cut by the stop.
-func (r *recording) tags(t *testing.T) []flv.Tag {
-	t.Helper()
-	r.mu.Lock()
-	data := bytes.Clone(r.data.Bytes())
-	r.mu.Unlock()
-	fr := flv.NewReader(bytes.NewReader(data))
-	if _, err := fr.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	var tags []flv.Tag
-	for {
-		tag, err := fr.ReadTag()
-		if err != nil {
-			return tags
-		}
-		tags = append(tags, tag)
-	}
-}
-
 // checkTimeline fails if a track's timestamps go back or jump by maxGap or more.
 func checkTimeline(t *testing.T, tags []flv.Tag, maxGap uint32) {
 	t.Helper()
