@@ -233,7 +233,12 @@ func TestEdgeFailsOverToTheBackupIngest(t *testing.T) {
 	publishFFmpegGOP(t, backup.rtmpURL("cam"), 150)
 	waitStream(t, backup.playURL("cam"))
 	primaryLn, backupLn := serveCounted(t, primary), serveCounted(t, backup)
-	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, primaryLn.url(), backupLn.url()) })
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, primaryLn.url(), backupLn.url())
+		// The primary dies by a cut, seen at once; a busy machine must not
+		// pass for a stalled primary before that.
+		c.Upstream.StallTimeout = 10 * time.Second
+	})
 
 	v := watch(t, edge.playURL("cam"))
 	v.waitTags(t, 100)
