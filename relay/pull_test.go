@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,34 +141,9 @@ func TestOriginStatusesReachTheViewer(t *testing.T) {
 	}
 }
 
-// pathLog records the requests an origin got, as "METHOD /path".
-type pathLog struct {
-	mu   sync.Mutex
-	seen []string
-}
-
-func (l *pathLog) add(r *http.Request) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.seen = append(l.seen, r.Method+" "+r.URL.Path)
-}
-
-func (l *pathLog) has(req string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Contains(l.seen, req)
-}
-
-// liveOrigin streams a few tags to every stream request and holds the
-// response open; it answers anything else with 404.
-func liveOrigin(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, ".flv") {
-		http.NotFound(w, r)
-		return
-	}
-	sendTags(w, 0, 40, 80)
-	w.(http.Flusher).Flush()
-	<-r.Context().Done()
+// asked reports whether an origin got a request for uri.
+func asked(rec *recorder, uri string) bool {
+	return slices.ContainsFunc(rec.requests(), func(r request) bool { return r.uri == uri })
 }
 
 // TestDeadOriginIsSkippedForNewPulls: the first origin accepts connections
@@ -178,30 +151,18 @@ func liveOrigin(w http.ResponseWriter, r *http.Request) {
 // another stream goes to the second origin without asking the dead one;
 // once a probe finds the first origin back, it is first again.
 func TestDeadOriginIsSkippedForNewPulls(t *testing.T) {
-	var deadLog, goodLog pathLog
 	var alive atomic.Bool
-	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		deadLog.add(r)
+	dead := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
 		if !alive.Load() {
 			<-r.Context().Done() // accepted, never answered
 			return
 		}
-		liveOrigin(w, r)
-	}))
-	t.Cleanup(dead.Close)
-	good := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		goodLog.add(r)
-		liveOrigin(w, r)
-	}))
-	t.Cleanup(good.Close)
-	h := NewHub(Config{})
-	p := NewPuller(h, PullConfig{
-		Origins:        func(string) []string { return []string{dead.URL, good.URL} },
-		ConnectTimeout: time.Second, ViewerWait: 10 * time.Second,
+		streamTags(w, r, 0, 40, 80)
 	})
-	t.Cleanup(func() {
-		p.Close()
-		h.Close()
+	good := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 0, 40, 80) })
+	_, p := startPuller(t, Config{}, PullConfig{
+		Origins:        func(string) []string { return []string{dead.srv.URL, good.srv.URL} },
+		ConnectTimeout: time.Second, ViewerWait: 10 * time.Second,
 	})
 	pull := func(name string) {
 		t.Helper()
@@ -211,28 +172,28 @@ func TestDeadOriginIsSkippedForNewPulls(t *testing.T) {
 	}
 
 	pull("a")
-	if !deadLog.has("GET /live/a.flv") || !goodLog.has("GET /live/a.flv") {
-		t.Fatalf("stream a: the dead origin got %v, the good one %v; want both asked, in order", deadLog.seen, goodLog.seen)
+	if !asked(dead, "/live/a.flv") || !asked(good, "/live/a.flv") {
+		t.Fatalf("stream a: the dead origin got %v, the good one %v; want both asked, in order", dead.requests(), good.requests())
 	}
-	if !p.OriginDown(dead.URL) || p.OriginDown(good.URL) {
+	if !p.OriginDown(dead.srv.URL) || p.OriginDown(good.srv.URL) {
 		t.Fatal("the dead origin is not down, or the good one is")
 	}
 	pull("b")
-	if deadLog.has("GET /live/b.flv") {
+	if asked(dead, "/live/b.flv") {
 		t.Fatal("the pull of a new stream asked the dead origin first")
 	}
 
 	alive.Store(true)
 	deadline := time.Now().Add(20 * time.Second)
-	for p.OriginDown(dead.URL) {
+	for p.OriginDown(dead.srv.URL) {
 		if time.Now().After(deadline) {
 			t.Fatal("the probe did not find the origin back")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	pull("c")
-	if !deadLog.has("GET /live/c.flv") || goodLog.has("GET /live/c.flv") {
-		t.Fatalf("after the origin came back, stream c went to %v", goodLog.seen)
+	if !asked(dead, "/live/c.flv") || asked(good, "/live/c.flv") {
+		t.Fatalf("after the origin came back, stream c went to %v", good.requests())
 	}
 }
 
@@ -251,9 +212,8 @@ func TestNoIdleConnectionToOrigins(t *testing.T) {
 	}
 	notFound.Start()
 	t.Cleanup(notFound.Close)
-	good := httptest.NewServer(http.HandlerFunc(liveOrigin))
-	t.Cleanup(good.Close)
-	_, p := newTestPuller(t, notFound.URL, good.URL)
+	good := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 0, 40, 80) })
+	_, p := newTestPuller(t, notFound.URL, good.srv.URL)
 	if _, err := p.Stream(context.Background(), "live", "a", nil); err != nil {
 		t.Fatal(err)
 	}
