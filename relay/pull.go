@@ -426,7 +426,8 @@ func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slo
 		if ctx.Err() != nil {
 			return streamed, ctx.Err()
 		}
-		if serr != nil && serr != io.EOF {
+		local := errors.Is(serr, ErrReplaced) || errors.Is(serr, ErrStreamBusy) || errors.Is(serr, ErrHubClosed)
+		if serr != nil && serr != io.EOF && !local {
 			// Cut or stalled, rather than ended: the origin may be gone.
 			// If it is not, the probe finds it back at once.
 			p.health.failed(url, "stream broke: "+serr.Error())
