@@ -220,18 +220,38 @@ func isKeyframe(tag flv.Tag) bool {
 }
 
 // TestEdgeFailsOverToTheBackupIngest: two ingests carry the same picture
-// from two encoders started apart, each with a keyframe every 5 s; the
-// edge's primary dies under a viewer. The viewer's timeline steps by the
-// real wall-clock gap (the backup's window, seconds of tags sent at once,
-// does not push it ahead), one upstream connection serves the stream at a
-// time, and ffmpeg decodes everything across the switch.
+// from two encoders started apart (clocks apart), each with a keyframe every
+// 5 s; the edge's primary dies under a viewer (see failOver).
 func TestEdgeFailsOverToTheBackupIngest(t *testing.T) {
 	primary := startServer(t, Ingest, nil)
 	backup := startServer(t, Ingest, nil)
-	publishFFmpegGOP(t, primary.rtmpURL("cam"), 150)
+	publishFFmpegGOP(t, 150, primary.rtmpURL("cam"))
 	waitStream(t, primary.playURL("cam"))
-	publishFFmpegGOP(t, backup.rtmpURL("cam"), 150)
+	publishFFmpegGOP(t, 150, backup.rtmpURL("cam"))
 	waitStream(t, backup.playURL("cam"))
+	failOver(t, primary, backup)
+}
+
+// TestEdgeFailsOverBetweenIngestsOfOneEncoder: one encoder publishes to both
+// ingests (the same clock, the same frames); the edge's primary dies under a
+// viewer (see failOver).
+func TestEdgeFailsOverBetweenIngestsOfOneEncoder(t *testing.T) {
+	primary := startServer(t, Ingest, nil)
+	backup := startServer(t, Ingest, nil)
+	publishFFmpegGOP(t, 150, primary.rtmpURL("cam"), backup.rtmpURL("cam"))
+	waitStream(t, primary.playURL("cam"))
+	waitStream(t, backup.playURL("cam"))
+	failOver(t, primary, backup)
+}
+
+// failOver plays live/cam through an edge with the primary and backup
+// ingests as origins, and cuts the primary when the backup's latest
+// keyframe is 2.5 s old. The viewer's timeline steps by the real
+// wall-clock gap (the backup's window, 2.5 s of tags sent at once, does not
+// push it ahead), one upstream connection serves the stream at a time, and
+// ffmpeg decodes everything across the switch.
+func failOver(t *testing.T, primary, backup *testServer) {
+	t.Helper()
 	primaryLn, backupLn := serveCounted(t, primary), serveCounted(t, backup)
 	edge := startServer(t, Edge, func(c *config.Config) {
 		fastUpstream(c, primaryLn.url(), backupLn.url())
