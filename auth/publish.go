@@ -136,9 +136,10 @@ func (g *Guard) AuthorizePublish(ctx context.Context, req PublishRequest) error 
 }
 
 func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error {
-	rule := g.publish[req.App]
+	p := g.policy.Load()
+	rule := p.publish[req.App]
 	if rule == nil {
-		rule = g.publish["*"]
+		rule = p.publish["*"]
 	}
 	if rule == nil {
 		return nil
