@@ -18,7 +18,7 @@ type originCollector struct {
 
 func newOriginCollector(puller *relay.Puller, upstream func() config.Upstream) *originCollector {
 	return &originCollector{puller: puller, upstream: upstream, desc: prometheus.NewDesc("flvedge_upstream_origin_up",
-		"1 if the origin is healthy, 0 if it failed and no probe has found it back since: new pulls try it last.",
+		"0 if the origin failed and no probe has found it back since (new pulls try it last), else 1. An origin no pull has wanted for a minute is no longer probed and counts as 1 until it fails again.",
 		[]string{"origin"}, nil)}
 }
 
