@@ -411,6 +411,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Name: "flvedge_window_bytes",
 		Help: "Bytes in every stream's window together (bounded by limits.window_bytes).",
 	}, func() float64 { return float64(s.hub.WindowBytes()) }))
+	if cfg.Upstream.Pulling() {
+		s.metrics.MustRegister(newOriginCollector(s.puller, func() config.Upstream { return s.cfg.Load().Upstream }))
+	}
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
