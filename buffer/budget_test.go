@@ -15,7 +15,7 @@ func TestBudgetBoundsRingsTogether(t *testing.T) {
 	// then only inter frames, a GOP that never ends.
 	steady := NewRing(Config{Budget: b})
 	hog := NewRing(Config{Budget: b})
-	body := make([]byte, frame)
+	body := make([]byte, frame-slotCost) // a packet costs frame, its slot included
 	full := false
 	for i := range 100 {
 		steady.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i), Keyframe: i%4 == 0, Bytes: body})

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/flvedge/flvedge/flv"
 )
@@ -129,7 +130,8 @@ func (r *Ring) Close() {
 	r.changed.Broadcast()
 }
 
-// Bytes is the window's current size, for metrics and tests.
+// Bytes is the window's current size, its slots included (see slotCost),
+// for metrics and tests.
 func (r *Ring) Bytes() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -204,8 +206,16 @@ func (r *Ring) startPoint() (uint64, bool) {
 	return 0, false
 }
 
+// slotCost is what a packet holds beside its bytes: its slot in the ring.
+// It counts toward the window's size, so that a flood of tiny tags (a
+// publisher's one-byte audio messages take two bytes on the wire) cannot
+// make a window, or all of them under the Budget, hold several times what
+// they account for.
+const slotCost = int(unsafe.Sizeof(Packet{}))
+
+// size is what p costs the window: its bytes and its slot.
 func (p *Packet) size() int {
-	n := len(p.Bytes)
+	n := slotCost + len(p.Bytes)
 	if p.ByTracks != nil {
 		for _, b := range p.ByTracks {
 			n += len(b)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/flvedge/flvedge/flv"
 )
@@ -192,6 +193,22 @@ func TestWindowBytesIsAHardBound(t *testing.T) {
 	}
 	if b := r.Bytes(); b > 1000 {
 		t.Fatalf("window is %d bytes, bound 1000", b)
+	}
+}
+
+// A flood of one-byte tags is bounded by what the packets cost in memory,
+// slots included, not by their bytes alone (which let a 64 KiB window hold
+// 65536 packets, over 3 MiB).
+func TestWindowBytesCountSlots(t *testing.T) {
+	const max = 64 << 10
+	r := NewRing(Config{MaxBytes: max})
+	for i := range 100_000 {
+		r.Append(pkt(flv.TagAudio, uint32(i), "a"))
+	}
+	held := int(r.next-r.first) * int(unsafe.Sizeof(Packet{}))
+	if held > max || r.Bytes() > max {
+		t.Fatalf("a window bounded to %d bytes holds %d packets (%d bytes of slots), counted as %d bytes",
+			max, r.next-r.first, held, r.Bytes())
 	}
 }
 
