@@ -23,6 +23,10 @@ const (
 	windowAckSize = 2_500_000
 	// handshakeBytes counts toward the acknowledged byte total.
 	handshakeBytes = 1 + 2*handshakeSize
+	// minAckWindow floors the window a peer asks to be acknowledged at
+	// (encoders ask for millions of bytes): a window of one byte would
+	// make each one-byte message cost an Acknowledgement and a write.
+	minAckWindow = 4096
 )
 
 var (
@@ -133,7 +137,7 @@ func (c *conn) handle(m Message) error {
 		}
 	case TypeWindowAckSize:
 		if len(m.Payload) >= 4 {
-			c.ackWindow = binary.BigEndian.Uint32(m.Payload)
+			c.ackWindow = max(binary.BigEndian.Uint32(m.Payload), minAckWindow)
 		}
 	}
 	return nil

@@ -274,6 +274,34 @@ func TestPingAndAcknowledgement(t *testing.T) {
 	}
 }
 
+// A peer asking for an acknowledgement every byte gets one per
+// minAckWindow: otherwise each of its one-byte messages cost the server an
+// Acknowledgement and a write (16 bytes out and a syscall per byte in).
+func TestTinyAckWindowFloored(t *testing.T) {
+	ts := startServer(t, nil)
+	c := dial(t, ts.addr)
+	c.connect("live")
+	c.send(controlMessage(TypeWindowAckSize, 1))
+	const n, size = 1000, 12 + 4 // messages of an ignored type, header included
+	for range n {
+		c.send(Message{CSID: 4, Type: 0x30, Payload: make([]byte, 4)})
+	}
+	c.send(userControl(eventPingRequest, 7))
+	acks := 0
+	for {
+		m := c.read()
+		if m.Type == TypeUserControl {
+			break
+		}
+		if m.Type == TypeAck {
+			acks++
+		}
+	}
+	if want := n*size/minAckWindow + 1; acks > want {
+		t.Fatalf("%d acknowledgements for %d bytes, want at most %d", acks, n*size, want)
+	}
+}
+
 func TestPublishRequestCloseKicks(t *testing.T) {
 	ts := startServer(t, nil)
 	c := dial(t, ts.addr)
