@@ -177,12 +177,13 @@ func (c *conn) handleCommand(m Message) error {
 	return nil
 }
 
-// reply sends a message built by one of the encoders above.
+// reply queues a message built by one of the encoders above: an answer to
+// a command, which a peer may send over and over.
 func (c *conn) reply(m Message, err error) error {
 	if err != nil {
 		return err
 	}
-	return c.send(m)
+	return c.queue(m)
 }
 
 func (c *conn) onConnect(cmd command) error {

@@ -58,8 +58,9 @@ type conn struct {
 	lastStreamID uint32
 	pub          *publication
 
-	writeMu sync.Mutex  // serializes writes of the chunk writer
-	ready   atomic.Bool // connected: the server may write to it from outside
+	writeMu   sync.Mutex  // serializes writes of the chunk writer
+	unflushed bool        // guarded by writeMu: queued messages wait for a flush
+	ready     atomic.Bool // connected: the server may write to it from outside
 
 	ackWindow   uint32
 	ackedAt     uint64 // byte total at the last acknowledgement
@@ -109,10 +110,19 @@ func (c *conn) serve() error {
 			return fmt.Errorf("read: %w", err)
 		}
 		if err := c.handle(m); err != nil {
+			c.flush() // what was answered, such as a refusal, goes out first
 			return err
 		}
 		if err := c.acknowledge(); err != nil {
 			return err
+		}
+		// Answers queued while more input waits go out together once
+		// the input read so far is handled: a flood of pings or commands
+		// costs a write per read, not one per message.
+		if c.br.Buffered() == 0 {
+			if err := c.flush(); err != nil {
+				return err
+			}
 		}
 		if c.connected {
 			c.extendDeadline()
@@ -133,7 +143,7 @@ func (c *conn) handle(m Message) error {
 		return c.handleCommand(m)
 	case TypeUserControl:
 		if len(m.Payload) >= 6 && binary.BigEndian.Uint16(m.Payload) == eventPingRequest {
-			return c.send(userControl(eventPingResponse, binary.BigEndian.Uint32(m.Payload[2:])))
+			return c.queue(userControl(eventPingResponse, binary.BigEndian.Uint32(m.Payload[2:])))
 		}
 	case TypeWindowAckSize:
 		if len(m.Payload) >= 4 {
@@ -190,12 +200,48 @@ func (c *conn) send(msgs ...Message) error {
 	// reconnect request from another one.
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if err := c.writeLocked(msgs); err != nil {
+		return err
+	}
+	return c.flushLocked()
+}
+
+// queue writes messages that serve flushes once the input read so far is
+// handled (or that the chunk writer sends as its buffer fills): answers
+// that a peer can ask for with every message it sends.
+func (c *conn) queue(msgs ...Message) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.writeLocked(msgs); err != nil {
+		return err
+	}
+	c.unflushed = true
+	return nil
+}
+
+// flush sends what queue left, if anything.
+func (c *conn) flush() error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if !c.unflushed {
+		return nil
+	}
+	return c.flushLocked()
+}
+
+func (c *conn) writeLocked(msgs []Message) error {
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.idleTimeout()))
 	for _, m := range msgs {
 		if err := c.cw.WriteMessage(m); err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
 	}
+	return nil
+}
+
+func (c *conn) flushLocked() error {
+	c.unflushed = false
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.idleTimeout()))
 	if err := c.cw.Flush(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"reflect"
@@ -299,6 +300,77 @@ func TestTinyAckWindowFloored(t *testing.T) {
 	}
 	if want := n*size/minAckWindow + 1; acks > want {
 		t.Fatalf("%d acknowledgements for %d bytes, want at most %d", acks, n*size, want)
+	}
+}
+
+// writeCounter counts the writes to the connections it accepts.
+type writeCounter struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countedConn{nc, &l.writes}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// A flood of pings and commands sent at once is answered with a write per
+// read, not one per message: otherwise each 7-byte ping cost the server a
+// syscall, before any publish was authorized.
+func TestRepliesToAFloodWrittenTogether(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &writeCounter{Listener: ln}
+	s := &Server{Handler: newRecorder(), Logger: slog.New(slog.DiscardHandler)}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(counter) }()
+	defer func() {
+		s.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c := dial(t, ln.Addr().String())
+	c.connect("live")
+	before := counter.writes.Load()
+	const n = 1000
+	var msgs []Message
+	for i := range n {
+		msgs = append(msgs, userControl(eventPingRequest, uint32(i)))
+		m, err := commandMessage(csidCommand, 0, "createStream", float64(i+2), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	c.send(msgs...)
+	pongs, results := 0, 0
+	for pongs < n || results < n {
+		m := c.read()
+		switch m.Type {
+		case TypeUserControl:
+			pongs++
+		case TypeCommandAMF0:
+			results++
+		}
+	}
+	if writes := counter.writes.Load() - before; writes > n/10 {
+		t.Fatalf("%d writes to answer %d pings and %d commands", writes, n, n)
 	}
 }
 
