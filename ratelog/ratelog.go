@@ -6,6 +6,7 @@ package ratelog
 import (
 	"container/list"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -60,9 +61,12 @@ func New(logger *slog.Logger, every time.Duration, burst int) *Logger {
 
 // Warn logs msg with args at warn level unless source has used up its rate.
 // Lines held back are counted, and the next line that gets through for that
-// source carries the count as suppressed=N.
+// source carries the count as suppressed=N. A source that is an IPv6
+// address counts as its /64, one subscriber's network: one client going
+// through the addresses of its network would otherwise get a fresh burst
+// with each.
 func (l *Logger) Warn(source string, msg string, args ...any) {
-	n, ok := l.allow(source)
+	n, ok := l.allow(network(source))
 	if !ok {
 		return
 	}
@@ -100,6 +104,16 @@ func (l *Logger) lookup(key string) *source {
 	s := &source{key: key, limiter: rate.NewLimiter(l.every, l.burst)}
 	l.sources[key] = l.lru.PushFront(s)
 	return s
+}
+
+// network is the /64 of an IPv6 address, else source as it is.
+func network(source string) string {
+	a, err := netip.ParseAddr(source)
+	if err != nil || !a.Is6() || a.Is4In6() {
+		return source
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // ClipLen is how much of a client's or a peer's text Clip keeps.

@@ -82,6 +82,23 @@ func TestSourcesAreIndependent(t *testing.T) {
 	}
 }
 
+// The addresses of one IPv6 /64 are one source: a client going through
+// them gets one burst in all, not one each.
+func TestIPv6NetworkIsOneSource(t *testing.T) {
+	l, buf, _ := newTest(time.Hour, 3)
+	for i := range 100 {
+		l.Warn(fmt.Sprintf("2001:db8:1:2::%x", i+1), "bad input")
+	}
+	if got := lines(buf); len(got) != 3 {
+		t.Fatalf("100 addresses of one /64 got %d lines, want the burst of 3", len(got))
+	}
+	l.Warn("2001:db8:1:3::1", "bad input") // another network
+	l.Warn("10.0.0.1", "bad input")
+	if got := lines(buf); len(got) != 2 {
+		t.Fatalf("other sources got %d lines, want 2", len(got))
+	}
+}
+
 func TestSourcesBounded(t *testing.T) {
 	l, buf, _ := newTest(time.Hour, 1)
 	l.maxSources = 4
