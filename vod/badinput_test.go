@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -254,5 +256,26 @@ func TestAbsurdTagSizesCostNoMemory(t *testing.T) {
 	}
 	if elapsed > 5*time.Second {
 		t.Fatalf("scanning took %v", elapsed)
+	}
+}
+
+// A bad request is logged with its path and query clipped: a client's long
+// query must not make every line about it long.
+func TestBadRequestLogClipped(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "a.flv"), []byte("not read"))
+	var logs bytes.Buffer
+	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Dir: dir}}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 10_000)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/vod/a.flv?start=1&t=1&pad="+long, nil))
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", w.Code)
+	}
+	if !strings.Contains(logs.String(), "vod: bad request") || logs.Len() > 1000 {
+		t.Fatalf("log of %d bytes:\n%.300s", logs.Len(), logs.String())
 	}
 }

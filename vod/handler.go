@@ -176,7 +176,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		// Malformed requests are worth a (bounded) line; a missing file or
 		// a seek past the end is ordinary.
 		if re.status == http.StatusBadRequest {
-			h.bad.Warn(clientOf(r), "vod: bad request", "remote", r.RemoteAddr, "path", r.URL.Path, "query", r.URL.RawQuery, "status", re.status, "err", re.msg)
+			h.bad.Warn(clientOf(r), "vod: bad request", "remote", r.RemoteAddr, "path", ratelog.Clip(r.URL.Path), "query", ratelog.Clip(r.URL.RawQuery), "status", re.status, "err", re.msg)
 		}
 		http.Error(w, re.msg, re.status)
 	default:
