@@ -424,7 +424,7 @@ func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slo
 				return streamed, err // the origin's refusal is the viewer's answer
 			}
 			if ue.Status != http.StatusNotFound {
-				log.Info("pull: origin failed", "origin", url, "err", err)
+				log.Info("pull: origin failed", "origin", Redacted(url), "err", err)
 			}
 			v.add(err)
 			continue
@@ -446,9 +446,20 @@ func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slo
 			p.health.failed(url, "stream broke: "+serr.Error())
 		}
 		v.add(noAnswer{&UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}})
-		log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
+		log.Info("pull: origin stream ended, failing over", "origin", Redacted(url), "tags", n, "err", serr)
 	}
 	return streamed, v.err()
+}
+
+// Redacted is rawURL as logs, stats and metrics show it: without the
+// password of its user information (http://user:xxxxx@host/), which the
+// client sends the origin as Basic authentication and nobody else may see.
+func Redacted(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(an origin URL that does not parse)"
+	}
+	return u.Redacted()
 }
 
 // noAnswer marks a failure to get any answer from an origin: unreachable,
@@ -535,7 +546,7 @@ func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response,
 	said := firstLine(resp.Body)
 	resp.Body.Close()
 	if status != http.StatusNotFound { // "not here" is routine with several origins
-		args := []any{"origin", url, "status", status, "body", said}
+		args := []any{"origin", Redacted(url), "status", status, "body", said}
 		if loc := resp.Header.Get("Location"); loc != "" {
 			args = append(args, "location", ratelog.Clip(loc))
 		}
@@ -613,7 +624,8 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 		c.failovers.Add(1)
 	}
 	src.url = url
-	c.upstreamOrigin.Store(&url)
+	shown := Redacted(url)
+	c.upstreamOrigin.Store(&shown)
 	src.setState(stateStreaming)
 	decided := false
 	passed := 0

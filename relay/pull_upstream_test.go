@@ -209,3 +209,38 @@ func TestOriginBodiesAreNotReflected(t *testing.T) {
 		t.Fatalf("the whole body is in the log:\n%s", log)
 	}
 }
+
+// An origin's password, given in its URL's user information, goes to the
+// origin (as Basic authentication) and nowhere else: not in the stream's
+// stats (the admin API), not in the log.
+func TestOriginPasswordNotShown(t *testing.T) {
+	const password = "s3cret-pw"
+	origin := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "edge" || pass != password {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/refused.flv") {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		streamTags(w, r, 0, 40)
+	})
+	withPassword := strings.Replace(origin.srv.URL, "http://", "http://edge:"+password+"@", 1)
+	var logs testutil.SyncBuffer
+	_, p := startPuller(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+		PullConfig{Origins: func(string) []string { return []string{withPassword} }})
+	if _, err := p.Stream(context.Background(), "live", "refused", nil); err == nil {
+		t.Fatal("the refused stream plays")
+	}
+	s, err := p.Stream(context.Background(), "live", "a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown := s.Stats().Upstream.Origin; strings.Contains(shown, password) || !strings.Contains(shown, origin.srv.Listener.Addr().String()) {
+		t.Errorf("stats show the origin as %q", shown)
+	}
+	if log := logs.String(); strings.Contains(log, password) || !strings.Contains(log, "403") {
+		t.Errorf("the log shows the password, or not the refusal:\n%s", log)
+	}
+}

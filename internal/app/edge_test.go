@@ -507,7 +507,8 @@ func TestEdgeWithAllOriginsDown(t *testing.T) {
 		fastUpstream(c)
 		c.Upstream.AppOrigins = map[string][]string{
 			"live": {ingest.baseURL()},
-			"dead": {"http://" + refused, "http://" + silent.Addr().String()},
+			// The password of an origin's URL is no metric label.
+			"dead": {"http://edge:pw@" + refused, "http://" + silent.Addr().String()},
 		}
 	})
 	playing := watch(t, edge.playURL("demo"))
@@ -530,7 +531,7 @@ func TestEdgeWithAllOriginsDown(t *testing.T) {
 
 	// The dead origins are down, the live one is up (it has not failed).
 	families := scrape(t, edge)
-	for origin, want := range map[string]float64{"http://" + refused: 0, "http://" + silent.Addr().String(): 0, ingest.baseURL(): 1} {
+	for origin, want := range map[string]float64{"http://edge:xxxxx@" + refused: 0, "http://" + silent.Addr().String(): 0, ingest.baseURL(): 1} {
 		if got, ok := value(families, "flvedge_upstream_origin_up", map[string]string{"origin": origin}); !ok || got != want {
 			t.Errorf("flvedge_upstream_origin_up{origin=%q} = %v (found %v), want %v", origin, got, ok, want)
 		}

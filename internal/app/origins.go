@@ -37,7 +37,7 @@ func (c *originCollector) Collect(ch chan<- prometheus.Metric) {
 			if c.puller.OriginDown(o) {
 				up = 0
 			}
-			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, up, o)
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, up, relay.Redacted(o))
 		}
 	}
 	emit(u.Origins)
