@@ -41,6 +41,7 @@ func TestBadFilesNameTheLine(t *testing.T) {
 		{"pulls:\n  - stream: live/a b\n    url: http://o/x.flv\n", `pulls: stream "live/a b": bad name: stream name has ' '`},
 		{"pulls:\n  - stream: ../x\n    url: http://o/x.flv\n", "pulls: stream \"../x\": bad name: app name starts with '.'"},
 		{"upstream:\n  app_origins:\n    \"a/b\": [http://o]\n", `upstream.app_origins: "a/b": bad name`},
+		{"upstream:\n  node_id: a,b\n", "upstream.node_id"},
 		{"[", "yaml"},
 	} {
 		_, err := Load(write(t, tc.file))

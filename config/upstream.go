@@ -59,6 +59,8 @@ func (u Upstream) check() error {
 		}
 	}
 	switch {
+	case len(u.NodeID) > 128 || strings.ContainsAny(u.NodeID, ", \t"):
+		return fmt.Errorf("upstream.node_id: at most 128 bytes, without commas or spaces (it is one entry of the X-Flvedge-Via list)")
 	case u.MaxHops < 1:
 		return fmt.Errorf("upstream.max_hops: must be at least 1")
 	case u.ConnectTimeout <= 0, u.StallTimeout <= 0, u.ViewerWait <= 0, u.IdleTimeout <= 0, u.RetryFor <= 0:

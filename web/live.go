@@ -195,15 +195,20 @@ func (l *Live) stream(r *http.Request, app, name string) (*relay.Stream, error) 
 }
 
 // maxVia bounds how much of a forged via header is read; any chain longer
-// than the hop limit is refused anyway.
-const maxVia = 64
+// than the hop limit is refused anyway. An entry longer than maxViaID is
+// no server's ID (config checks upstream.node_id against it): dropped, it
+// does not go on to the origins in the pull's own via header.
+const (
+	maxVia   = 64
+	maxViaID = 128
+)
 
 // viaOf lists the edges the request passed through.
 func viaOf(r *http.Request) []string {
 	var via []string
 	for _, v := range r.Header.Values(relay.ViaHeader) {
 		for id := range strings.SplitSeq(v, ",") {
-			if id = strings.TrimSpace(id); id != "" && len(via) < maxVia {
+			if id = strings.TrimSpace(id); id != "" && len(id) <= maxViaID && len(via) < maxVia {
 				via = append(via, id)
 			}
 		}

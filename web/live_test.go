@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -441,5 +442,16 @@ func TestTierPullIsNotCoalesced(t *testing.T) {
 	}
 	resp.Body.Close()
 	for range next {
+	}
+}
+
+// A forged via entry too long to be a server's ID is dropped: it would go
+// on to the origins in the pull's own via header.
+func TestViaDropsEntriesTooLongForAnID(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/live/a.flv", nil)
+	r.Header.Add(relay.ViaHeader, "edge-a, "+strings.Repeat("x", 100_000)+", edge-b")
+	via := viaOf(r)
+	if !slices.Equal(via, []string{"edge-a", "edge-b"}) {
+		t.Fatalf("via %.80q, want the two IDs", via)
 	}
 }
