@@ -227,6 +227,13 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 			p.mu.Unlock()
 			return nil, capacityError(err)
 		}
+		// Pulls not in the hub yet (asking their origins) count too:
+		// else requests for many names at once would start a pull, and
+		// origin requests, for each.
+		if max := p.hub.cfg.MaxStreams; max > 0 && len(p.pulls) >= max {
+			p.mu.Unlock()
+			return nil, capacityError(fmt.Errorf("%w: %d pulls (limits.streams)", ErrAtCapacity, max))
+		}
 		pl = &pull{
 			key:   key,
 			urls:  func() []string { return streamURLs(p.cfg.Origins(app), app, name) },

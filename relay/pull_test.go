@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -339,6 +340,48 @@ func TestPullRefusedAtCapacity(t *testing.T) {
 		t.Fatalf("pull beyond limits.streams: %v", err)
 	}
 	if n := asked.Load(); n != 0 {
+		t.Errorf("origin asked %d times", n)
+	}
+}
+
+// Pulls still asking their origins count against limits.streams: requests
+// for many names at once cannot start a pull (and origin requests) each.
+func TestPullsUnderWayCountAgainstTheStreamLimit(t *testing.T) {
+	var asked atomic.Int64
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hang.Close)
+	h := NewHub(Config{MaxStreams: 2})
+	p := NewPuller(h, PullConfig{Origins: func(string) []string { return []string{hang.URL} },
+		ViewerWait: time.Minute, ConnectTimeout: time.Minute})
+	t.Cleanup(func() {
+		p.Close()
+		h.Close()
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, name := range []string{"a", "b"} {
+		wg.Go(func() { p.Stream(ctx, "live", name, nil) })
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for deadline := time.Now().Add(10 * time.Second); asked.Load() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("origin asked %d times, want 2", asked.Load())
+		}
+	}
+	third, stop := context.WithTimeout(context.Background(), 10*time.Second)
+	defer stop()
+	_, err := p.Stream(third, "live", "c", nil)
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable {
+		t.Fatalf("a third pull with two under way and limits.streams 2: %v", err)
+	}
+	if n := asked.Load(); n != 2 {
 		t.Errorf("origin asked %d times", n)
 	}
 }
