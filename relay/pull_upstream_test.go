@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -242,5 +243,53 @@ func TestOriginPasswordNotShown(t *testing.T) {
 	}
 	if log := logs.String(); strings.Contains(log, password) || !strings.Contains(log, "403") {
 		t.Errorf("the log shows the password, or not the refusal:\n%s", log)
+	}
+}
+
+// The probe of a down origin (HEAD /) carries no credentials, neither the
+// origin headers nor its URL's password, and follows no redirect; any
+// answer but 503 finds the origin back, a redirect too.
+func TestProbeSendsNoCredentialsAndFollowsNoRedirect(t *testing.T) {
+	elsewhere := newRecorder(t, func(http.ResponseWriter, *http.Request) {})
+	var up atomic.Bool
+	origin := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && up.Load() {
+			http.Redirect(w, r, elsewhere.srv.URL+"/", http.StatusFound)
+			return
+		}
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	})
+	withPassword := strings.Replace(origin.srv.URL, "http://", "http://edge:pw@", 1)
+	_, p := startPuller(t, Config{}, PullConfig{
+		Origins: func(string) []string { return []string{withPassword} },
+		Header:  func() http.Header { return http.Header{"X-Origin-Secret": {"k"}} },
+	})
+	if _, err := p.Stream(context.Background(), "live", "a", nil); err == nil {
+		t.Fatal("a busy origin's stream plays")
+	}
+	if !p.OriginDown(withPassword) {
+		t.Fatal("the busy origin is not down")
+	}
+	up.Store(true)
+	for deadline := time.Now().Add(20 * time.Second); p.OriginDown(withPassword); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the probe did not find the origin back")
+		}
+	}
+	probed := false
+	for _, req := range origin.requests() {
+		if req.uri != "/" {
+			continue
+		}
+		probed = true
+		if req.header.Get("Authorization") != "" || req.header.Get("X-Origin-Secret") != "" {
+			t.Errorf("the probe carried credentials: %v", req.header)
+		}
+	}
+	if !probed {
+		t.Errorf("no probe of / among %v", origin.requests())
+	}
+	if got := elsewhere.requests(); len(got) != 0 {
+		t.Errorf("the redirect was followed: %v", got)
 	}
 }
