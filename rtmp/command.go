@@ -59,6 +59,22 @@ func parseCommand(m Message) (command, error) {
 	return cmd, nil
 }
 
+// maxQueryParams bounds the parameters of the app's query and of the
+// stream name's, which the connection keeps: a key or a token takes one or
+// two, while each parsed one costs some 100 bytes, twenty times what it
+// takes in a command (45 KB of parameters held 950 KB).
+const maxQueryParams = 64
+
+// parseQuery parses the query of the app or of the stream name, keeping
+// what parses (the Handler judges), within maxQueryParams.
+func parseQuery(raw string) (url.Values, error) {
+	if n := strings.Count(raw, "&") + 1; n > maxQueryParams {
+		return nil, fmt.Errorf("%w: query of %d parameters, over %d", errProtocol, n, maxQueryParams)
+	}
+	q, _ := url.ParseQuery(raw)
+	return q, nil
+}
+
 // stringArg returns argument i if it is a string.
 func (c command) stringArg(i int) string {
 	if i < len(c.args) {
@@ -192,7 +208,10 @@ func (c *conn) onConnect(cmd command) error {
 	}
 	app, rawQuery, _ := strings.Cut(cmd.stringProp("app"), "?")
 	c.app = strings.Trim(app, "/")
-	c.appQuery, _ = url.ParseQuery(rawQuery) // keep what parses: the Handler judges
+	var err error
+	if c.appQuery, err = parseQuery(rawQuery); err != nil {
+		return fmt.Errorf("connect: app: %w", err)
+	}
 	c.tcURL = cmd.stringProp("tcUrl")
 
 	chunkSize := c.srv.chunkSize()
@@ -222,7 +241,10 @@ func (c *conn) onPublish(streamID uint32, cmd command) error {
 		return fmt.Errorf("%w: publish while publishing %s/%s", errProtocol, c.pub.req.App, c.pub.req.Stream)
 	}
 	stream, rawQuery, _ := strings.Cut(cmd.stringArg(0), "?")
-	query, _ := url.ParseQuery(rawQuery)
+	query, err := parseQuery(rawQuery)
+	if err != nil {
+		return fmt.Errorf("publish: stream name: %w", err)
+	}
 	for k, vs := range c.appQuery {
 		query[k] = append(query[k], vs...)
 	}

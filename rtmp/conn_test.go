@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"reflect"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -372,6 +374,33 @@ func TestRepliesToAFloodWrittenTogether(t *testing.T) {
 	if writes := counter.writes.Load() - before; writes > n/10 {
 		t.Fatalf("%d writes to answer %d pings and %d commands", writes, n, n)
 	}
+}
+
+// A query of thousands of parameters, in the app or in the stream name,
+// closes the connection: parsed and kept, 45 KB of them held 950 KB, twenty
+// times the bytes that a client nobody authorized sent.
+func TestQueriesOfManyParametersRefused(t *testing.T) {
+	var params strings.Builder
+	for i := range 9000 { // under the 10000 that net/url refuses whole
+		fmt.Fprintf(&params, "%x&", i)
+	}
+	t.Run("app", func(t *testing.T) {
+		ts := startServer(t, nil)
+		c := dial(t, ts.addr)
+		c.command(0, "connect", 1, flv.Object{{Key: "app", Value: "live?" + params.String()}})
+		c.expectClosed()
+		ts.logs.waitFor(t, "rtmp connection failed", "9001 parameters")
+	})
+	t.Run("stream", func(t *testing.T) {
+		ts := startServer(t, nil)
+		c := dial(t, ts.addr)
+		c.connect("live")
+		c.command(0, "createStream", 2, nil)
+		c.expectCommand("_result")
+		c.command(1, "publish", 3, nil, "s?"+params.String(), "live")
+		c.expectClosed()
+		ts.logs.waitFor(t, "rtmp connection failed", "9001 parameters")
+	})
 }
 
 func TestPublishRequestCloseKicks(t *testing.T) {
