@@ -403,6 +403,68 @@ func TestQueriesOfManyParametersRefused(t *testing.T) {
 	})
 }
 
+// stuckListener accepts connections whose writes block, once stuck is
+// set, until release is closed: a client that reads nothing.
+type stuckListener struct {
+	net.Listener
+	stuck   atomic.Bool
+	release chan struct{}
+}
+
+func (l *stuckListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return stuckConn{nc, l}, nil
+}
+
+type stuckConn struct {
+	net.Conn
+	l *stuckListener
+}
+
+func (c stuckConn) Write(p []byte) (int, error) {
+	if c.l.stuck.Load() {
+		<-c.l.release
+	}
+	return c.Conn.Write(p)
+}
+
+// A client that reads nothing does not hold up RequestReconnect (and the
+// drain that calls it) until its write times out: with a thousand of them,
+// a drain took hours.
+func TestRequestReconnectDoesNotWaitForAStuckClient(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := &stuckListener{Listener: ln, release: make(chan struct{})}
+	s := &Server{Handler: newRecorder(), Logger: slog.New(slog.DiscardHandler), IdleTimeout: time.Hour}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(stuck) }()
+	defer func() {
+		close(stuck.release)
+		s.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	c := dial(t, ln.Addr().String())
+	c.connect("live")
+	stuck.stuck.Store(true)
+	returned := make(chan struct{})
+	go func() {
+		s.RequestReconnect("", "going down")
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("RequestReconnect waits for a client that reads nothing")
+	}
+}
+
 func TestPublishRequestCloseKicks(t *testing.T) {
 	ts := startServer(t, nil)
 	c := dial(t, ts.addr)

@@ -224,27 +224,36 @@ func (s *Server) Close() error {
 // RTMP lets a server do before it goes away: an onStatus
 // NetConnection.Connect.ReconnectRequest with the tcUrl to come back to
 // (empty: the same). Clients that do not know it carry on until the
-// connection closes, and reconnect then. It does not wait for them.
+// connection closes, and reconnect then. It does not wait for them: each
+// is sent from a goroutine of its own (Close waits for those), so that a
+// client that reads nothing, whose write waits for the idle timeout,
+// delays no other and not the caller (a drain).
 func (s *Server) RequestReconnect(tcURL, description string) {
 	s.init()
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		if c.ready.Load() { // not in the middle of a handshake
-			conns = append(conns, c)
-		}
+	info := statusInfo(levelStatus, "NetConnection.Connect.ReconnectRequest", description)
+	if tcURL != "" {
+		info = append(info, flv.Property{Key: "tcUrl", Value: tcURL})
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		info := statusInfo(levelStatus, "NetConnection.Connect.ReconnectRequest", description)
-		if tcURL != "" {
-			info = append(info, flv.Property{Key: "tcUrl", Value: tcURL})
+	m, err := onStatus(0, info)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for c := range s.conns {
+		if !c.ready.Load() { // in the middle of a handshake
+			continue
 		}
-		if m, err := onStatus(0, info); err == nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
 			// A write that fails ends nothing here: the connection's own
 			// goroutine meets the same failure on its next write.
 			_ = c.send(m)
-		}
+		}()
 	}
 }
 
