@@ -162,6 +162,10 @@ func TestAMF0BombConnectsWhileViewersWatch(t *testing.T) {
 	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
 		t.Errorf("server allocated %d bytes for 3 connects of 8 MB", n)
 	}
+	// A connection's line is written after its socket closes: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); strings.Count(s.log.String(), "exceeds the limit of 65536") < 3 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if lines := strings.Count(s.log.String(), "exceeds the limit of 65536"); lines != 3 {
 		t.Errorf("%d log lines say why, want 3:\n%s", lines, s.log.String())
 	}
