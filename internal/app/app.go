@@ -28,6 +28,7 @@ import (
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/rtmp"
+	"github.com/flvedge/flvedge/vodcache"
 	"github.com/flvedge/flvedge/web"
 	"github.com/flvedge/flvedge/web/player"
 )
@@ -188,8 +189,8 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	if role == Edge && !cfg.Upstream.Pulling() {
-		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
+	if role == Edge && !cfg.Upstream.Pulling() && len(cfg.VOD.Origins) == 0 && len(cfg.VOD.Roots) == 0 {
+		return errors.New("an edge needs origins: --origin URL (live) or --vod-origin PREFIX=URL (VOD), or upstream.origins / vod.origins in the config file")
 	}
 	if cfg.HTTPSListen != "" && cfg.TLS.Cert == "" && !o.demo {
 		return errors.New("https_listen needs tls.cert and tls.key (--tls-cert, --tls-key); --demo makes a self-signed one")
@@ -296,6 +297,7 @@ type server struct {
 	live     *web.Live
 	requests *web.Metrics
 	refusals *refusalCollector
+	vodCache *vodcache.Cache // nil without VOD origins
 }
 
 func (s *server) currentGuard() *auth.Guard { return s.guard.Load() }
@@ -305,7 +307,7 @@ func (s *server) currentGuard() *auth.Guard { return s.guard.Load() }
 // pages. Listeners, windows and timeouts of running pulls stay as they
 // started; they need a restart.
 func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
-	mounts, err := vodMounts(cfg, logger)
+	mounts, err := vodMounts(cfg, s.vodCache, logger)
 	if err != nil {
 		return err
 	}
@@ -381,6 +383,20 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	s.refusals = newRefusalCollector(s.currentGuard)
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.refusals)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
+		s.httpLn.Close()
+		if s.rtmpLn != nil {
+			s.rtmpLn.Close()
+		}
+		s.hub.Close()
+		if s.puller != nil {
+			s.puller.Close()
+		}
+		return nil, err
+	}
+	if s.vodCache != nil {
+		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
+	}
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
@@ -392,6 +408,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		s.hub.Close()
 		if s.puller != nil {
 			s.puller.Close()
+		}
+		if s.vodCache != nil {
+			s.vodCache.Close()
 		}
 		return nil, err
 	}
@@ -424,7 +443,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
-		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins)
+		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins, "vod", vodPrefixes(cfg))
 	}
 	return s, nil
 }
@@ -438,7 +457,7 @@ func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
 	}
 	s.adminLn = ln
 	s.admin = &http.Server{
-		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }),
+		Handler:           web.WithCacheAPI(web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }), s.vodCache, cfg.Token),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -569,6 +588,9 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
 		s.currentGuard().Close()
 	})
 }

@@ -1,15 +1,20 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/vod"
+	"github.com/flvedge/flvedge/vodcache"
 	"github.com/flvedge/flvedge/web"
 )
 
-// addVODFlags defines --vod-root, for both roles: edges serve VOD to their
-// viewers, and ingests may serve recordings.
+// addVODFlags defines the VOD flags, for both roles: edges serve VOD to
+// their viewers, from local roots or origins through the cache, and
+// ingests may serve recordings.
 func addVODFlags(override func(name, usage string, set func(c *config.Config, value string) error)) {
 	first := true
 	override("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, v string) error {
@@ -23,18 +28,56 @@ func addVODFlags(override func(name, usage string, set func(c *config.Config, va
 		c.VOD.Roots = append(c.VOD.Roots, r)
 		return nil
 	})
+	firstOrigin := true
+	override("vod-origin", "serve the files under a prefix from an origin through the disk cache: `PREFIX=URL`, e.g. /vod=http://origin:8080; repeat for more prefixes, or for more origins of one prefix, tried in order (replaces vod.origins)", func(c *config.Config, v string) error {
+		prefix, url, err := config.ParseVODOrigin(v)
+		if err != nil {
+			return err
+		}
+		if firstOrigin {
+			c.VOD.Origins, firstOrigin = nil, false
+		}
+		for i := range c.VOD.Origins {
+			if c.VOD.Origins[i].Prefix == prefix {
+				c.VOD.Origins[i].URLs = append(c.VOD.Origins[i].URLs, url)
+				return nil
+			}
+		}
+		c.VOD.Origins = append(c.VOD.Origins, config.VODOrigin{Prefix: prefix, URLs: []string{url}})
+		return nil
+	})
+	override("vod-cache-dir", "`directory` of the disk cache of --vod-origin files (vod.cache.dir)", func(c *config.Config, v string) error {
+		c.VOD.Cache.Dir = v
+		return nil
+	})
+	override("vod-cache-size", "bound of the disk cache, a `size` such as 20GiB (vod.cache.size)", func(c *config.Config, v string) (err error) {
+		c.VOD.Cache.Size, err = config.ParseByteSize(v)
+		return err
+	})
 }
 
-// vodMounts returns the routes of the configured VOD roots, one handler
-// for all of them; none without roots. A root that is not a directory stops
-// the start.
-func vodMounts(cfg config.Config, logger *slog.Logger) ([]web.Mount, error) {
-	if len(cfg.VOD.Roots) == 0 {
+// vodMounts returns the routes of the configured VOD roots and origin
+// prefixes, one handler for all of them; none without either. A root that
+// is not a directory stops the start.
+func vodMounts(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) ([]web.Mount, error) {
+	if len(cfg.VOD.Roots) == 0 && len(cfg.VOD.Origins) == 0 {
 		return nil, nil
 	}
 	vc := cfg.VOD.Config()
 	vc.WriteTimeout = cfg.Viewers.WriteTimeout
+	vc.AccessLog = cfg.Admin.AccessLog
 	vc.Logger = logger
+	if len(cfg.VOD.Origins) > 0 {
+		if cache == nil {
+			return nil, fmt.Errorf("vod.origins: the cache was not set up at start; restart to serve origins")
+		}
+		if err := cache.SetOrigins(cfg.VOD.CacheConfig().Origins); err != nil {
+			return nil, fmt.Errorf("vod.origins: %w", err)
+		}
+		for _, o := range cfg.VOD.Origins {
+			vc.Roots = append(vc.Roots, vod.Root{Prefix: o.Prefix, Source: cacheSource{cache}})
+		}
+	}
 	h, err := vod.New(vc)
 	if err != nil {
 		return nil, err
@@ -46,5 +89,43 @@ func vodMounts(cfg config.Config, logger *slog.Logger) ([]web.Mount, error) {
 	for _, r := range cfg.VOD.Roots {
 		logger.Info("vod", "prefix", r.Prefix, "dir", r.Dir, "follow_symlinks", r.FollowSymlinks)
 	}
+	for _, o := range cfg.VOD.Origins {
+		logger.Info("vod", "prefix", o.Prefix, "origins", o.URLs, "cache", cfg.VOD.Cache.Dir)
+	}
 	return mounts, nil
+}
+
+// newVODCache opens the disk cache when VOD origins are configured. Its
+// directory and size are set at start; a reload changes the origins.
+func newVODCache(cfg config.Config, logger *slog.Logger) (*vodcache.Cache, error) {
+	if len(cfg.VOD.Origins) == 0 {
+		return nil, nil
+	}
+	cc := cfg.VOD.CacheConfig()
+	cc.Logger = logger
+	return vodcache.New(cc)
+}
+
+// cacheSource is the cache as package vod opens files.
+type cacheSource struct{ c *vodcache.Cache }
+
+func (s cacheSource) Open(ctx context.Context, urlPath string) (vod.SourceFile, error) {
+	f, err := s.c.Open(ctx, urlPath)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// vodPrefixes lists the configured VOD prefixes, for logs.
+func vodPrefixes(cfg config.Config) []string {
+	var out []string
+	for _, r := range cfg.VOD.Roots {
+		out = append(out, r.Prefix)
+	}
+	for _, o := range cfg.VOD.Origins {
+		out = append(out, o.Prefix)
+	}
+	slices.Sort(out)
+	return out
 }
