@@ -103,6 +103,7 @@ func (f *File) ensureRange(off, end int64) error {
 // the fetch of it under way, else by fetching it.
 func (f *File) ensure(i int64) (fetched bool, err error) {
 	c, e := f.c, f.e
+	retried := false
 	for {
 		c.mu.Lock()
 		if e.has(i) {
@@ -113,7 +114,13 @@ func (f *File) ensure(i int64) (fetched bool, err error) {
 			c.mu.Unlock()
 			<-fl.done // bounded by the origin timeouts
 			if fl.err != nil {
-				return fetched, fl.err
+				// Another reader's fetch failed: try once on our own (the
+				// crowd collapses again on the first to try), unless the
+				// object is gone.
+				if retried || errors.Is(fl.err, errChanged) {
+					return fetched, fl.err
+				}
+				retried = true
 			}
 			continue
 		}
