@@ -165,12 +165,17 @@ func TestOriginPaths(t *testing.T) {
 	o := newTestOrigin(t)
 	o.put("/media/x y%.flv", []byte("media"))
 	o.put("/live/b.flv", []byte("live"))
+	o.put("/c.flv", []byte("root"))
 	c := newTestCache(t, t.TempDir(), func(cfg *Config) {
 		cfg.Origins = []Origin{
 			{Prefix: "/vod", URLs: []string{o.srv.URL + "/media/"}, Header: http.Header{"X-Secret": {"s3"}}},
 			{Prefix: "/live", URLs: []string{o.srv.URL}},
+			{Prefix: "/films", URLs: []string{o.srv.URL + "/"}},
 		}
 	})
+	if got, _ := readAll(t, c, "/films/c.flv"); string(got) != "root" {
+		t.Fatalf("got %q", got)
+	}
 	if got, _ := readAll(t, c, "/vod/x y%.flv"); string(got) != "media" {
 		t.Fatalf("got %q", got)
 	}
@@ -178,8 +183,8 @@ func TestOriginPaths(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 	o.set(func(o *testOrigin) {
-		if o.headers[0].Get("X-Secret") != "s3" || o.headers[1].Get("X-Secret") != "" {
-			t.Errorf("headers: %v, %v", o.headers[0], o.headers[1])
+		if o.headers[1].Get("X-Secret") != "s3" || o.headers[2].Get("X-Secret") != "" {
+			t.Errorf("headers: %v, %v", o.headers[1], o.headers[2])
 		}
 	})
 	if _, err := c.Open(context.Background(), "/other/a.flv"); err == nil {

@@ -27,8 +27,15 @@ type Origin struct {
 
 type origin struct {
 	prefix string
-	bases  []*url.URL
+	bases  []base
 	header http.Header
+}
+
+// base is an origin URL; replace says that it has a path, which takes
+// the place of the prefix.
+type base struct {
+	*url.URL
+	replace bool
 }
 
 // CheckOrigin reports what keeps o from being used.
@@ -50,9 +57,10 @@ func newOrigin(o Origin) (origin, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return origin{}, fmt.Errorf("prefix %s: %q is not an http:// or https:// URL without credentials, query or fragment", o.Prefix, s)
 		}
+		b := base{URL: u, replace: u.Path != ""}
 		u.Path = strings.TrimSuffix(u.Path, "/")
 		u.RawPath = ""
-		out.bases = append(out.bases, u)
+		out.bases = append(out.bases, b)
 	}
 	for k := range out.header {
 		if !validHeaderName(k) {
@@ -89,9 +97,9 @@ func (o *origin) under(key string) (string, bool) {
 }
 
 // target is the URL of key at base: its path from escaped segments.
-func (o *origin) target(base *url.URL, key string) *url.URL {
+func (o *origin) target(base base, key string) *url.URL {
 	p := key
-	if base.Path != "" {
+	if base.replace {
 		rest, _ := o.under(key)
 		p = base.Path + rest
 	}
