@@ -536,3 +536,27 @@ func TestVODOriginFlags(t *testing.T) {
 		t.Fatal("an ftp origin was taken")
 	}
 }
+
+// TestStoredFileNeverPulledLive: an edge whose live origin also serves
+// stored files does not pull one as a live stream (it would end and be
+// pulled again, an endless loop): a 404 without a VOD prefix for it, the
+// file itself with one.
+func TestStoredFileNeverPulledLive(t *testing.T) {
+	media := vodMedia(t, 1<<10)
+	ingest := startServer(t, Ingest, func(c *config.Config) {
+		c.VOD.Roots = []config.VODRoot{{Prefix: "/vod", Dir: filepath.Join(media, "vod")}}
+	})
+	live := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, ingest.baseURL()) })
+	if a := vodGet(t, live.baseURL()+"/vod/film.flv"); a.status != http.StatusNotFound {
+		t.Fatalf("a stored file asked of a live-only edge: %d, %d bytes", a.status, len(a.body))
+	}
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, ingest.baseURL())
+		c.VOD.Origins = []config.VODOrigin{{Prefix: "/vod", URLs: []string{ingest.baseURL()}}}
+		c.VOD.Cache.Dir = t.TempDir()
+	})
+	file, _ := os.ReadFile(filepath.Join(media, "vod", "film.flv"))
+	if a := vodGet(t, edge.baseURL()+"/vod/film.flv"); a.status != 200 || !bytes.Equal(a.body, file) {
+		t.Fatalf("a stored file under a VOD prefix: %d, %d bytes of %d", a.status, len(a.body), len(file))
+	}
+}
