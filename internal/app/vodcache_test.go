@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/vod"
@@ -558,5 +560,31 @@ func TestStoredFileNeverPulledLive(t *testing.T) {
 	file, _ := os.ReadFile(filepath.Join(media, "vod", "film.flv"))
 	if a := vodGet(t, edge.baseURL()+"/vod/film.flv"); a.status != 200 || !bytes.Equal(a.body, file) {
 		t.Fatalf("a stored file under a VOD prefix: %d, %d bytes of %d", a.status, len(a.body), len(file))
+	}
+}
+
+// TestVODCacheTokens: signed URLs guard cached files as local ones; a
+// refused request does not reach the origin.
+func TestVODCacheTokens(t *testing.T) {
+	media := vodMedia(t, 1<<10)
+	origin := startNginx(t, media)
+	edge := startServer(t, Edge, func(c *config.Config) {
+		c.VOD.Origins = []config.VODOrigin{{Prefix: "/vod", URLs: []string{origin.url}}}
+		c.VOD.Cache.Dir = t.TempDir()
+		c.Access.SecureTokenSecrets = []string{"s3cret"}
+	})
+	if a := vodGet(t, edge.baseURL()+"/vod/film.flv"); a.status != http.StatusForbidden {
+		t.Fatalf("without a token: %d", a.status)
+	}
+	if n, _ := origin.requests("/vod/film.flv"); n != 0 {
+		t.Fatalf("a refused request cost the origin %d requests", n)
+	}
+	rule := auth.TokenRule{Scheme: auth.MD5, Secrets: []string{"s3cret"}}
+	signed, err := rule.Sign("/vod/film.flv", time.Now().Add(time.Hour), netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := vodGet(t, edge.baseURL()+"/vod/film.flv?"+signed.Query()); a.status != 200 || a.cache != "MISS" {
+		t.Fatalf("signed %s: %d %s", signed, a.status, a.cache)
 	}
 }
