@@ -480,16 +480,11 @@ func (c *Cache) openOrigin(ctx context.Context, o *origin, key string, old *entr
 		if old == nil {
 			return nil, "", nil, &StatusError{Status: http.StatusBadGateway, Err: errors.New("304 to an unconditional request")}
 		}
-		c.mu.Lock()
-		old.expires = now.Add(life)
-		f, err := c.handleLocked(old, Revalidated)
-		c.mu.Unlock()
-		c.writeMeta(old)
-		return old, Revalidated, f, err
+		return c.revalidated(old, now.Add(life))
 	case http.StatusOK, http.StatusPartialContent:
 	case http.StatusRequestedRangeNotSatisfiable:
 		// An empty file has no byte 0.
-		if _, _, size, err := parseContentRange("bytes 0-0/" + strings.TrimPrefix(resp.Header.Get("Content-Range"), "bytes */")); err == nil || size != 0 {
+		if resp.Header.Get("Content-Range") != "bytes */0" {
 			return nil, "", nil, &StatusError{Status: http.StatusBadGateway, Err: fmt.Errorf("416 to a first slice: %s", resp.Header.Get("Content-Range"))}
 		}
 		resp.StatusCode, resp.ContentLength = http.StatusOK, 0
@@ -511,12 +506,7 @@ func (c *Cache) openOrigin(ctx context.Context, o *origin, key string, old *entr
 	if old != nil {
 		if old.size == size && old.etag == etag && old.lastMod == lastMod && store {
 			// Unchanged, answered in full: the same as a 304.
-			c.mu.Lock()
-			old.expires = now.Add(life)
-			f, err := c.handleLocked(old, Revalidated)
-			c.mu.Unlock()
-			c.writeMeta(old)
-			return old, Revalidated, f, err
+			return c.revalidated(old, now.Add(life))
 		}
 		c.drop(old)
 		status = Expired
@@ -570,6 +560,17 @@ func (c *Cache) openOrigin(ctx context.Context, o *origin, key string, old *entr
 		c.mu.Unlock()
 	}
 	return e, status, f, nil
+}
+
+// revalidated serves old, which the origin says has not changed, until
+// expires.
+func (c *Cache) revalidated(old *entry, expires time.Time) (*entry, string, *File, error) {
+	c.mu.Lock()
+	old.expires = expires
+	f, err := c.handleLocked(old, Revalidated)
+	c.mu.Unlock()
+	c.writeMeta(old)
+	return old, Revalidated, f, err
 }
 
 // objectName names the files of one version of an object.

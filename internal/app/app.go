@@ -383,24 +383,8 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	s.refusals = newRefusalCollector(s.currentGuard)
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.refusals)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
-	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
-		s.httpLn.Close()
-		if s.rtmpLn != nil {
-			s.rtmpLn.Close()
-		}
-		s.hub.Close()
-		if s.puller != nil {
-			s.puller.Close()
-		}
-		return nil, err
-	}
-	if s.vodCache != nil {
-		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
-	}
-	if cfg.Player.Enabled && !player.Embedded() {
-		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
-	}
-	if err := s.apply(cfg, logger); err != nil {
+	// abort undoes what is started so far.
+	abort := func(err error) (*server, error) {
 		s.httpLn.Close()
 		if s.rtmpLn != nil {
 			s.rtmpLn.Close()
@@ -413,6 +397,18 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 			s.vodCache.Close()
 		}
 		return nil, err
+	}
+	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
+		return abort(err)
+	}
+	if s.vodCache != nil {
+		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
+	}
+	if cfg.Player.Enabled && !player.Embedded() {
+		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
+	}
+	if err := s.apply(cfg, logger); err != nil {
+		return abort(err)
 	}
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
