@@ -267,7 +267,7 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	}
 
 	ix, err := h.cache.get(r.Context(), f.key, func() (*fileIndex, error) {
-		return h.index(f, f.key)
+		return h.index(f)
 	})
 	if errors.Is(err, errNotFLV) {
 		return &requestError{status: http.StatusUnprocessableEntity, msg: "not a valid FLV file"}
@@ -351,16 +351,26 @@ func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time,
 	return nil
 }
 
-// index scans f, logging what damage it finds once per file version.
-func (h *Handler) index(f io.ReaderAt, key cacheKey) (*fileIndex, error) {
+// index scans f, logging what damage it finds once per file version. A
+// source's file with a keyframe index is read at its head only (see
+// headScan).
+func (h *Handler) index(f *stored) (*fileIndex, error) {
 	start := time.Now()
-	s, err := scanFile(f, key.size)
-	if err != nil {
-		h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
-		return nil, err
+	key := f.key
+	var s *scan
+	if f.src != nil {
+		s = headScan(f, key.size)
+	}
+	head := s != nil
+	if s == nil {
+		var err error
+		if s, err = scanFile(f, key.size); err != nil {
+			h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
+			return nil, err
+		}
 	}
 	ix := buildIndex(s)
-	h.logger.Debug("vod: indexed", "path", key.path, "plain", ix.plain, "keyframes", len(s.video),
+	h.logger.Debug("vod: indexed", "path", key.path, "head_only", head, "plain", ix.plain, "keyframes", len(s.video),
 		"duration", time.Duration(s.endTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
 	if !s.clean() {
 		h.logger.Warn("vod: damaged FLV file served without its damaged parts", "path", key.path,
