@@ -433,3 +433,31 @@ func TestPrefetchAndPurge(t *testing.T) {
 		t.Fatalf("purged %d, %d left", n, c.Stats().Entries)
 	}
 }
+
+func TestLifetime(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		header http.Header
+		life   time.Duration
+		store  bool
+	}{
+		{http.Header{}, time.Hour, true},
+		{http.Header{"Cache-Control": {"max-age=60"}}, time.Minute, true},
+		{http.Header{"Cache-Control": {"max-age=60, s-maxage=10"}}, 10 * time.Second, true},
+		{http.Header{"Cache-Control": {"s-maxage=10", "max-age=60"}}, 10 * time.Second, true},
+		{http.Header{"Cache-Control": {"public, no-cache"}}, 0, true},
+		{http.Header{"Cache-Control": {"private, max-age=60"}}, 0, false},
+		{http.Header{"Cache-Control": {"no-store"}}, 0, false},
+		{http.Header{"Cache-Control": {"max-age=abc"}}, time.Hour, true},
+		{http.Header{"Cache-Control": {"max-age=99999999999999"}}, maxLifetime, true},
+		{http.Header{"Expires": {"Thu, 01 Jan 2026 00:05:00 GMT"}}, 5 * time.Minute, true},
+		{http.Header{"Expires": {"Thu, 01 Jan 2026 00:05:00 GMT"}, "Date": {"Thu, 01 Jan 2026 00:04:00 GMT"}}, time.Minute, true},
+		{http.Header{"Expires": {"0"}}, 0, true},
+		{http.Header{"Expires": {"Thu, 01 Jan 2026 00:05:00 GMT"}, "Cache-Control": {"max-age=1"}}, time.Second, true},
+	} {
+		life, store := lifetime(tc.header, now, time.Hour)
+		if life != tc.life || store != tc.store {
+			t.Errorf("%v: %v %v, want %v %v", tc.header, life, store, tc.life, tc.store)
+		}
+	}
+}

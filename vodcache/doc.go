@@ -15,7 +15,9 @@
 //   - Each object is a sparse data file and a small meta file (slice
 //     bitmap, validators, expiry) in the cache directory, so the cache
 //     survives a restart. The total stays under a bound: the least
-//     recently used objects leave first, whole.
+//     recently used objects leave first, whole. Readers of an object that
+//     leaves read on from their open descriptors; an object larger than
+//     the bound is served, and leaves as it is filled.
 //   - Freshness follows the origin's Cache-Control (max-age, s-maxage,
 //     no-cache, no-store, private) and Expires, else a default lifetime.
 //     An expired object is revalidated with If-None-Match and

@@ -424,6 +424,21 @@ func TestVODCachePrefetchPurgeRestart(t *testing.T) {
 	if a := vodGet(t, edge.baseURL()+"/vod/big.bin"); a.cache != "MISS" {
 		t.Fatalf("after purge: %s", a.cache)
 	}
+	m := scrape(t, edge)
+	for name, want := range map[string]float64{
+		"flvedge_vod_cache_requests_total":       1, // a HIT, and a MISS
+		"flvedge_vod_origin_fetched_bytes_total": 2 * 3 << 20,
+		"flvedge_vod_cache_served_bytes_total":   2 * 3 << 20,
+		"flvedge_vod_cache_entries":              2,
+	} {
+		labels := map[string]string{"prefix": "/vod"}
+		if name == "flvedge_vod_cache_requests_total" {
+			labels["status"] = "HIT"
+		}
+		if got, ok := value(m, name, labels); !ok || got < want {
+			t.Errorf("%s%v = %v, want at least %v", name, labels, got, want)
+		}
+	}
 
 	edge.close()
 	edge = startVODEdge(t, cacheDir, 2<<30, origin.url)
@@ -440,14 +455,21 @@ func TestVODCachePrefetchPurgeRestart(t *testing.T) {
 // plays and an uncached one is a 502 or 504, not a hang; with a second
 // origin, the edge fails over to it.
 func TestVODCacheOriginKilled(t *testing.T) {
-	media := vodMedia(t, 1<<20)
+	media := vodMedia(t, 3<<20)
 	nginx := startNginx(t, media)
 	edge := startVODEdge(t, t.TempDir(), 2<<30, nginx.url)
 	base := edge.baseURL()
 	if a := vodGet(t, base+"/vod/film.flv"); a.status != 200 {
 		t.Fatal(a.status)
 	}
+	// The head of big.bin is cached, not its end.
+	if a := vodGet(t, base+"/vod/big.bin", "Range", "bytes=0-99"); a.status != 206 {
+		t.Fatal(a.status)
+	}
 	nginx.stop()
+	if a := vodGet(t, base+"/vod/big.bin", "Range", "bytes=-100"); a.status != http.StatusBadGateway || a.cache != "MISS" {
+		t.Fatalf("uncached end of a cached file, origin down: %d %s, want 502 MISS", a.status, a.cache)
+	}
 	if a := vodGet(t, base+"/vod/film.flv"); a.status != 200 || a.cache != "HIT" {
 		t.Fatalf("cached, origin down: %d %s", a.status, a.cache)
 	}
