@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // Play wraps the handler of play paths (live and VOD alike): a request that
@@ -173,7 +175,7 @@ func (g *Guard) acquire(client netip.Addr, path string, maxViewers int) (func(),
 		if perClient {
 			g.conns.release(key)
 		}
-		return nil, fmt.Errorf("%w: %d on %s", StreamFull, maxViewers, clip(path))
+		return nil, fmt.Errorf("%w: %d on %s", StreamFull, maxViewers, ratelog.Clip(path))
 	}
 	return func() {
 		if perClient {
@@ -201,7 +203,7 @@ func withPath(r *http.Request, path string) *http.Request {
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, client netip.Addr, err error) {
 	reason := ReasonOf(err)
 	g.playRefused.add(reason)
-	g.warn(client, "play refused", "reason", string(reason), "path", clip(r.URL.Path), "err", err.Error())
+	g.warn(client, "play refused", "reason", string(reason), "path", ratelog.Clip(r.URL.Path), "err", err.Error())
 	status := reason.Status()
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // KeyParam is the query parameter of the stream name (or of the app) that
@@ -207,7 +209,7 @@ func (r *publishRule) checkKey(req PublishRequest) error {
 		match |= subtle.ConstantTimeCompare(sum[:], k[:])
 	}
 	if match == 0 {
-		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, clip(req.Stream))
+		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, ratelog.Clip(req.Stream))
 	}
 	return nil
 }

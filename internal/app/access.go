@@ -12,6 +12,7 @@ import (
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/ratelog"
+	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/rtmp"
 )
 
@@ -46,6 +47,11 @@ type guardedPublish struct {
 }
 
 func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
+	if relay.CheckName(req.App, req.Stream) != nil {
+		// The hub refuses it and next counts the refusal; the guard (and a
+		// publish callback's server) never sees the name.
+		return h.next.Publish(req)
+	}
 	// The callback's timeout bounds the wait; the connection reads nothing
 	// meanwhile, which is what a publisher waiting for its answer expects.
 	err := h.guard().AuthorizePublish(context.Background(), auth.PublishRequest{

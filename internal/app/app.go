@@ -631,6 +631,9 @@ func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler
 func (h publishHandler) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	p, err := h.hub.Publish(req.App, req.Stream, func() { req.Close() })
 	switch {
+	case errors.Is(err, relay.ErrBadName):
+		h.publishes.WithLabelValues("refused", "bad_name").Inc()
+		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: err.Error()}
 	case errors.Is(err, relay.ErrStreamBusy):
 		h.publishes.WithLabelValues("refused", "busy").Inc()
 		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
