@@ -66,7 +66,11 @@ func TestSourceServesAsLocal(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(local.dir, "indexed.flv"), indexed, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, filepath.Join(local.dir, mp4End), readFile(t, mp4Fixture(t, mp4End)))
 	src := newSourceServer(t, local.dir)
+	m := getManifest(t, local, "/vod/end.ism/Manifest")
+	starts := m.starts(t, 0)
+	fragment := fmt.Sprintf("/vod/end.ism/QualityLevels(%d)/Fragments(video=%d)", m.Streams[0].Levels[0].Bitrate, starts[1])
 
 	_, body := src.get(t, fmt.Sprintf("/vod/indexed.flv?start=%d", len(indexed)*3/4))
 	if fetched := src.fetched.Load(); fetched > int64(len(indexed))/2 {
@@ -84,6 +88,10 @@ func TestSourceServesAsLocal(t *testing.T) {
 		{"/vod/" + fixLong, ""},
 		{"/vod/" + fixLong + "?start=300000", ""},
 		{"/vod/" + fixAV + "?t=1", ""},
+		{"/vod/" + mp4End, ""},
+		{"/vod/" + mp4End + "?start=2&end=4", "bytes=100-"},
+		{"/vod/end.ism/Manifest", ""},
+		{fragment, ""},
 	} {
 		var header []string
 		if tc.rng != "" {
