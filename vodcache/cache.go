@@ -80,7 +80,7 @@ func CheckConfig(cfg Config) error {
 	if cfg.SliceSize != 0 && (cfg.SliceSize < minSlice || cfg.SliceSize > maxSlice) {
 		return fmt.Errorf("slice size %d: must be between 64KiB and 64MiB", cfg.SliceSize)
 	}
-	slice := cmp(cfg.SliceSize, DefaultSliceSize)
+	slice := orDefault(cfg.SliceSize, DefaultSliceSize)
 	if cfg.MaxBytes < 4*slice {
 		return fmt.Errorf("cache size %d: must be at least four slices (%d bytes)", cfg.MaxBytes, 4*slice)
 	}
@@ -100,7 +100,8 @@ func CheckConfig(cfg Config) error {
 	return nil
 }
 
-func cmp[T int64 | int | time.Duration](v, def T) T {
+// orDefault is v, or def when v is zero.
+func orDefault[T int64 | int | time.Duration](v, def T) T {
 	if v == 0 {
 		return def
 	}
@@ -183,15 +184,15 @@ func New(cfg Config) (*Cache, error) {
 	c := &Cache{
 		dir:      cfg.Dir,
 		maxBytes: cfg.MaxBytes,
-		slice:    cmp(cfg.SliceSize, DefaultSliceSize),
-		lifetime: cmp(cfg.DefaultLifetime, DefaultLifetime),
+		slice:    orDefault(cfg.SliceSize, DefaultSliceSize),
+		lifetime: orDefault(cfg.DefaultLifetime, DefaultLifetime),
 		stale:    cfg.StaleIfError,
-		respWait: cmp(cfg.ResponseTimeout, DefaultResponseTimeout),
+		respWait: orDefault(cfg.ResponseTimeout, DefaultResponseTimeout),
 		logger:   cfg.Logger,
 		entries:  make(map[string]*entry),
 		opens:    make(map[string]*openFlight),
 		stats:    make(map[string]*prefixStats),
-		sem:      make(chan struct{}, cmp(cfg.Prefetchers, DefaultPrefetchers)),
+		sem:      make(chan struct{}, orDefault(cfg.Prefetchers, DefaultPrefetchers)),
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
@@ -200,11 +201,11 @@ func New(cfg Config) (*Cache, error) {
 	if err := c.SetOrigins(cfg.Origins); err != nil {
 		return nil, fmt.Errorf("vodcache: %w", err)
 	}
-	dialer := &net.Dialer{Timeout: cmp(cfg.ConnectTimeout, DefaultConnectTimeout), KeepAlive: 30 * time.Second}
+	dialer := &net.Dialer{Timeout: orDefault(cfg.ConnectTimeout, DefaultConnectTimeout), KeepAlive: 30 * time.Second}
 	c.client = &http.Client{
 		Transport: &http.Transport{
 			DialContext:           dialer.DialContext,
-			TLSHandshakeTimeout:   cmp(cfg.ConnectTimeout, DefaultConnectTimeout),
+			TLSHandshakeTimeout:   orDefault(cfg.ConnectTimeout, DefaultConnectTimeout),
 			ResponseHeaderTimeout: c.respWait,
 			MaxIdleConnsPerHost:   64,
 			IdleConnTimeout:       90 * time.Second,
