@@ -1,7 +1,6 @@
 package vod
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -42,7 +41,7 @@ func TestBrowserSeeksThroughTheCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cache.Close()
-	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: cacheSource{cache}}}})
+	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: SourceOf(cache.Open)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,17 +49,6 @@ func TestBrowserSeeksThroughTheCache(t *testing.T) {
 	if !slices.Contains(statuses, "MISS") || slices.ContainsFunc(statuses, func(s string) bool { return s != "MISS" && s != "HIT" }) {
 		t.Fatalf("X-Cache-Status of the player's requests: %q", statuses)
 	}
-}
-
-// cacheSource opens the cache's files as a Source, as the edge does.
-type cacheSource struct{ c *vodcache.Cache }
-
-func (s cacheSource) Open(ctx context.Context, urlPath string) (SourceFile, error) {
-	f, err := s.c.Open(ctx, urlPath)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
 }
 
 // browserSeek plays fixLong from h in Chromium, seeks to its middle and

@@ -24,6 +24,22 @@ type Source interface {
 	Open(ctx context.Context, urlPath string) (SourceFile, error)
 }
 
+// SourceOf makes a Source of an Open function that returns a concrete
+// file type, such as (*vodcache.Cache).Open.
+func SourceOf[F SourceFile](open func(ctx context.Context, urlPath string) (F, error)) Source {
+	return sourceFunc[F](open)
+}
+
+type sourceFunc[F SourceFile] func(ctx context.Context, urlPath string) (F, error)
+
+func (open sourceFunc[F]) Open(ctx context.Context, urlPath string) (SourceFile, error) {
+	f, err := open(ctx, urlPath)
+	if err != nil {
+		return nil, err // not f: a nil *F in an interface is not nil
+	}
+	return f, nil
+}
+
 // SourceFile is an open file of a Source, for one request.
 type SourceFile interface {
 	io.ReaderAt

@@ -35,7 +35,7 @@ func newSourceServer(t *testing.T, dir string) *sourceServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(cache.Close)
-	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: cacheSource{cache}}}})
+	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: SourceOf(cache.Open)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

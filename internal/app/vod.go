@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -75,7 +74,7 @@ func vodMounts(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) ([
 			return nil, fmt.Errorf("vod.origins: %w", err)
 		}
 		for _, o := range cfg.VOD.Origins {
-			vc.Roots = append(vc.Roots, vod.Root{Prefix: o.Prefix, Source: cacheSource{cache}})
+			vc.Roots = append(vc.Roots, vod.Root{Prefix: o.Prefix, Source: vod.SourceOf(cache.Open)})
 		}
 	}
 	h, err := vod.New(vc)
@@ -104,17 +103,6 @@ func newVODCache(cfg config.Config, logger *slog.Logger) (*vodcache.Cache, error
 	cc := cfg.VOD.CacheConfig()
 	cc.Logger = logger
 	return vodcache.New(cc)
-}
-
-// cacheSource is the cache as package vod opens files.
-type cacheSource struct{ c *vodcache.Cache }
-
-func (s cacheSource) Open(ctx context.Context, urlPath string) (vod.SourceFile, error) {
-	f, err := s.c.Open(ctx, urlPath)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
 }
 
 // vodPrefixes lists the configured VOD prefixes, for logs.
