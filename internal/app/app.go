@@ -321,6 +321,13 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 			return err
 		}
 	}
+	// Last of the checks, first of the changes: the cache's origins.
+	if s.vodCache != nil {
+		if err := s.vodCache.SetOrigins(cfg.VOD.CacheConfig().Origins); err != nil {
+			guard.Close()
+			return fmt.Errorf("vod.origins: %w", err)
+		}
+	}
 	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
 		StreamList: cfg.Player.StreamList, Hub: s.hub,

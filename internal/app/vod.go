@@ -57,7 +57,8 @@ func addVODFlags(override func(name, usage string, set func(c *config.Config, va
 
 // vodMounts returns the routes of the configured VOD roots and origin
 // prefixes, one handler for all of them; none without either. A root that
-// is not a directory stops the start.
+// is not a directory stops the start. The cache's origins are set by
+// server.apply once the whole config is taken.
 func vodMounts(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) ([]web.Mount, error) {
 	if len(cfg.VOD.Roots) == 0 && len(cfg.VOD.Origins) == 0 {
 		return nil, nil
@@ -69,9 +70,6 @@ func vodMounts(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) ([
 	if len(cfg.VOD.Origins) > 0 {
 		if cache == nil {
 			return nil, fmt.Errorf("vod.origins: the cache was not set up at start; restart to serve origins")
-		}
-		if err := cache.SetOrigins(cfg.VOD.CacheConfig().Origins); err != nil {
-			return nil, fmt.Errorf("vod.origins: %w", err)
 		}
 		for _, o := range cfg.VOD.Origins {
 			vc.Roots = append(vc.Roots, vod.Root{Prefix: o.Prefix, Source: vod.SourceOf(cache.Open)})

@@ -619,3 +619,41 @@ func TestVODCacheTokens(t *testing.T) {
 		t.Fatalf("signed %s: %d %s", signed, a.status, a.cache)
 	}
 }
+
+// TestVODCacheReload: a reload changes the origins of a prefix for the
+// requests that come from now on, and the cached files stay; a reload
+// that is refused changes nothing.
+func TestVODCacheReload(t *testing.T) {
+	media := vodMedia(t, 1<<10)
+	first := startNginx(t, media)
+	other := t.TempDir()
+	os.Mkdir(filepath.Join(other, "vod"), 0o755)
+	os.WriteFile(filepath.Join(other, "vod", "new.bin"), []byte("only on the second origin"), 0o644)
+	second := startNginx(t, other)
+	edge := startVODEdge(t, t.TempDir(), 2<<30, first.url)
+	if a := vodGet(t, edge.baseURL()+"/vod/film.flv"); a.status != 200 || a.cache != "MISS" {
+		t.Fatalf("%d %s", a.status, a.cache)
+	}
+	if a := vodGet(t, edge.baseURL()+"/vod/new.bin"); a.status != 404 {
+		t.Fatalf("before the reload: %d", a.status)
+	}
+	cfg := *edge.cfg.Load()
+	cfg.VOD.Origins = []config.VODOrigin{{Prefix: "/vod", URLs: []string{second.url}}}
+	bad := cfg
+	bad.VOD.Roots = []config.VODRoot{{Prefix: "/local", Dir: filepath.Join(other, "none")}}
+	if err := edge.apply(bad, edge.logger); err == nil {
+		t.Fatal("a root that does not exist was taken")
+	}
+	if a := vodGet(t, edge.baseURL()+"/vod/new.bin"); a.status != 404 {
+		t.Fatalf("after a refused reload: %d, the origins changed", a.status)
+	}
+	if err := edge.apply(cfg, edge.logger); err != nil {
+		t.Fatal(err)
+	}
+	if a := vodGet(t, edge.baseURL()+"/vod/new.bin"); a.status != 200 || string(a.body) != "only on the second origin" {
+		t.Fatalf("after the reload: %d %q", a.status, a.body)
+	}
+	if a := vodGet(t, edge.baseURL()+"/vod/film.flv"); a.status != 200 || a.cache != "HIT" {
+		t.Fatalf("a cached file after the reload: %d %s", a.status, a.cache)
+	}
+}
