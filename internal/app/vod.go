@@ -3,7 +3,9 @@ package app
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
+	"time"
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/vod"
@@ -12,37 +14,38 @@ import (
 )
 
 // addVODFlags defines the VOD flags, for both roles: edges serve VOD to
-// their viewers, from local roots or origins through the cache, and
+// their viewers, from local roots or from origins through the cache, and
 // ingests may serve recordings.
-func addVODFlags(override func(name, usage string, set func(c *config.Config, value string) error)) {
-	first := true
-	override("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, v string) error {
-		r, err := config.ParseVODRoot(v)
-		if err != nil {
-			return err
+func addVODFlags(override func(name, usage string, set func(c *config.Config, value string) error), list overrideList) {
+	list("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, values []string) error {
+		roots := make([]config.VODRoot, 0, len(values))
+		for _, v := range values {
+			r, err := config.ParseVODRoot(v)
+			if err != nil {
+				return err
+			}
+			roots = append(roots, r)
 		}
-		if first {
-			c.VOD.Roots, first = nil, false
-		}
-		c.VOD.Roots = append(c.VOD.Roots, r)
+		c.VOD.Roots = roots
 		return nil
 	})
-	firstOrigin := true
-	override("vod-origin", "serve the files under a prefix from an origin through the disk cache: `PREFIX=URL`, e.g. /vod=http://origin:8080; repeat for more prefixes, or for more origins of one prefix, tried in order (replaces vod.origins)", func(c *config.Config, v string) error {
-		prefix, url, err := config.ParseVODOrigin(v)
-		if err != nil {
-			return err
-		}
-		if firstOrigin {
-			c.VOD.Origins, firstOrigin = nil, false
-		}
-		for i := range c.VOD.Origins {
-			if c.VOD.Origins[i].Prefix == prefix {
-				c.VOD.Origins[i].URLs = append(c.VOD.Origins[i].URLs, url)
-				return nil
+	list("vod-origin", "serve the files under a prefix from an origin through the disk cache: `PREFIX=URL`, e.g. /vod=http://origin:8080; repeat for more prefixes, or for more origins of one prefix, tried in order (replaces vod.origins)", func(c *config.Config, values []string) error {
+		var origins []config.VODOrigin
+	next:
+		for _, v := range values {
+			prefix, url, err := config.ParseVODOrigin(v)
+			if err != nil {
+				return err
 			}
+			for i := range origins {
+				if origins[i].Prefix == prefix {
+					origins[i].URLs = append(origins[i].URLs, url)
+					continue next
+				}
+			}
+			origins = append(origins, config.VODOrigin{Prefix: prefix, URLs: []string{url}})
 		}
-		c.VOD.Origins = append(c.VOD.Origins, config.VODOrigin{Prefix: prefix, URLs: []string{url}})
+		c.VOD.Origins = origins
 		return nil
 	})
 	override("vod-cache-dir", "`directory` of the disk cache of --vod-origin files (vod.cache.dir)", func(c *config.Config, v string) error {
@@ -90,6 +93,30 @@ func vodMounts(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) ([
 		logger.Info("vod", "prefix", o.Prefix, "origins", o.URLs, "cache", cfg.VOD.Cache.Dir)
 	}
 	return mounts, nil
+}
+
+// vodServing is the VOD routes in force and the settings they were built
+// from.
+type vodServing struct {
+	built        bool
+	vod          config.VOD
+	writeTimeout time.Duration
+	accessLog    bool
+	mounts       []web.Mount
+}
+
+// next returns the VOD routes of cfg. A reload that leaves their settings
+// alone keeps the handler: its index cache and the scans under way are live
+// state, which a reload does not drop.
+func (v vodServing) next(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) (vodServing, error) {
+	if v.built && v.writeTimeout == cfg.Viewers.WriteTimeout && v.accessLog == cfg.Admin.AccessLog && reflect.DeepEqual(v.vod, cfg.VOD) {
+		return v, nil
+	}
+	mounts, err := vodMounts(cfg, cache, logger)
+	if err != nil {
+		return v, err
+	}
+	return vodServing{built: true, vod: cfg.VOD, writeTimeout: cfg.Viewers.WriteTimeout, accessLog: cfg.Admin.AccessLog, mounts: mounts}, nil
 }
 
 // newVODCache opens the disk cache when VOD origins are configured. Its
