@@ -657,3 +657,34 @@ func TestVODCacheReload(t *testing.T) {
 		t.Fatalf("a cached file after the reload: %d %s", a.status, a.cache)
 	}
 }
+
+// TestVODCacheRevalidatesWithNginx: an expired file is revalidated with
+// nginx's validators (304: REVALIDATED), and a file changed at the origin
+// is fetched anew (EXPIRED), never mixed with the old one.
+func TestVODCacheRevalidatesWithNginx(t *testing.T) {
+	media := vodMedia(t, 2<<20)
+	origin := startNginx(t, media)
+	edge := startServer(t, Edge, func(c *config.Config) {
+		c.VOD.Origins = []config.VODOrigin{{Prefix: "/vod", URLs: []string{origin.url}}}
+		c.VOD.Cache.Dir = t.TempDir()
+		c.VOD.Cache.DefaultLifetime = time.Millisecond // nginx sends no Cache-Control here
+		c.VOD.Extensions = []string{".bin"}
+	})
+	url := edge.baseURL() + "/vod/big.bin"
+	if a := vodGet(t, url, "Range", "bytes=0-9"); a.cache != "MISS" {
+		t.Fatalf("first: %s", a.cache)
+	}
+	time.Sleep(5 * time.Millisecond) // past the lifetime
+	if a := vodGet(t, url, "Range", "bytes=0-9"); a.cache != "REVALIDATED" || a.status != 206 {
+		t.Fatalf("expired, unchanged: %d %s", a.status, a.cache)
+	}
+	changed := make([]byte, 3<<20)
+	rand.Read(changed)
+	os.WriteFile(filepath.Join(media, "vod", "big.bin"), changed, 0o644)
+	os.Chtimes(filepath.Join(media, "vod", "big.bin"), time.Now().Add(time.Hour), time.Now().Add(time.Hour))
+	time.Sleep(5 * time.Millisecond)
+	a := vodGet(t, url)
+	if a.cache != "EXPIRED" || !bytes.Equal(a.body, changed) {
+		t.Fatalf("expired, changed: %s, %d bytes, equal %v", a.cache, len(a.body), bytes.Equal(a.body, changed))
+	}
+}
