@@ -659,8 +659,9 @@ func TestVODCacheReload(t *testing.T) {
 }
 
 // TestVODCacheRevalidatesWithNginx: an expired file is revalidated with
-// nginx's validators (304: REVALIDATED), and a file changed at the origin
-// is fetched anew (EXPIRED), never mixed with the old one.
+// nginx's validators (304: REVALIDATED), a file changed at the origin is
+// fetched anew (EXPIRED), never mixed with the old one, and with the
+// origin down an expired file is served STALE.
 func TestVODCacheRevalidatesWithNginx(t *testing.T) {
 	media := vodMedia(t, 2<<20)
 	origin := startNginx(t, media)
@@ -686,5 +687,10 @@ func TestVODCacheRevalidatesWithNginx(t *testing.T) {
 	a := vodGet(t, url)
 	if a.cache != "EXPIRED" || !bytes.Equal(a.body, changed) {
 		t.Fatalf("expired, changed: %s, %d bytes, equal %v", a.cache, len(a.body), bytes.Equal(a.body, changed))
+	}
+	origin.stop()
+	time.Sleep(5 * time.Millisecond)
+	if a := vodGet(t, url); a.cache != "STALE" || !bytes.Equal(a.body, changed) {
+		t.Fatalf("expired, origin down (stale_if_error 24h): %d %s", a.status, a.cache)
 	}
 }
