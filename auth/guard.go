@@ -164,6 +164,13 @@ func New(cfg Config) (*Guard, error) {
 	return g, nil
 }
 
+// NeedsToken reports whether playing path (as the guard sees it after an
+// in-path token: /live/x.flv) needs a signed URL, so that what lists
+// streams publicly can leave such paths out.
+func (g *Guard) NeedsToken(path string) bool {
+	return g.scopeFor(path).token.Required()
+}
+
 // Close releases the country database and the callbacks' idle connections.
 func (g *Guard) Close() error {
 	g.http.CloseIdleConnections()

@@ -38,6 +38,11 @@ func TestBadFilesNameTheLine(t *testing.T) {
 		{"log_level: loud\n", "log_level"},
 		{"publish:\n  grace: -1s\n", "publish.grace"},
 		{"rtmp_listen: \"\"\n", "rtmp_listen"},
+		{"http_timeouts:\n  idle: 0s\n", "http_timeouts.idle"},
+		{"http_timeouts:\n  read_header: -1s\n", "http_timeouts.read_header"},
+		{"cors:\n  credential_origins: [https://a.example/page]\n", "cors.credential_origins"},
+		{"cors:\n  credential_origins: [\"*\"]\n", "cors.credential_origins"},
+		{"admin:\n  hosts: [\"m.internal:9090\"]\n", "admin.hosts"},
 		{"[", "yaml"},
 	} {
 		_, err := Load(write(t, tc.file))

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -319,9 +320,10 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 			return err
 		}
 	}
-	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, mounts...), web.Pages{
+	cors := web.CORS{CredentialOrigins: cfg.CORS.CredentialOrigins}
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, cors, mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
-		StreamList: cfg.Player.StreamList, Hub: s.hub,
+		StreamList: cfg.Player.StreamList, Hub: s.hub, Guard: guard, CORS: cors,
 	}))
 	s.cfg.Store(&cfg)
 	s.live.SetLimits(s.viewerLimits(cfg))
@@ -395,11 +397,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
 	if cfg.TLS.H2C {
 		s.http.Protocols = new(http.Protocols)
 		s.http.Protocols.SetHTTP1(true)
@@ -413,7 +411,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if cfg.Admin.Listen != "" {
-		if err := s.startAdmin(cfg.Admin, logger); err != nil {
+		if err := s.startAdmin(cfg, logger); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -429,20 +427,33 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	return s, nil
 }
 
+// httpServer serves h with the listeners' timeouts. There is neither a
+// ReadTimeout nor a WriteTimeout: they would cut the endless responses of
+// live viewers, whose writes have deadlines of their own.
+func httpServer(h http.Handler, t config.HTTPTimeouts, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // startAdmin serves metrics and the stats API on their own listener, so that
 // they can stay on a private address.
-func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", cfg.Listen)
+func (s *server) startAdmin(cfg config.Config, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin listen: %w", err)
 	}
 	s.adminLn = ln
-	s.admin = &http.Server{
-		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }),
-		ReadHeaderTimeout: 10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	access := web.AdminAccess{Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}
+	if host, _, err := net.SplitHostPort(cfg.Admin.Listen); err == nil && host != "" {
+		access.Hosts = append(slices.Clip(access.Hosts), host)
 	}
+	s.admin = httpServer(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), cfg.HTTPTimeouts, logger)
+	// Its responses are all short.
+	s.admin.WriteTimeout = 30 * time.Second
 	go s.serve("admin", func() error { return s.admin.Serve(ln) })
 	logger.Info("admin listening", "addr", ln.Addr().String())
 	return nil
