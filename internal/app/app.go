@@ -116,7 +116,6 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	}
 	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
 		c.HTTPSListen = v
-		o.httpsGiven = true
 		return nil
 	})
 	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
@@ -162,6 +161,8 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// Known at parse time, not when the edits run: apply gets a copy of o.
+	fs.Visit(func(f *flag.Flag) { o.httpsGiven = o.httpsGiven || f.Name == "https-listen" })
 	return o, nil
 }
 

@@ -1,0 +1,205 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/flvedge/flvedge/config"
+)
+
+// closedByServer makes one HTTP/1.1 request on conn, then waits until the
+// server closes the connection, at most bound; it reports whether it did.
+func closedByServer(t *testing.T, conn net.Conn, path string, bound time.Duration) bool {
+	t.Helper()
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.Close {
+		t.Fatalf("GET %s: the server did not keep the connection alive", path)
+	}
+	conn.SetReadDeadline(time.Now().Add(bound))
+	_, err = br.ReadByte()
+	var ne net.Error
+	return !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// hangUpWatch wraps a client's TCP connection under TLS and tells when it
+// ends: its reads fail, or the client closes it after TLS read the
+// server's close_notify (the TCP read never sees the end then).
+type hangUpWatch struct {
+	net.Conn
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *hangUpWatch) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if err != nil {
+		c.end()
+	}
+	return n, err
+}
+
+func (c *hangUpWatch) Close() error {
+	c.end()
+	return c.Conn.Close()
+}
+
+func (c *hangUpWatch) end() { c.once.Do(func() { close(c.closed) }) }
+
+func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
+	const idle = time.Second
+	const bound = time.Minute // generous: a loaded machine is slow, not a minute late
+	s, clients := secureServer(t, func(c *config.Config) { c.HTTPTimeouts.Idle = idle })
+	startDemo(t, s)
+
+	// Viewers on every protocol, for longer than the idle timeout.
+	viewers := map[string]*viewer{}
+	for proto, client := range clients {
+		url := s.secureURL("demo")
+		if proto == "HTTP/1.1" {
+			url = s.playURL("demo")
+		}
+		viewers[proto] = watchWith(t, client, url)
+	}
+
+	var wg sync.WaitGroup
+	closed := func(name string, ok bool) {
+		if !ok {
+			t.Errorf("%s: an idle keep-alive connection still open after %v", name, bound)
+		}
+	}
+	wg.Go(func() {
+		conn, err := net.Dial("tcp", s.httpLn.Addr().String())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		closed("http", closedByServer(t, conn, "/api/streams", bound))
+	})
+	wg.Go(func() {
+		conn, err := net.Dial("tcp", s.adminLn.Addr().String())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		closed("admin", closedByServer(t, conn, "/metrics", bound))
+	})
+	tlsConfig := clients["HTTP/2.0"].Transport.(*http.Transport).TLSClientConfig
+	wg.Go(func() {
+		conn, err := tls.Dial("tcp", s.httpsLn.Addr().String(), &tls.Config{RootCAs: tlsConfig.RootCAs, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		closed("https", closedByServer(t, conn, "/api/streams", bound))
+	})
+	wg.Go(func() {
+		// HTTP/2: a client connection with no stream left. The client
+		// closes it only when the server has (GOAWAY, then close_notify).
+		watched := make(chan *hangUpWatch, 1)
+		h2 := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: tlsConfig.Clone(),
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				w := &hangUpWatch{Conn: conn, closed: make(chan struct{})}
+				watched <- w
+				return w, nil
+			}}
+		h2.Protocols = new(http.Protocols)
+		h2.Protocols.SetHTTP2(true)
+		defer h2.CloseIdleConnections()
+		get(t, &http.Client{Transport: h2}, "https://"+s.httpsLn.Addr().String()+"/api/streams", "HTTP/2.0")
+		select {
+		case <-(<-watched).closed:
+		case <-time.After(bound):
+			closed("https h2", false)
+		}
+	})
+	wg.Go(func() {
+		// HTTP/3: the client keeps QUIC alive with pings, so that only the
+		// server's HTTP/3 idle timeout may end the connection.
+		conns := make(chan *quic.Conn, 1)
+		h3 := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: tlsConfig.RootCAs},
+			QUICConfig: &quic.Config{KeepAlivePeriod: idle / 4, MaxIdleTimeout: 5 * time.Minute},
+			Dial: func(ctx context.Context, addr string, tlsCfg *tls.Config, cfg *quic.Config) (*quic.Conn, error) {
+				conn, err := quic.DialAddrEarly(ctx, addr, tlsCfg, cfg)
+				if err == nil {
+					conns <- conn
+				}
+				return conn, err
+			}}
+		defer h3.Close()
+		get(t, &http.Client{Transport: h3}, "https://"+s.httpsLn.Addr().String()+"/api/streams", "HTTP/3.0")
+		select {
+		case <-(<-conns).Context().Done():
+		case <-time.After(bound):
+			closed("http3", false)
+		}
+	})
+	wg.Wait()
+
+	// Every idle connection is gone, so the viewers have played longer
+	// than the idle timeout: they play on.
+	for proto, v := range viewers {
+		n := v.count()
+		v.waitTags(t, n+20)
+		select {
+		case <-v.ended:
+			t.Fatalf("%s viewer ended: %v", proto, v.err)
+		default:
+		}
+	}
+}
+
+// get makes one request that must succeed over proto.
+func get(t *testing.T, client *http.Client, url, proto string) {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Proto != proto {
+		t.Errorf("GET %s: %s over %s", url, resp.Status, resp.Proto)
+	}
+}
+
+func TestDemoWithEmptyHTTPSListenHasNoHTTPS(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	urls, done := runCommand(t, ctx, "--config", quickDrain(t), "--demo", "--https-listen", "",
+		"--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for label, url := range urls {
+		if strings.HasPrefix(url, "https:") {
+			t.Errorf("--https-listen \"\" with --demo: %s %s", label, url)
+		}
+	}
+}
