@@ -70,6 +70,10 @@ func (l *Live) init() {
 	l.initOnce.Do(func() { l.refusals = ratelog.New(l.logger(), time.Second, 1) })
 }
 
+// Active is how many viewers are being served now. A viewer counts until
+// the end of its response is written.
+func (l *Live) Active() int { return int(l.viewers.Load()) }
+
 // admit counts a new viewer in, unless the server is full.
 func (l *Live) admit(max int) bool {
 	if n := l.viewers.Add(1); max > 0 && n > int64(max) {

@@ -489,44 +489,70 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 
 // drain lets the server go without cutting viewers off: it stops taking new
 // ones (readiness fails, listeners close), asks publishers to reconnect
-// elsewhere, and waits for the viewers to leave, at most timeout. What
-// remains is ended cleanly by close.
+// elsewhere, and waits for the viewers to leave, at most timeout. Then it
+// ends the streams of those that remain, so that every response ends as
+// it should: the last chunk on HTTP/1.1, END_STREAM on HTTP/2 and HTTP/3.
 func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 	s.draining.Store(true)
-	logger.Info("draining", "viewers", s.viewers(), "for", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	logger.Info("draining", "viewers", s.live.Active(), "for", timeout)
 	if s.rtmp != nil {
 		s.rtmpLn.Close()
 		s.rtmp.RequestReconnect("", "The server is shutting down; please reconnect.")
 	}
-	// Shutdown closes the listener and waits for the requests it tracks
-	// (VOD); live viewers have taken their connections over and are waited
-	// for below.
+	// Shutdown closes the listeners, sends HTTP/2 and HTTP/3 clients a
+	// GOAWAY and waits for the requests it tracks; HTTP/1.x viewers have
+	// taken their connections over and are waited for apart. It runs until
+	// the viewers have ended and their clients have gone, or ctx ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	shutdown := make(chan struct{})
 	go func() {
 		defer close(shutdown)
+		var wg sync.WaitGroup
 		if s.https != nil {
-			go s.https.Shutdown(ctx)
+			wg.Go(func() { s.https.Shutdown(ctx) })
 		}
 		if s.http3 != nil {
-			go s.http3.Shutdown(ctx)
+			wg.Go(func() { s.http3.Shutdown(ctx) })
 		}
 		s.http.Shutdown(ctx)
+		wg.Wait()
 	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for s.viewers() > 0 {
-		select {
-		case <-ctx.Done():
-			logger.Info("drain time over, ending the remaining viewers", "viewers", s.viewers())
-			<-shutdown
-			return
-		case <-tick.C:
+	if !s.waitViewers(time.Now().Add(timeout)) {
+		logger.Info("drain time over, ending the remaining viewers", "viewers", s.live.Active())
+		s.hub.Close()
+		// Each viewer's last write has the write timeout.
+		if !s.waitViewers(time.Now().Add(s.cfg.Load().Viewers.WriteTimeout + time.Second)) {
+			logger.Warn("viewers still writing their end", "viewers", s.live.Active())
 		}
 	}
+	// The ends are written; give them and the GOAWAYs a moment to reach
+	// the clients, which then close their connections.
+	select {
+	case <-shutdown:
+	case <-time.After(endGrace):
+	}
+	cancel()
 	<-shutdown
 	logger.Info("drained")
+}
+
+// endGrace is how long ended responses have to reach their clients before
+// the connections close.
+const endGrace = 3 * time.Second
+
+// waitViewers waits until every viewer's response has ended, at most until
+// deadline, and reports whether they all did.
+func (s *server) waitViewers(deadline time.Time) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.live.Active() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
 }
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
@@ -535,15 +561,6 @@ func (s *server) viewerLimits(cfg config.Config) web.Limits {
 		Coalesce:     cfg.Viewers.Coalesce,
 		MaxViewers:   maxViewers(cfg.Viewers.Max, s.fdLimit),
 	}
-}
-
-// viewers counts the viewers of every stream.
-func (s *server) viewers() int {
-	n := 0
-	for _, st := range s.hub.Streams() {
-		n += st.Viewers()
-	}
-	return n
 }
 
 // serve reports a listener that fails on its own; after close or while
