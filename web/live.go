@@ -95,6 +95,9 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := l.stream(r, app, name)
+	if s != nil {
+		countStreamOf(r, app, name)
+	}
 	if err != nil {
 		var ue *relay.UpstreamError
 		if !errors.As(err, &ue) {
@@ -137,8 +140,10 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// whole life. A fresh goroutine serves the stream, still counted by
 		// the access rules until it ends.
 		release := auth.Detach(r.Context())
+		counted := detachCount(r)
 		go func() {
 			defer release()
+			defer counted(http.StatusOK)
 			l.serve(v)
 		}()
 		return
