@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/quic-go/quic-go/http3"
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/flv"
@@ -77,21 +74,6 @@ func (v *viewer) waitEnd(t *testing.T, name string) {
 	}
 }
 
-// insecureClients play from a server with the demo's self-signed
-// certificate over HTTP/2 and HTTP/3.
-func insecureClients(t *testing.T) (h2, h3 *http.Client) {
-	tlsConfig := &tls.Config{InsecureSkipVerify: true}
-	t2 := &http.Transport{TLSClientConfig: tlsConfig.Clone(), ForceAttemptHTTP2: true}
-	t2.Protocols = new(http.Protocols)
-	t2.Protocols.SetHTTP2(true)
-	t3 := &http3.Transport{TLSClientConfig: tlsConfig.Clone()}
-	t.Cleanup(func() {
-		t2.CloseIdleConnections()
-		t3.Close()
-	})
-	return &http.Client{Transport: t2}, &http.Client{Transport: t3}
-}
-
 // TestDrainEndsEveryResponseCleanly runs the ingest as a process, with
 // viewers on every protocol, and stops it with SIGTERM: at the end of the
 // drain time every response ends as it should, before the process exits.
@@ -145,8 +127,15 @@ func TestDrainEndsEveryResponseCleanly(t *testing.T) {
 		"HTTP/1.1 on TLS":  startCurl(t, secure, "-k", "--http1.1"),
 		"HTTP/2 with curl": startCurl(t, secure, "-k", "--http2"),
 	}
-	h2, h3 := insecureClients(t)
-	viewers := map[string]*viewer{"HTTP/1.1": watch(t, plain), "HTTP/2": watchWith(t, h2, secure), "HTTP/3": watchWith(t, h3, secure)}
+	// The demo's certificate is self-signed.
+	viewers := map[string]*viewer{}
+	for proto, client := range protocolClients(t, &tls.Config{InsecureSkipVerify: true}) {
+		url := secure
+		if proto == "HTTP/1.1" {
+			url = plain
+		}
+		viewers[proto] = watchWith(t, client, url)
+	}
 	for _, v := range viewers {
 		v.waitTags(t, 10)
 	}
@@ -190,11 +179,7 @@ func TestStreamEndIsCleanOnEveryProtocol(t *testing.T) {
 	}
 	viewers := map[string]*viewer{}
 	for proto, client := range clients {
-		url := s.secureURL("end")
-		if proto == "HTTP/1.1" {
-			url = s.playURL("end")
-		}
-		viewers[proto] = watchWith(t, client, url)
+		viewers[proto] = watchWith(t, client, s.protoURL(proto, "end"))
 		viewers[proto].waitTags(t, 10)
 	}
 	waitViewers(t, s.adminURL()+"/api/streams/live/end", len(curls)+len(viewers))

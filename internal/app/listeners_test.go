@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -19,28 +20,33 @@ import (
 	"github.com/flvedge/flvedge/config"
 )
 
-// closedByServer makes one HTTP/1.1 request on conn, then waits until the
-// server closes the connection, at most bound; it reports whether it did.
-func closedByServer(t *testing.T, conn net.Conn, path string, bound time.Duration) bool {
-	t.Helper()
+// closedByServer makes one HTTP/1.1 request on a connection that dial
+// opens, then waits until the server closes the connection, at most bound.
+func closedByServer(dial func() (net.Conn, error), path string, bound time.Duration) error {
+	conn, err := dial()
+	if err != nil {
+		return err
+	}
 	defer conn.Close()
 	if _, err := io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	br := bufio.NewReader(conn)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return fmt.Errorf("GET %s: %w", path, err)
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.Close {
-		t.Fatalf("GET %s: the server did not keep the connection alive", path)
+		return fmt.Errorf("GET %s: the server did not keep the connection alive", path)
 	}
 	conn.SetReadDeadline(time.Now().Add(bound))
 	_, err = br.ReadByte()
-	var ne net.Error
-	return !(errors.As(err, &ne) && ne.Timeout())
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("an idle keep-alive connection still open after %v", bound)
+	}
+	return nil
 }
 
 // hangUpWatch wraps a client's TCP connection under TLS and tells when it
@@ -76,44 +82,27 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 	// Viewers on every protocol, for longer than the idle timeout.
 	viewers := map[string]*viewer{}
 	for proto, client := range clients {
-		url := s.secureURL("demo")
-		if proto == "HTTP/1.1" {
-			url = s.playURL("demo")
-		}
-		viewers[proto] = watchWith(t, client, url)
+		viewers[proto] = watchWith(t, client, s.protoURL(proto, "demo"))
 	}
 
 	var wg sync.WaitGroup
-	closed := func(name string, ok bool) {
-		if !ok {
-			t.Errorf("%s: an idle keep-alive connection still open after %v", name, bound)
-		}
-	}
-	wg.Go(func() {
-		conn, err := net.Dial("tcp", s.httpLn.Addr().String())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		closed("http", closedByServer(t, conn, "/api/streams", bound))
-	})
-	wg.Go(func() {
-		conn, err := net.Dial("tcp", s.adminLn.Addr().String())
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		closed("admin", closedByServer(t, conn, "/metrics", bound))
-	})
 	tlsConfig := clients["HTTP/2.0"].Transport.(*http.Transport).TLSClientConfig
-	wg.Go(func() {
-		conn, err := tls.Dial("tcp", s.httpsLn.Addr().String(), &tls.Config{RootCAs: tlsConfig.RootCAs, NextProtos: []string{"http/1.1"}})
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		closed("https", closedByServer(t, conn, "/api/streams", bound))
-	})
+	for _, l := range []struct {
+		name, path string
+		dial       func() (net.Conn, error)
+	}{
+		{"http", "/api/streams", func() (net.Conn, error) { return net.Dial("tcp", s.httpLn.Addr().String()) }},
+		{"admin", "/metrics", func() (net.Conn, error) { return net.Dial("tcp", s.adminLn.Addr().String()) }},
+		{"https", "/api/streams", func() (net.Conn, error) {
+			return tls.Dial("tcp", s.httpsLn.Addr().String(), &tls.Config{RootCAs: tlsConfig.RootCAs, NextProtos: []string{"http/1.1"}})
+		}},
+	} {
+		wg.Go(func() {
+			if err := closedByServer(l.dial, l.path, bound); err != nil {
+				t.Errorf("%s: %v", l.name, err)
+			}
+		})
+	}
 	wg.Go(func() {
 		// HTTP/2: a client connection with no stream left. The client
 		// closes it only when the server has (GOAWAY, then close_notify).
@@ -135,7 +124,7 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 		select {
 		case <-(<-watched).closed:
 		case <-time.After(bound):
-			closed("https h2", false)
+			t.Errorf("https h2: an idle keep-alive connection still open after %v", bound)
 		}
 	})
 	wg.Go(func() {
@@ -156,7 +145,7 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 		select {
 		case <-(<-conns).Context().Done():
 		case <-time.After(bound):
-			closed("http3", false)
+			t.Errorf("http3: an idle keep-alive connection still open after %v", bound)
 		}
 	})
 	wg.Wait()
