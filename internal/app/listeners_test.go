@@ -192,3 +192,53 @@ func TestDemoWithEmptyHTTPSListenHasNoHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestListenersTakeTheConfiguredTimeouts: every listener has the header
+// and idle timeouts of the file, and none bounds a whole response.
+func TestListenersTakeTheConfiguredTimeouts(t *testing.T) {
+	s, _ := secureServer(t, func(c *config.Config) {
+		c.HTTPTimeouts = config.HTTPTimeouts{ReadHeader: 3 * time.Second, Idle: 42 * time.Second}
+	})
+	for name, srv := range map[string]*http.Server{"http": s.http, "https": s.https, "admin": s.admin} {
+		if srv.ReadHeaderTimeout != 3*time.Second || srv.IdleTimeout != 42*time.Second {
+			t.Errorf("%s: header timeout %v, idle %v", name, srv.ReadHeaderTimeout, srv.IdleTimeout)
+		}
+		if srv.ReadTimeout != 0 || (srv.WriteTimeout != 0 && name != "admin") {
+			t.Errorf("%s: read timeout %v, write timeout %v would cut live responses", name, srv.ReadTimeout, srv.WriteTimeout)
+		}
+	}
+	if s.http3.IdleTimeout != 42*time.Second {
+		t.Errorf("http3: idle %v", s.http3.IdleTimeout)
+	}
+}
+
+// TestPublicListAndCORSFromTheConfig: the public stream list leaves out
+// what needs a token, and CORS trusts only the configured origins.
+func TestPublicListAndCORSFromTheConfig(t *testing.T) {
+	s := startServer(t, Ingest, func(c *config.Config) {
+		c.Access.SecureTokenSecrets = []string{"s3cret-s3cret"}
+		c.CORS.CredentialOrigins = []string{"https://player.example"}
+	})
+	publishDemo(t, s)
+	var admin, public []map[string]any
+	getJSON(t, s.adminURL()+"/api/streams", &admin)
+	getJSON(t, s.baseURL()+"/api/streams", &public)
+	if len(admin) != 1 || len(public) != 0 {
+		t.Fatalf("admin lists %v, the public list %v; want the stream that needs a token on the admin listener only", admin, public)
+	}
+	for origin, want := range map[string][2]string{
+		"https://player.example": {"https://player.example", "true"},
+		"https://other.example":  {"*", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, s.playURL("demo"), nil)
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := [2]string{resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Allow-Credentials")}; got != want {
+			t.Errorf("from %s: Allow-Origin, Allow-Credentials %q, want %q", origin, got, want)
+		}
+	}
+}

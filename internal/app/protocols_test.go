@@ -179,16 +179,7 @@ func TestOnlyAudioAndTokensOverEveryProtocol(t *testing.T) {
 	s, clients := secureServer(t, func(c *config.Config) { c.Access.SecureTokenSecrets = []string{secret} })
 	// The token rule covers every path, so the demo is started without
 	// waiting for it over HTTP.
-	ctx, cancel := context.WithCancel(context.Background())
-	demoDone := make(chan struct{})
-	go func() {
-		defer close(demoDone)
-		runDemo(ctx, s.hub, s.logger)
-	}()
-	defer func() { cancel(); <-demoDone }()
-	for s.hub.Lookup("live", "demo") == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	publishDemo(t, s)
 	rule := auth.TokenRule{Scheme: auth.MD5, Secrets: []string{secret}}
 	signed, err := rule.Sign("/live/demo.flv", time.Now().Add(time.Hour), netip.Addr{})
 	if err != nil {
