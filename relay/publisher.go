@@ -94,7 +94,11 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 		// jump back.
 		pkt.Timestamp = s.timeline.current()
 	default:
-		pkt.Timestamp = s.timeline.next(track, t.Timestamp)
+		ts, keep := s.timeline.next(track, t.Timestamp)
+		if !keep {
+			return nil // sound of the past in a new source's burst
+		}
+		pkt.Timestamp = ts
 	}
 	s.meter.count(s.hub.now(), t, pkt.Timestamp, video, audio)
 	if pkt.ByTracks != nil {

@@ -138,7 +138,15 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	v := liveViewer{Viewer: viewer, out: out, coalesce: limits.Coalesce, app: app, stream: name, remote: r.RemoteAddr}
+	coalesce := limits.Coalesce
+	if r.Header.Get(relay.ViaHeader) != "" {
+		// Another tier of this server pulls the stream for its own viewers,
+		// who coalesce there: delaying here too would add the delay once
+		// per tier. (A viewer forging the header costs us only the
+		// wake-ups coalescing saves.)
+		coalesce = 0
+	}
+	v := liveViewer{Viewer: viewer, out: out, coalesce: coalesce, app: app, stream: name, remote: r.RemoteAddr}
 	if _, taken := out.(*connWriter); taken {
 		// The connection is ours: the request may end now, which frees its
 		// goroutine's deep stack and net/http's buffers for the viewer's

@@ -407,6 +407,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.refusalLog = newRefusalLog(logger)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	if cfg.Upstream.Pulling() {
+		s.metrics.MustRegister(newOriginCollector(s.puller, func() config.Upstream { return s.cfg.Load().Upstream }))
+	}
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
