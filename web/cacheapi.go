@@ -19,12 +19,14 @@ const maxCacheRequest = 64 << 10
 // prefix), POST /api/cache/prefetch with {"paths": ["/vod/a.flv", ...]}
 // (202: the files load in the background) and DELETE
 // /api/cache?path=/vod/a.flv, or a prefix ending in "/" (purge). The last
-// two need the admin token as a bearer token when one is set. Without a
-// cache, next alone.
-func WithCacheAPI(next http.Handler, c *vodcache.Cache, adminToken string) http.Handler {
+// two need the admin token as a bearer token when one is set; all need a
+// Host that access allows, or the token, as the other admin routes do.
+// Without a cache, next alone.
+func WithCacheAPI(next http.Handler, c *vodcache.Cache, access AdminAccess) http.Handler {
 	if c == nil {
 		return next
 	}
+	adminToken := access.Token
 	allowed := func(w http.ResponseWriter, r *http.Request) bool {
 		if adminToken != "" && !bearerMatches(r, adminToken) {
 			http.Error(w, "admin token required", http.StatusForbidden)
@@ -33,7 +35,6 @@ func WithCacheAPI(next http.Handler, c *vodcache.Cache, adminToken string) http.
 		return true
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/", next)
 	mux.HandleFunc("GET /api/cache", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, c.Stats())
 	})
@@ -69,7 +70,17 @@ func WithCacheAPI(next http.Handler, c *vodcache.Cache, adminToken string) http.
 		}
 		writeJSON(w, map[string]int{"purged": c.Purge(p)})
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/cache" && !strings.HasPrefix(r.URL.Path, "/api/cache/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if !access.allowsHost(r.Host) && !bearerMatches(r, adminToken) {
+			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // cacheMetrics reads the cache's counts at scrape time: series per VOD

@@ -26,9 +26,10 @@ func TestCacheAPI(t *testing.T) {
 	}
 	defer cache.Close()
 	next := http.NotFoundHandler()
-	h := WithCacheAPI(next, cache, "s3cret")
+	h := WithCacheAPI(next, cache, AdminAccess{Token: "s3cret"})
 	do := func(method, target, body, token string) int {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Host = "127.0.0.1:9090"
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -55,11 +56,20 @@ func TestCacheAPI(t *testing.T) {
 			t.Errorf("%s %s %.40s: %d, want %d", tc.method, tc.target, tc.body, got, tc.want)
 		}
 	}
+	rebinding := httptest.NewRequest("GET", "/api/cache", nil)
+	rebinding.Host = "evil.example"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, rebinding)
+	if rec.Code != http.StatusMisdirectedRequest {
+		t.Errorf("GET /api/cache with Host evil.example: %d, want 421", rec.Code)
+	}
 	var st vodcache.Stats
 	deadline := time.Now().Add(time.Minute)
 	for {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/cache", nil))
+		req := httptest.NewRequest("GET", "/api/cache", nil)
+		req.Host = "localhost:9090"
+		h.ServeHTTP(rec, req)
 		if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
 			t.Fatal(err)
 		}
