@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
@@ -9,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/netip"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,8 +39,8 @@ type vodOrigin struct {
 }
 
 // startNginx serves dir with Debian's nginx on a loopback port, with a
-// config, prefix and pid file of its own, and counts the requests from
-// its access log.
+// config, prefix and pid file of its own, behind a counter of what it
+// answers (see countRequests).
 func startNginx(t *testing.T, dir string) *vodOrigin {
 	t.Helper()
 	bin := "/usr/sbin/nginx" // outside the PATH of most users
@@ -54,8 +55,7 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
 events { worker_connections 512; }
 http {
-  log_format counts "$uri $status $body_bytes_sent";
-  access_log %[1]s/access.log counts;
+  access_log %[1]s/access.log;
   client_body_temp_path %[1]s/body;
   proxy_temp_path %[1]s/proxy;
   fastcgi_temp_path %[1]s/fastcgi;
@@ -105,26 +105,53 @@ http {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	logPath := filepath.Join(prefix, "access.log")
-	return &vodOrigin{url: url, stop: stop, requests: func(path string) (int, int64) {
-		f, err := os.Open(logPath)
-		if err != nil {
-			return 0, 0
+	target, _ := neturl.Parse(url)
+	counted := countRequests(t, httputil.NewSingleHostReverseProxy(target))
+	// Killing the origin closes the door in front of it too: connections
+	// are refused, as they are by a dead server.
+	counted.stop = func() {
+		stop()
+		counted.srv.Close()
+	}
+	return &counted.vodOrigin
+}
+
+// countedOrigin is an origin behind a counter of the requests and bytes
+// it answers, per path. Both are counted before the edge can see them
+// (a request as it comes, bytes before they are written), so that a test
+// reads them after the edge's answer without waiting; nginx's access log
+// is written after its response and could not be read so.
+type countedOrigin struct {
+	vodOrigin
+	srv *httptest.Server
+}
+
+func countRequests(t *testing.T, h http.Handler) *countedOrigin {
+	var mu sync.Mutex
+	counts := map[string]*[2]atomic.Int64{}
+	at := func(path string) *[2]atomic.Int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		c := counts[path]
+		if c == nil {
+			c = new([2]atomic.Int64)
+			counts[path] = c
 		}
-		defer f.Close()
-		n, total := 0, int64(0)
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var uri string
-			var status int
-			var b int64
-			if _, err := fmt.Sscan(sc.Text(), &uri, &status, &b); err == nil && uri == path {
-				n++
-				total += b
-			}
-		}
-		return n, total
-	}}
+		return c
+	}
+	o := &countedOrigin{}
+	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := at(r.URL.Path)
+		c[0].Add(1)
+		h.ServeHTTP(&countWriter{ResponseWriter: w, n: &c[1]}, r)
+	}))
+	t.Cleanup(o.srv.Close)
+	o.url, o.stop = o.srv.URL, o.srv.Close
+	o.requests = func(path string) (int, int64) {
+		c := at(path)
+		return int(c[0].Load()), c[1].Load()
+	}
+	return o
 }
 
 // startIngestOrigin serves dir with an ingest's --vod-root, counting the
@@ -135,34 +162,19 @@ func startIngestOrigin(t *testing.T, dir string) *vodOrigin {
 		c.VOD.Roots = []config.VODRoot{{Prefix: "/vod", Dir: dir}}
 		c.VOD.Extensions = []string{".flv", ".mp4", ".bin"}
 	})
-	var mu sync.Mutex
-	counts := map[string][2]int64{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &countWriter{ResponseWriter: w}
-		ingest.http.Handler.ServeHTTP(cw, r)
-		mu.Lock()
-		c := counts[r.URL.Path]
-		counts[r.URL.Path] = [2]int64{c[0] + 1, c[1] + cw.n.Load()}
-		mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	return &vodOrigin{url: srv.URL, stop: srv.Close, requests: func(path string) (int, int64) {
-		mu.Lock()
-		defer mu.Unlock()
-		// The ingest serves /vod/x at /vod/x: the edge's prefix is kept.
-		c := counts[path]
-		return int(c[0]), c[1]
-	}}
+	return &countRequests(t, ingest.http.Handler).vodOrigin
 }
 
+// countWriter counts the bytes of a response before they go.
 type countWriter struct {
 	http.ResponseWriter
-	n atomic.Int64
+	n *atomic.Int64
 }
 
 func (w *countWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
 	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
+	w.n.Add(int64(n - len(p)))
 	return n, err
 }
 
