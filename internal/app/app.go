@@ -29,6 +29,7 @@ import (
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/rtmp"
+	"github.com/flvedge/flvedge/vodcache"
 	"github.com/flvedge/flvedge/web"
 	"github.com/flvedge/flvedge/web/player"
 )
@@ -89,6 +90,9 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// Known at parse time, not when the edits run: they run later, on a
+	// copy of o.
+	fs.Visit(func(f *flag.Flag) { o.httpsGiven = o.httpsGiven || f.Name == "https-listen" })
 	return o, nil
 }
 
@@ -147,7 +151,6 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	}
 	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
 		c.HTTPSListen = v
-		o.httpsGiven = true
 		return nil
 	})
 	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
@@ -178,7 +181,7 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 		c.Access.SecureTokenSecrets = slices.Clone(v)
 		return nil
 	})
-	addVODFlags(list)
+	addVODFlags(override, list)
 	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
@@ -210,8 +213,8 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	if role == Edge && !cfg.Upstream.Pulling() {
-		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
+	if role == Edge && !cfg.Upstream.Pulling() && len(cfg.VOD.Origins) == 0 && len(cfg.VOD.Roots) == 0 {
+		return errors.New("an edge needs origins: --origin URL (live) or --vod-origin PREFIX=URL (VOD), or upstream.origins / vod.origins in the config file")
 	}
 	if cfg.HTTPSListen != "" && cfg.TLS.Cert == "" && !o.demo {
 		return errors.New("https_listen needs tls.cert and tls.key (--tls-cert, --tls-key); --demo makes a self-signed one")
@@ -320,6 +323,7 @@ type server struct {
 	handler    atomic.Pointer[http.Handler]
 	live       *web.Live
 	requests   *web.Metrics
+	vodCache   *vodcache.Cache // nil without VOD origins
 }
 
 // apply puts cfg in force for the requests that come from now on: the
@@ -327,7 +331,7 @@ type server struct {
 // pages. Listeners, windows and timeouts of running pulls stay as they
 // started; they need a restart.
 func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
-	vod, err := s.vod.next(cfg, logger)
+	vod, err := s.vod.next(cfg, s.vodCache, logger)
 	if err != nil {
 		return err
 	}
@@ -340,6 +344,12 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 			return err
 		}
 	}
+	// Last of the checks, first of the changes: the cache's origins.
+	if s.vodCache != nil {
+		if err := s.vodCache.SetOrigins(cfg.VOD.CacheConfig().Origins); err != nil {
+			return fmt.Errorf("vod.origins: %w", err)
+		}
+	}
 	// The rules change; the counts of open requests and the rate buckets
 	// stay with the guard, so a reload resets no limit.
 	if s.guard == nil {
@@ -347,9 +357,10 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	} else {
 		s.guard.SetPolicy(policy)
 	}
-	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, vod.mounts...), web.Pages{
+	cors := web.CORS{CredentialOrigins: cfg.CORS.CredentialOrigins}
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, cors, vod.mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
-		StreamList: cfg.Player.StreamList, Hub: s.hub,
+		StreamList: cfg.Player.StreamList, Hub: s.hub, Guard: s.guard, CORS: cors,
 	}))
 	s.cfg.Store(&cfg)
 	s.vod = vod
@@ -417,7 +428,8 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
-	if err := s.apply(cfg, logger); err != nil {
+	// abort undoes what is started so far.
+	abort := func(err error) (*server, error) {
 		s.httpLn.Close()
 		if s.rtmpLn != nil {
 			s.rtmpLn.Close()
@@ -426,14 +438,22 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		if s.puller != nil {
 			s.puller.Close()
 		}
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
 		return nil, err
 	}
-	s.metrics.MustRegister(newRefusalCollector(s.guard))
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
+		return abort(err)
 	}
+	if s.vodCache != nil {
+		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
+	}
+	if err := s.apply(cfg, logger); err != nil {
+		return abort(err)
+	}
+	s.metrics.MustRegister(newRefusalCollector(s.guard))
+	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
 	if cfg.TLS.H2C {
 		s.http.Protocols = new(http.Protocols)
 		s.http.Protocols.SetHTTP1(true)
@@ -447,7 +467,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if cfg.Admin.Listen != "" {
-		if err := s.startAdmin(cfg.Admin, logger); err != nil {
+		if err := s.startAdmin(cfg, logger); err != nil {
 			s.close()
 			return nil, err
 		}
@@ -471,25 +491,38 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
-		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins)
+		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins, "vod", vodPrefixes(cfg))
 	}
 	return s, nil
 }
 
+// httpServer serves h with the listeners' timeouts. There is neither a
+// ReadTimeout nor a WriteTimeout: they would cut the endless responses of
+// live viewers, whose writes have deadlines of their own.
+func httpServer(h http.Handler, t config.HTTPTimeouts, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // startAdmin serves metrics and the stats API on their own listener, so that
 // they can stay on a private address.
-func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", cfg.Listen)
+func (s *server) startAdmin(cfg config.Config, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin listen: %w", err)
 	}
 	s.adminLn = ln
-	s.admin = &http.Server{
-		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }),
-		ReadHeaderTimeout: 10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	access := web.AdminAccess{Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}
+	if host, _, err := net.SplitHostPort(cfg.Admin.Listen); err == nil && host != "" {
+		access.Hosts = append(slices.Clip(access.Hosts), host)
 	}
+	s.admin = httpServer(web.WithCacheAPI(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), s.vodCache, access), cfg.HTTPTimeouts, logger)
+	// Its responses are all short.
+	s.admin.WriteTimeout = 30 * time.Second
 	go s.serve("admin", func() error { return s.admin.Serve(ln) })
 	logger.Info("admin listening", "addr", ln.Addr().String())
 	return nil
@@ -524,44 +557,70 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 
 // drain lets the server go without cutting viewers off: it stops taking new
 // ones (readiness fails, listeners close), asks publishers to reconnect
-// elsewhere, and waits for the viewers to leave, at most timeout. What
-// remains is ended cleanly by close.
+// elsewhere, and waits for the viewers to leave, at most timeout. Then it
+// ends the streams of those that remain, so that every response ends as
+// it should: the last chunk on HTTP/1.1, END_STREAM on HTTP/2 and HTTP/3.
 func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 	s.draining.Store(true)
-	logger.Info("draining", "viewers", s.viewers(), "for", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	logger.Info("draining", "viewers", s.live.Active(), "for", timeout)
 	if s.rtmp != nil {
 		s.rtmpLn.Close()
 		s.rtmp.RequestReconnect("", "The server is shutting down; please reconnect.")
 	}
-	// Shutdown closes the listener and waits for the requests it tracks
-	// (VOD); live viewers have taken their connections over and are waited
-	// for below.
+	// Shutdown closes the listeners, sends HTTP/2 and HTTP/3 clients a
+	// GOAWAY and waits for the requests it tracks; HTTP/1.x viewers have
+	// taken their connections over and are waited for apart. It runs until
+	// the viewers have ended and their clients have gone, or ctx ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	shutdown := make(chan struct{})
 	go func() {
 		defer close(shutdown)
+		var wg sync.WaitGroup
 		if s.https != nil {
-			go s.https.Shutdown(ctx)
+			wg.Go(func() { s.https.Shutdown(ctx) })
 		}
 		if s.http3 != nil {
-			go s.http3.Shutdown(ctx)
+			wg.Go(func() { s.http3.Shutdown(ctx) })
 		}
 		s.http.Shutdown(ctx)
+		wg.Wait()
 	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for s.viewers() > 0 {
-		select {
-		case <-ctx.Done():
-			logger.Info("drain time over, ending the remaining viewers", "viewers", s.viewers())
-			<-shutdown
-			return
-		case <-tick.C:
+	if !s.waitViewers(time.Now().Add(timeout)) {
+		logger.Info("drain time over, ending the remaining viewers", "viewers", s.live.Active())
+		s.hub.Close()
+		// Each viewer's last write has the write timeout.
+		if !s.waitViewers(time.Now().Add(s.cfg.Load().Viewers.WriteTimeout + time.Second)) {
+			logger.Warn("viewers still writing their end", "viewers", s.live.Active())
 		}
 	}
+	// The ends are written; give them and the GOAWAYs a moment to reach
+	// the clients, which then close their connections.
+	select {
+	case <-shutdown:
+	case <-time.After(endGrace):
+	}
+	cancel()
 	<-shutdown
 	logger.Info("drained")
+}
+
+// endGrace is how long ended responses have to reach their clients before
+// the connections close.
+const endGrace = 3 * time.Second
+
+// waitViewers waits until every viewer's response has ended, at most until
+// deadline, and reports whether they all did.
+func (s *server) waitViewers(deadline time.Time) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.live.Active() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
 }
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
@@ -570,15 +629,6 @@ func (s *server) viewerLimits(cfg config.Config) web.Limits {
 		Coalesce:     cfg.Viewers.Coalesce,
 		MaxViewers:   maxViewers(cfg.Viewers.Max, s.fdLimit),
 	}
-}
-
-// viewers counts the viewers of every stream.
-func (s *server) viewers() int {
-	n := 0
-	for _, st := range s.hub.Streams() {
-		n += st.Viewers()
-	}
-	return n
 }
 
 // serve reports a listener that fails on its own; after close or while
@@ -616,6 +666,9 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
 		s.guard.Close()
 	})
 }
