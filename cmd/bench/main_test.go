@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +31,8 @@ func TestFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"--help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v", err)
 	}
-	for _, flagName := range []string{"--publish", "--file", "--url", "--viewers", "--ramp", "--duration", "--pid", "--json"} {
+	for _, flagName := range []string{"--publish", "--file", "--url", "--viewers", "--ramp", "--duration", "--pid", "--json",
+		"--vod", "--readers", "--range-size", "--order", "--verify"} {
 		if !strings.Contains(stderr.String(), flagName[1:]) {
 			t.Errorf("no %s in the usage:\n%s", flagName, stderr.String())
 		}
@@ -38,6 +42,63 @@ func TestFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), nil, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "nothing to do") {
 		t.Errorf("no URL: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--viewers", "5"}, "--viewers is for live streams"},
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--url", "http://127.0.0.1:1/live/a.flv"}, "--url is for live streams"},
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--range-size", "lots"}, "--range-size"},
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--order", "backwards"}, "random or sequential"},
+		{[]string{"--url", "http://127.0.0.1:1/live/a.flv", "--readers", "5"}, "--readers needs --vod"},
+		{[]string{"--url", "http://127.0.0.1:1/live/a.flv", "--verify", "a.flv"}, "--verify needs --vod"},
+	} {
+		if err := run(context.Background(), tc.args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: error %v, want one with %q", tc.args, err, tc.err)
+		}
+	}
+}
+
+// A VOD run reads the file in ranges and writes its table and its JSON.
+func TestVODWritesJSON(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "film.bin")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "film.bin", time.Time{}, bytes.NewReader(data))
+	}))
+	defer srv.Close()
+
+	jsonPath := filepath.Join(dir, "out.json")
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"--vod", srv.URL + "/vod/film.bin", "--readers", "3", "--range-size", "64KiB",
+		"--order", "sequential", "--verify", file, "--ramp", "0s", "--duration", "700ms", "--json", jsonPath}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3, sequential ranges of 64.0 KiB") {
+		t.Errorf("table:\n%s", stdout.String())
+	}
+	out, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		FileSize  int64 `json:"file_size"`
+		RangeSize int64 `json:"range_size"`
+		Requests  int64
+		Errors    int64
+		Delivered struct{ Bytes int64 }
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.FileSize != int64(len(data)) || rep.RangeSize != 64<<10 || rep.Requests == 0 || rep.Errors != 0 || rep.Delivered.Bytes == 0 {
+		t.Errorf("%s", out)
 	}
 }
 

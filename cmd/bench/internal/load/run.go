@@ -6,6 +6,9 @@
 // machine: one goroutine each, one reused read buffer, a hand-written
 // HTTP/1.1 request on a raw connection, and a streaming parse of the
 // chunked framing and the FLV tag headers that allocates nothing per tag.
+//
+// RunVOD reads a stored file instead, with many readers asking for ranges
+// of it on keep-alive connections, for the cost of VOD delivery.
 package load
 
 import (
@@ -242,7 +245,8 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	rep.Launched = len(viewers)
 
 	settle(viewers, stopped)
-	start := takeSnapshot(viewers, server)
+	viewerBytes := func(i int) int64 { return viewers[i].bytes.Load() }
+	start := takeSnapshot(len(viewers), viewerBytes, server)
 	r.measuring.Store(true)
 	if !stopped() {
 		timer.Reset(cfg.Duration)
@@ -253,7 +257,7 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 		case <-pubDone:
 		}
 	}
-	end := takeSnapshot(viewers, server)
+	end := takeSnapshot(len(viewers), viewerBytes, server)
 	r.measuring.Store(false)
 	stopViewers()
 	wg.Wait()
@@ -334,17 +338,18 @@ func settle(viewers []viewer, stopped func() bool) {
 // snapshot is the state at one end of the measured window.
 type snapshot struct {
 	at     time.Time
-	bytes  []int64 // per viewer
+	bytes  []int64 // per viewer or reader
 	self   time.Duration
 	server procSample
 	proc   error
 }
 
-// takeSnapshot reads the counters at one end of the measured window.
-func takeSnapshot(viewers []viewer, server *serverProbe) snapshot {
-	s := snapshot{at: time.Now(), bytes: make([]int64, len(viewers)), self: selfCPU()}
-	for i := range viewers {
-		s.bytes[i] = viewers[i].bytes.Load()
+// takeSnapshot reads the counters of n clients at one end of the measured
+// window.
+func takeSnapshot(n int, bytesOf func(int) int64, server *serverProbe) snapshot {
+	s := snapshot{at: time.Now(), bytes: make([]int64, n), self: selfCPU()}
+	for i := range n {
+		s.bytes[i] = bytesOf(i)
 	}
 	if server != nil {
 		s.server, s.proc = readProc(server.pid)
