@@ -17,8 +17,9 @@
 #   RANGE_SIZE=1MiB ORDER=random   what each reader asks for (cmd/bench --vod)
 #   COLD_READERS=50 concurrent whole-file readers of a cold cache ("0": none)
 #   SIZE_MB=200     the test file's size
-#   PROFILE=1       record the edge with perf during its first hot run
-#                   (perf report on stdout)
+#   PROFILE=1       record the edge with perf for 10 s during its first hot
+#                   run: a summary on stdout, the record kept in
+#                   bench-vod-edge.perf.data (perf report -i FILE)
 #
 # The file is a real FLV with a keyframe index in its onMetaData (so that
 # every server sends it as stored): 10 s of 720p H.264 at 4 Mbit/s and AAC
@@ -188,11 +189,11 @@ start() {
     printf 'admin:\n  listen: ""\n  access_log: false\nplayer:\n  enabled: false\n' >"$work/flvedge/flvedge.yaml"
     if [ "$mode" = cache ]; then
       "$edge" --config "$work/flvedge/flvedge.yaml" --http-listen "127.0.0.1:$port" --log-level warn \
-        --vod-origin "/vod=http://127.0.0.1:$origin_port" --vod-cache-dir "$work/flvedge/cache" --vod-cache-size 2GiB >/dev/null &
+        --vod-origin "/vod=http://127.0.0.1:$origin_port" --vod-cache-dir "$work/flvedge/cache" --vod-cache-size 2GiB >/dev/null 2>"$work/flvedge/error.log" &
     else
       # The edge wants a live origin; nothing here asks it for a stream.
       "$edge" --config "$work/flvedge/flvedge.yaml" --http-listen "127.0.0.1:$port" --log-level warn \
-        --origin "http://127.0.0.1:$origin_port" --vod-root "/vod=$work/origin/root" >/dev/null &
+        --origin "http://127.0.0.1:$origin_port" --vod-root "/vod=$work/origin/root" >/dev/null 2>"$work/flvedge/error.log" &
     fi
     ;;
   *) echo "unknown server $1" >&2; exit 2 ;;
@@ -202,9 +203,15 @@ start() {
   wait_http "http://127.0.0.1:$port/"
 }
 
+# stop SERVER: stops it and shows a summary of what it logged.
 stop() {
   kill "$server_pid"
   wait "$server_pid" 2>/dev/null || true
+  if [ -s "$work/$1/error.log" ]; then
+    echo "== $1 logged $(wc -l <"$work/$1/error.log") lines; the first and the last:" >&2
+    head -n 3 "$work/$1/error.log" >&2
+    tail -n 2 "$work/$1/error.log" >&2
+  fi
 }
 
 # cold_read N: N whole-file reads at once; prints the origin's bytes per
@@ -252,15 +259,18 @@ for round in $(seq "$rounds"); do
     echo "== $server, round $round: $readers readers for $duration" >&2
     perf_pid=
     if [ "${PROFILE:-0}" = 1 ] && [ "$server" = flvedge ] && [ "$round" = 1 ]; then
-      (sleep 5 && perf record -q -F 499 -g -p "$server_pid" -o "$work/perf.data" -- sleep 10 >/dev/null 2>&1) &
+      (sleep 5 && perf record -q -F 499 -g -p "$server_pid" -o "$out/bench-vod-edge.perf.data" -- sleep 10 >/dev/null 2>&1) &
       perf_pid=$!
     fi
     "$work/bench" --vod "$url" --readers "$readers" --range-size "$range_size" --order "$order" \
       --duration "$duration" --pid "$server_pid" --verify "$file" --json "$json"
     if [ -n "$perf_pid" ]; then
       wait "$perf_pid" || true
-      echo "== perf profile of the edge, 10 s during the run"
-      perf report -i "$work/perf.data" --stdio --no-children --sort symbol 2>/dev/null | grep -v '^#' | grep -v '^$' | head -80
+      echo "== perf profile of the edge, 10 s during the run: by binary, then by function"
+      for sort in dso dso,symbol; do
+        perf report -i "$out/bench-vod-edge.perf.data" --stdio --no-children --sort "$sort" -g none --percent-limit 0.7 2>/dev/null |
+          grep -v -e '^#' -e '^$' || true
+      done
     fi
     summary+=("$(awk -v s="$server" -v r="$round" '
       /"cpu_seconds_per_gb"/ {gsub(/[,]/, ""); cpu = $2}
@@ -268,7 +278,7 @@ for round in $(seq "$rounds"); do
       /"requests_per_second"/ {gsub(/[,]/, ""); rps = $2}
       /"errors"/ {gsub(/[,]/, ""); errs = $2}
       END {printf "%s hot, round %d: %.3f CPU-s/GB, %.2f Gbit/s, %.0f req/s, %d errors", s, r, cpu, gbps, rps, errs}' "$json")")
-    stop
+    stop "$server"
   done
 done
 
@@ -278,7 +288,7 @@ if [ "$cold_readers" -gt 0 ]; then
     start "$server"
     echo "== $server: $cold_readers cold whole reads at once" >&2
     summary+=("$server cold, $cold_readers readers: $(cold_read "$cold_readers")")
-    stop
+    stop "$server"
   done
 fi
 

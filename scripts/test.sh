@@ -36,6 +36,9 @@ command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
 # The region test (internal/regiontest, scripts/regiontest.sh) makes hosts
 # of network namespaces with iproute2 and fetches from them with curl.
 command -v ip >/dev/null && command -v curl >/dev/null || extra+=(iproute2 curl)
+# Debian's nginx: the VOD origin nobody here wrote, and the proxy_cache +
+# slice reference of scripts/bench-vod.sh (whose smoke test runs here).
+command -v nginx >/dev/null || extra+=(nginx)
 if [ ${#extra[@]} -gt 0 ]; then
   echo "== installing test tools (missing: ${extra[*]})"
   sudo=""
