@@ -218,30 +218,15 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	mon := startMonitor(r, viewers, &launched, server, cfg.Progress)
 	vctx, stopViewers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	launchStart := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for i := range viewers {
-		due := launchStart.Add(cfg.Ramp * time.Duration(i) / time.Duration(len(viewers)))
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-			case <-pubDone:
-			}
-		}
-		if stopped() {
-			break
-		}
+	viewers = viewers[:rampUp(ctx, len(viewers), cfg.Ramp, pubDone, func(i int) {
 		wg.Add(1)
 		launched.Add(1)
-		go func(v *viewer) {
+		v := &viewers[i] // not viewers[i] inside: viewers is cut to the launched below
+		go func() {
 			defer wg.Done()
 			v.run(vctx, r)
-		}(&viewers[i])
-	}
-	viewers = viewers[:launched.Load()]
+		}()
+	})]
 	rep.Launched = len(viewers)
 
 	settle(viewers, stopped)
@@ -249,7 +234,8 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	start := takeSnapshot(len(viewers), viewerBytes, server)
 	r.measuring.Store(true)
 	if !stopped() {
-		timer.Reset(cfg.Duration)
+		timer := time.NewTimer(cfg.Duration)
+		defer timer.Stop()
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
@@ -264,6 +250,33 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	mon.stop()
 	rep.fill(r, viewers, start, end, mon, server)
 	return nil
+}
+
+// rampUp calls start(i) for i from 0 to n-1, spread evenly over ramp, and
+// returns how many it called: fewer when ctx ends or halt closes first.
+func rampUp(ctx context.Context, n int, ramp time.Duration, halt <-chan struct{}, start func(i int)) int {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	begin := time.Now()
+	for i := range n {
+		if wait := time.Until(begin.Add(ramp * time.Duration(i) / time.Duration(n))); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			case <-halt:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return i
+		case <-halt:
+			return i
+		default:
+		}
+		start(i)
+	}
+	return n
 }
 
 // probe plays the URL with one viewer until it gets a keyframe, retrying

@@ -143,43 +143,27 @@ func RunVOD(ctx context.Context, cfg VODConfig) (*VODReport, error) {
 	prog := startVODProgress(v, readers, &launched, server, cfg.Progress)
 	rctx, stopReaders := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	launchStart := time.Now()
-	for i := range readers {
-		due := launchStart.Add(cfg.Ramp * time.Duration(i) / time.Duration(len(readers)))
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
-			rep.Interrupted = true
-			break
-		}
+	readers = readers[:rampUp(ctx, len(readers), cfg.Ramp, nil, func(i int) {
 		wg.Add(1)
 		launched.Add(1)
-		go func(rd *reader, i int) {
+		rd := &readers[i] // not readers[i] inside: readers is cut to the launched below
+		go func() {
 			defer wg.Done()
 			rd.run(rctx, v, i, cfg.Readers)
-		}(&readers[i], i)
-	}
-	readers = readers[:launched.Load()]
+		}()
+	})]
 	rep.Launched = len(readers)
 
 	settleReaders(ctx, readers)
 	readerBytes := func(i int) int64 { return readers[i].bytes.Load() }
 	start := takeSnapshot(len(readers), readerBytes, server)
 	v.measuring.Store(true)
-	if ctx.Err() == nil {
-		timer.Reset(cfg.Duration)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			rep.Interrupted = true
-		}
+	timer := time.NewTimer(cfg.Duration)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		rep.Interrupted = true
 	}
 	end := takeSnapshot(len(readers), readerBytes, server)
 	v.measuring.Store(false)
