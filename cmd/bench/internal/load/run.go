@@ -218,14 +218,9 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	mon := startMonitor(r, viewers, &launched, server, cfg.Progress)
 	vctx, stopViewers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	viewers = viewers[:rampUp(ctx, len(viewers), cfg.Ramp, pubDone, func(i int) {
-		wg.Add(1)
-		launched.Add(1)
-		v := &viewers[i] // not viewers[i] inside: viewers is cut to the launched below
-		go func() {
-			defer wg.Done()
-			v.run(vctx, r)
-		}()
+	all := viewers // viewers is cut to the launched below, while they run
+	viewers = viewers[:rampUp(ctx, len(viewers), cfg.Ramp, pubDone, &wg, &launched, func(i int) {
+		all[i].run(vctx, r)
 	})]
 	rep.Launched = len(viewers)
 
@@ -252,9 +247,10 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	return nil
 }
 
-// rampUp calls start(i) for i from 0 to n-1, spread evenly over ramp, and
-// returns how many it called: fewer when ctx ends or halt closes first.
-func rampUp(ctx context.Context, n int, ramp time.Duration, halt <-chan struct{}, start func(i int)) int {
+// rampUp runs run(i) in a goroutine of wg for i from 0 to n-1, the starts
+// spread evenly over ramp and counted in launched, and returns how many it
+// started: fewer when ctx ends or halt closes first.
+func rampUp(ctx context.Context, n int, ramp time.Duration, halt <-chan struct{}, wg *sync.WaitGroup, launched *atomic.Int64, run func(i int)) int {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	begin := time.Now()
@@ -274,7 +270,12 @@ func rampUp(ctx context.Context, n int, ramp time.Duration, halt <-chan struct{}
 			return i
 		default:
 		}
-		start(i)
+		wg.Add(1)
+		launched.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i)
+		}()
 	}
 	return n
 }

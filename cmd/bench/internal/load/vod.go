@@ -143,14 +143,9 @@ func RunVOD(ctx context.Context, cfg VODConfig) (*VODReport, error) {
 	prog := startVODProgress(v, readers, &launched, server, cfg.Progress)
 	rctx, stopReaders := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	readers = readers[:rampUp(ctx, len(readers), cfg.Ramp, nil, func(i int) {
-		wg.Add(1)
-		launched.Add(1)
-		rd := &readers[i] // not readers[i] inside: readers is cut to the launched below
-		go func() {
-			defer wg.Done()
-			rd.run(rctx, v, i, cfg.Readers)
-		}()
+	all := readers // readers is cut to the launched below, while they run
+	readers = readers[:rampUp(ctx, len(readers), cfg.Ramp, nil, &wg, &launched, func(i int) {
+		all[i].run(rctx, v, i, cfg.Readers)
 	})]
 	rep.Launched = len(readers)
 
