@@ -17,9 +17,10 @@
 #   RANGE_SIZE=1MiB ORDER=random   what each reader asks for (cmd/bench --vod)
 #   COLD_READERS=50 concurrent whole-file readers of a cold cache ("0": none)
 #   SIZE_MB=200     the test file's size
-#   PROFILE=1       record the edge with perf for 10 s during its first hot
-#                   run: a summary on stdout, the record kept in
-#                   bench-vod-edge.perf.data (perf report -i FILE)
+#   PROFILE=1       record each server (nginx: its workers) with perf for
+#                   10 s during its first hot run: a summary on stdout, the
+#                   record kept in bench-vod-SERVER.perf.data (perf report -i);
+#                   perf costs the server some CPU: measure without it
 #
 # The file is a real FLV with a keyframe index in its onMetaData (so that
 # every server sends it as stored): 10 s of 720p H.264 at 4 Mbit/s and AAC
@@ -258,17 +259,20 @@ for round in $(seq "$rounds"); do
     json=$out/bench-vod-$server-$readers-$round.json
     echo "== $server, round $round: $readers readers for $duration" >&2
     perf_pid=
-    if [ "${PROFILE:-0}" = 1 ] && [ "$server" = flvedge ] && [ "$round" = 1 ]; then
-      (sleep 5 && perf record -q -F 499 -g -p "$server_pid" -o "$out/bench-vod-edge.perf.data" -- sleep 10 >/dev/null 2>&1) &
+    if [ "${PROFILE:-0}" = 1 ] && [ "$round" = 1 ]; then
+      targets=$server_pid
+      # nginx works in its master's children.
+      [ "$server" = nginx ] && targets=$(cat /proc/"$server_pid"/task/*/children | tr -s ' \n' ',' | sed 's/,$//')
+      (sleep 5 && perf record -q -F 499 -g -p "$targets" -o "$out/bench-vod-$server.perf.data" -- sleep 10 >/dev/null 2>&1) &
       perf_pid=$!
     fi
     "$work/bench" --vod "$url" --readers "$readers" --range-size "$range_size" --order "$order" \
       --duration "$duration" --pid "$server_pid" --verify "$file" --json "$json"
     if [ -n "$perf_pid" ]; then
       wait "$perf_pid" || true
-      echo "== perf profile of the edge, 10 s during the run: by binary, then by function"
+      echo "== perf profile of $server, 10 s during the run: by binary, then by function"
       for sort in dso dso,symbol; do
-        perf report -i "$out/bench-vod-edge.perf.data" --stdio --no-children --sort "$sort" -g none --percent-limit 0.7 2>/dev/null |
+        perf report -i "$out/bench-vod-$server.perf.data" --stdio --no-children --sort "$sort" -g none --percent-limit 0.7 2>/dev/null |
           grep -v -e '^#' -e '^$' || true
       done
     fi
