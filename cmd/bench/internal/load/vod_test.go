@@ -133,7 +133,9 @@ func checkRanges(t *testing.T, log *rangeLog, size, rangeSize int64, sequential 
 	log.mu.Lock()
 	defer log.mu.Unlock()
 	starts := make(map[int64]bool)
+	total := 0
 	for conn, ranges := range log.byConn {
+		total += len(ranges)
 		next := int64(-1)
 		for _, spec := range ranges {
 			first, last, err := parseRangeSpec(spec)
@@ -152,8 +154,9 @@ func checkRanges(t *testing.T, log *rangeLog, size, rangeSize int64, sequential 
 			starts[first] = true
 		}
 	}
-	if !sequential && len(starts) < 10 {
-		t.Errorf("random ranges start at %d places only", len(starts))
+	// Among some three million offsets, random ones hardly meet.
+	if !sequential && (len(starts) < 2 || len(starts) < total*9/10) {
+		t.Errorf("%d random ranges start at %d places only", total, len(starts))
 	}
 }
 
