@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // KeyParam is the query parameter of the stream name (or of the app) that
@@ -134,9 +136,10 @@ func (g *Guard) AuthorizePublish(ctx context.Context, req PublishRequest) error 
 }
 
 func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error {
-	rule := g.publish[req.App]
+	p := g.policy.Load()
+	rule := p.publish[req.App]
 	if rule == nil {
-		rule = g.publish["*"]
+		rule = p.publish["*"]
 	}
 	if rule == nil {
 		return nil
@@ -207,7 +210,7 @@ func (r *publishRule) checkKey(req PublishRequest) error {
 		match |= subtle.ConstantTimeCompare(sum[:], k[:])
 	}
 	if match == 0 {
-		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, clip(req.Stream))
+		return fmt.Errorf("%w: for %s/%s", KeyInvalid, req.App, ratelog.Clip(req.Stream))
 	}
 	return nil
 }

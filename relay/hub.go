@@ -101,8 +101,12 @@ func (h *Hub) Lookup(app, name string) *Stream {
 // Publish makes the caller the publisher of app/name. kick is called, at most
 // once and from another goroutine, when the publisher must go: replaced by a
 // takeover or the hub closing. The caller must Close the publisher when it
-// leaves.
+// leaves. A name outside CheckName's rules is refused with ErrBadName: no
+// stream in a hub has one.
 func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
+	if err := CheckName(app, name); err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

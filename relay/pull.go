@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // ViaHeader carries the IDs of the edges a request passed through, so that
@@ -31,7 +33,8 @@ type PullConfig struct {
 	// connection, so that a reload can change it.
 	Origins func(app string) []string
 	// Header returns the headers sent to origins, e.g. for origin
-	// authentication; nil: none. Called for every connection too.
+	// authentication; nil: none. Called for every connection too. They go
+	// to the Origins only, not to the URLs of static pulls (Keep).
 	Header func() http.Header
 	// NodeID names this server in ViaHeader; default: random.
 	NodeID  string
@@ -51,7 +54,8 @@ type PullConfig struct {
 	// while its viewers wait; default 10 s.
 	RetryFor time.Duration
 	// Client makes the requests; default: one with ConnectTimeout, HTTP/2
-	// over TLS where the origin offers it.
+	// over TLS where the origin offers it. The Puller uses a copy that
+	// follows no redirect.
 	Client *http.Client
 }
 
@@ -74,6 +78,10 @@ type Puller struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// refusals logs what origins say in their error bodies, at a bounded
+	// rate per origin.
+	refusals *ratelog.Logger
 
 	mu    sync.Mutex
 	pulls map[streamKey]*pull
@@ -106,12 +114,27 @@ func NewPuller(hub *Hub, cfg PullConfig) *Puller {
 	if cfg.Origins == nil {
 		cfg.Origins = func(string) []string { return nil }
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Transport: UpstreamTransport(cfg.ConnectTimeout)}
+	client := http.Client{Transport: UpstreamTransport(cfg.ConnectTimeout)}
+	if cfg.Client != nil {
+		client = *cfg.Client
 	}
+	client.CheckRedirect = refuseRedirect
+	cfg.Client = &client
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull)}
+	return &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull),
+		refusals: ratelog.New(hub.cfg.Logger, refusalLogEvery, refusalLogBurst)}
 }
+
+// An origin that refuses again and again is logged once in a while.
+const (
+	refusalLogEvery = 10 * time.Second
+	refusalLogBurst = 3
+)
+
+// refuseRedirect makes the client return a redirect as the response: a pull
+// follows none, so that neither the request nor the origin headers
+// (credentials) go to a host or path an origin names.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func setDefault(d *time.Duration, def time.Duration) {
 	if *d <= 0 {
@@ -171,8 +194,12 @@ type pull struct {
 // Stream returns the stream app/name for a viewer: the local one if it is
 // published here, else the pulled one, starting the pull if needed. via is
 // the chain of edges the viewer's request came through (from ViaHeader).
-// Errors are *UpstreamError.
+// Errors are *UpstreamError; a name outside CheckName's rules is refused
+// with 400 before any origin is asked.
 func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*Stream, error) {
+	if err := CheckName(app, name); err != nil {
+		return nil, &UpstreamError{http.StatusBadRequest, err.Error()}
+	}
 	if slices.Contains(via, p.cfg.NodeID) {
 		return nil, &UpstreamError{http.StatusLoopDetected, "loop: this edge is already in the request's path " + strings.Join(via, ", ")}
 	}
@@ -250,10 +277,24 @@ func (p *Puller) startLocked(pl *pull) bool {
 	return true
 }
 
+// streamURLs lists where the origins serve app/name. Each is the origin's
+// base URL with the escaped segments app and name.flv joined to its path,
+// its query kept: escaped, a name stays in its segment and never makes a
+// query or fragment on the origin, whatever CheckName lets through (which
+// keeps "." and ".." out). The config's check parses every origin; one that
+// does not parse is left out.
 func streamURLs(origins []string, app, name string) []string {
-	urls := make([]string, len(origins))
-	for i, o := range origins {
-		urls[i] = strings.TrimSuffix(o, "/") + "/" + app + "/" + name + ".flv"
+	urls := make([]string, 0, len(origins))
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue
+		}
+		u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/" + url.PathEscape(app) + "/" + url.PathEscape(name+".flv")
+		if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
+			continue // cannot fail: every part of RawPath is escaped
+		}
+		urls = append(urls, u.String())
 	}
 	return urls
 }
@@ -353,7 +394,7 @@ func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slo
 	notFound := &UpstreamError{http.StatusNotFound, "stream not found"}
 	var failure error // the last failure other than "not here", which says more
 	for _, url := range pl.urls() {
-		resp, err := p.get(ctx, url, pl.via)
+		resp, err := p.get(ctx, pl, url)
 		var ue *UpstreamError
 		switch {
 		case errors.As(err, &ue) && ue.Status == http.StatusNotFound:
@@ -387,17 +428,19 @@ func errString(err error) string {
 }
 
 // get requests one origin's stream and returns its response if it is 200.
-func (p *Puller) get(ctx context.Context, url string, via []string) (*http.Response, error) {
+// A viewer learns the status of a refusal, never the origin's words.
+func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, &UpstreamError{http.StatusBadGateway, "bad origin URL: " + err.Error()}
+		p.refusals.Warn(url, "pull: bad origin URL", "err", err.Error())
+		return nil, &UpstreamError{http.StatusBadGateway, "bad origin URL"}
 	}
-	if p.cfg.Header != nil {
+	if p.cfg.Header != nil && !pl.static {
 		for k, vs := range p.cfg.Header() {
 			req.Header[k] = slices.Clone(vs)
 		}
 	}
-	req.Header.Set(ViaHeader, strings.Join(via, ","))
+	req.Header.Set(ViaHeader, strings.Join(pl.via, ","))
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
 		var ne net.Error
@@ -406,24 +449,44 @@ func (p *Puller) get(ctx context.Context, url string, via []string) (*http.Respo
 		}
 		return nil, &UpstreamError{http.StatusBadGateway, "origin unreachable"}
 	}
-	if resp.StatusCode == http.StatusOK {
+	status := resp.StatusCode
+	if status == http.StatusOK {
 		return resp, nil
 	}
-	reason := firstLine(resp.Body)
+	said := firstLine(resp.Body)
 	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusLoopDetected:
-		return nil, &UpstreamError{http.StatusBadGateway, fmt.Sprintf("origin answered %d", resp.StatusCode)}
-	case reason == "":
-		reason = http.StatusText(resp.StatusCode)
+	if status != http.StatusNotFound { // "not here" is routine with several origins
+		args := []any{"origin", url, "status", status, "body", said}
+		if loc := resp.Header.Get("Location"); loc != "" {
+			args = append(args, "location", ratelog.Clip(loc))
+		}
+		p.refusals.Warn(req.URL.Host, "pull: origin answered without the stream", args...)
 	}
-	return nil, &UpstreamError{resp.StatusCode, reason}
+	if status/100 != 4 && status != http.StatusLoopDetected {
+		// A redirect, a server error or any other answer: the origin failed.
+		return nil, &UpstreamError{http.StatusBadGateway, fmt.Sprintf("origin answered %d", status)}
+	}
+	return nil, &UpstreamError{status, refusalText(status)}
+}
+
+// refusalText is what a viewer is told of an origin's refusal: a fixed text
+// for its status. The origin's own words may tell what viewers must not
+// know (internal names, hints about credentials), or be a message forged
+// to be shown in a player.
+func refusalText(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "stream not found"
+	case http.StatusLoopDetected:
+		return "loop: an edge further up already has this request in its path"
+	}
+	return fmt.Sprintf("origin refused the stream: %d %s", status, http.StatusText(status))
 }
 
 // firstLine reads the start of an error body, which our servers and most
-// others fill with a short reason.
+// others fill with a short reason, for the log.
 func firstLine(r io.Reader) string {
-	line, _ := bufio.NewReader(io.LimitReader(r, 200)).ReadString('\n')
+	line, _ := bufio.NewReader(io.LimitReader(r, ratelog.ClipLen)).ReadString('\n')
 	return strings.TrimSpace(line)
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // command is an RTMP command message: a name, a transaction ID, a command
@@ -231,12 +232,14 @@ func (c *conn) onPublish(streamID uint32, cmd command) error {
 		if se := (*StatusError)(nil); errors.As(err, &se) {
 			code, desc = se.Code, se.Description
 		}
+		// The names are not checked yet, maybe refused for their length.
+		app, stream := ratelog.Clip(req.App), ratelog.Clip(req.Stream)
 		c.srv.warn(req.RemoteAddr, "rtmp publish refused", "remote", req.RemoteAddr.String(),
-			"app", req.App, "stream", req.Stream, "err", err.Error())
+			"app", app, "stream", stream, "err", err.Error())
 		if err := c.reply(onStatus(streamID, statusInfo(levelError, code, desc))); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: %s/%s: %w", errRefused, req.App, req.Stream, err)
+		return fmt.Errorf("%w: %s/%s: %w", errRefused, app, stream, err)
 	}
 	c.pub = &publication{req: req, sink: sink, start: time.Now()}
 	c.log.Info("rtmp publish start", "app", req.App, "stream", req.Stream)

@@ -18,7 +18,8 @@ import (
 )
 
 // Live serves /{app}/{stream}.flv from a relay.Hub: one endless FLV response
-// per viewer.
+// per viewer. A name outside relay.CheckName's rules gets 400 and its
+// reason, before any lookup or origin request.
 type Live struct {
 	Hub *relay.Hub
 	// Pull, if set, pulls streams that are not published here from origins.
@@ -83,6 +84,10 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	app, name, ok := liveStreamPath(r)
 	if !ok {
 		http.NotFound(w, r)
+		return
+	}
+	if err := relay.CheckName(app, name); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	want, err := wantedTracks(r)

@@ -129,6 +129,24 @@ func TestUnknownStreamIs404(t *testing.T) {
 	}
 }
 
+func TestBadNameIs400(t *testing.T) {
+	s := newTestServer(t, 0)
+	for _, path := range []string{
+		"/x%2F..%2F..%2Fadmin/y.flv",
+		"/live/a%3Fq%3D1%26.flv",
+		"/live/x%23.flv",
+		"/live/a%20b.flv",
+		"/live/.hidden.flv",
+		"/live/" + strings.Repeat("n", relay.MaxNameLen+1) + ".flv",
+	} {
+		resp := s.get(t, path)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "bad name") || len(body) > 200 {
+			t.Errorf("%.40s: got %d %q, want 400 saying what is wrong", path, resp.StatusCode, body)
+		}
+	}
+}
+
 func TestBothFiltersIs400(t *testing.T) {
 	s := newTestServer(t, 0)
 	s.publish("live", "a")
