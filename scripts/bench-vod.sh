@@ -55,6 +55,7 @@ need() { command -v "$1" >/dev/null || { echo "bench-vod: $1 is needed ($2)" >&2
 need nginx "Debian package nginx"
 need curl "Debian package curl"
 need ffmpeg "Debian package ffmpeg"
+[ "${PROFILE:-0}" = 1 ] && need perf "Debian package linux-perf"
 case $mode in cache | root) ;; *) echo "VOD_MODE=$mode: cache or root" >&2; exit 2 ;; esac
 
 work=$(mktemp -d)
