@@ -126,9 +126,6 @@ func RunVOD(ctx context.Context, cfg VODConfig) (*VODReport, error) {
 	if err := v.probe(ctx); err != nil {
 		return nil, err
 	}
-	if v.file != nil && int64(len(v.file)) != v.size {
-		return nil, fmt.Errorf("the server's file is %d bytes, %s is %d", v.size, cfg.Verify, len(v.file))
-	}
 	if server != nil {
 		if err := server.idle(); err != nil {
 			return nil, err
@@ -352,6 +349,8 @@ func (rd *reader) get(conn net.Conn, buf []byte, v *vodRun, first, last int64) (
 		last = min(last, cr.total-1)
 	}
 	switch {
+	case v.file != nil && cr.total != int64(len(v.file)):
+		return false, "not the local copy's size", fmt.Errorf("%w: the server's file is %d bytes, the local copy %d", errVOD, cr.total, len(v.file))
 	case cr.first != first || cr.last != last || v.size != 0 && cr.total != v.size:
 		return false, "wrong Content-Range", fmt.Errorf("%w: Content-Range %q for bytes %d-%d of %d", errVOD, head.contentRange, first, last, v.size)
 	case head.chunked || head.length != last-first+1:

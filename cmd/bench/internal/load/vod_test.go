@@ -231,12 +231,15 @@ func TestRunVODRefusesAtOnce(t *testing.T) {
 	data, _ := vodFile(t, 1000)
 	url := vodServer(t, data, nil, nil)
 	_, otherPath := vodFile(t, 999)
+	_, shortPath := vodFile(t, 10)
 	for _, tc := range []struct {
 		cfg VODConfig
 		err string
 	}{
 		{VODConfig{URL: strings.Replace(url, "film", "none", 1)}, "http status 404"},
-		{VODConfig{URL: url, Verify: otherPath}, "the server's file is 1000 bytes"},
+		{VODConfig{URL: url, Verify: otherPath}, "the server's file is 1000 bytes, the local copy 999"},
+		// A range past the end of the local copy is not compared with it.
+		{VODConfig{URL: url, Verify: shortPath, RangeSize: 1000}, "the server's file is 1000 bytes, the local copy 10"},
 		{VODConfig{URL: url, Verify: filepath.Join(t.TempDir(), "missing")}, "verify: "},
 		{VODConfig{URL: url, Readers: 0}, "0 readers"},
 		{VODConfig{URL: url, RangeSize: -1}, "range size"},
