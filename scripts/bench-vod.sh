@@ -10,8 +10,8 @@
 # Environment:
 #   VOD_MODE=cache  flvedge as a caching proxy: --vod-origin, --vod-cache-dir
 #                   (default); "root": flvedge serves the file from its own
-#                   disk with --vod-root (no cache, no cold figures), the
-#                   reference until the cache exists
+#                   disk with --vod-root (no cache, no cold figures): what
+#                   the cache costs beside a local file
 #   ROUNDS=1        hot runs per server, alternating: nginx, flvedge, nginx, ...
 #   SERVERS="nginx flvedge"
 #   RANGE_SIZE=1MiB ORDER=random   what each reader asks for (cmd/bench --vod)
@@ -193,9 +193,8 @@ start() {
       "$edge" --config "$work/flvedge/flvedge.yaml" --http-listen "127.0.0.1:$port" --log-level warn \
         --vod-origin "/vod=http://127.0.0.1:$origin_port" --vod-cache-dir "$work/flvedge/cache" --vod-cache-size 2GiB >/dev/null 2>"$work/flvedge/error.log" &
     else
-      # The edge wants a live origin; nothing here asks it for a stream.
       "$edge" --config "$work/flvedge/flvedge.yaml" --http-listen "127.0.0.1:$port" --log-level warn \
-        --origin "http://127.0.0.1:$origin_port" --vod-root "/vod=$work/origin/root" >/dev/null 2>"$work/flvedge/error.log" &
+        --vod-root "/vod=$work/origin/root" >/dev/null 2>"$work/flvedge/error.log" &
     fi
     ;;
   *) echo "unknown server $1" >&2; exit 2 ;;
