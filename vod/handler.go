@@ -209,6 +209,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			h.bad.Warn(r.URL.Path, "vod: origin failed", "path", ratelog.Clip(r.URL.Path), "status", re.status, "err", re.err)
 		}
 		http.Error(w, re.msg, re.status)
+	case r.Context().Err() != nil:
+		// The client left while the request waited (for an index, a
+		// slice): nobody to answer, nothing wrong with the server.
+		h.logger.Debug("vod: client gone", "path", r.URL.Path, "err", err)
 	default:
 		h.logger.Error("vod: cannot serve", "path", r.URL.Path, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
