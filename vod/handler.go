@@ -3,6 +3,7 @@ package vod
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -227,6 +228,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if startArg != "" && timeArg != "" {
 		return badRequest("start and t cannot be used together")
 	}
+	start, err := parseStart(startArg)
+	if err != nil {
+		return badRequest("start=%s: %v", startArg, err)
+	}
 	var clipStart, clipEnd int64
 	if timeArg != "" {
 		if clipStart, clipEnd, err = parseTimeRange(timeArg); err != nil {
@@ -247,8 +252,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 
 	hdr.Set("Content-Type", "video/x-flv")
 	var l layout
-	switch start, ok := parseStart(startArg); {
-	case ok && start > 0:
+	switch {
+	case start > 0:
 		var p point
 		if l, p, err = ix.startLayout(f, start); err != nil {
 			return h.pastEnd(w, err, ix.whole.size, "start offset %d is past the last keyframe", start)
@@ -286,13 +291,17 @@ func (h *Handler) pastEnd(w http.ResponseWriter, err error, size int64, format s
 }
 
 // send hands content to http.ServeContent through a sender.
-func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content interface {
-	Read([]byte) (int, error)
-	Seek(int64, int) (int64, error)
-}) error {
-	s := newSender(w, h.timeout)
+func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content io.ReadSeeker) error {
+	size, err := content.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = content.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("size of content: %w", err)
+	}
+	s := newSender(w, h.timeout, size)
 	defer s.done()
-	http.ServeContent(s, r, "", modtime, content)
+	http.ServeContent(s, byteRanges(r), "", modtime, content)
 	return nil
 }
 

@@ -310,10 +310,17 @@ func (ix *fileIndex) nextSync(r io.ReaderAt, foff int64) (point, error) {
 			}
 		}
 	}
-	for ; i < len(pts); i++ {
-		if ix.isSync(pts[i]) {
-			return pts[i], nil
+	for j := i; j < len(pts); j++ {
+		if ix.isSync(pts[j]) {
+			return pts[j], nil
 		}
+	}
+	// No place to start decoding is left, but the index may still list a
+	// tag: the end of sequence after the last keyframe, which yamdi's index
+	// and ours hold. Players seek to every entry, so the file is served
+	// from it, as the mod_flv modules would.
+	if i < len(pts) {
+		return pts[i], nil
 	}
 	return point{}, errPastEnd
 }
