@@ -17,6 +17,8 @@ const (
 	vodToken    = "12KV1Ti_DKuMLSvXM9f93w"                      // "md5 vod": /vod/a.mp4
 	folderToken = "vl9ZSoiTYSObQSKp77RHdA"                      // "md5 folder": /live/
 	hmacToken   = "d1dY1eNY5vy51peYRivJxHoWXvxv6e6qaybOynT_hLU" // "hmac unbound": /live/x.flv
+	// presentationToken is signed like folderToken, for /vod/film.ism/.
+	presentationToken = "sdBNhmX54zxSnY8vTkhh5A"
 )
 
 // TestPlayTokens runs the same requests on a live and a VOD path: tokens
@@ -116,6 +118,12 @@ func TestPlayFolderAndHMAC(t *testing.T) {
 		{"/live/other.flv?md5=" + folderToken + "&expires=2000000000", http.StatusOK},
 		{"/" + folderToken + "/2000000000/live/other.flv", http.StatusOK},
 		{"/vod/a.mp4?md5=" + folderToken + "&expires=2000000000", http.StatusForbidden},
+		// A presentation's folder token opens its manifest and, in the
+		// path where the manifest's relative URLs keep it, its fragments.
+		{"/" + presentationToken + "/2000000000/vod/film.ism/Manifest", http.StatusOK},
+		{"/" + presentationToken + "/2000000000/vod/film.ism/QualityLevels(500000)/Fragments(video=0)", http.StatusOK},
+		{"/vod/film.ism/QualityLevels(64000)/Fragments(audio=0)?md5=" + presentationToken + "&expires=2000000000", http.StatusOK},
+		{"/" + presentationToken + "/2000000000/vod/film.mp4", http.StatusForbidden},
 	} {
 		if r := s2.get(t, c.url); r.status != c.status {
 			t.Errorf("%s: %d, want %d", c.url, r.status, c.status)
