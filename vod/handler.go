@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
 )
 
@@ -224,6 +225,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	q := r.URL.Query()
+	audio, video, err := flv.WantedTracks(q)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	want := tracks{audio: audio, video: video}
 	startArg, timeArg := q.Get("start"), q.Get("t")
 	if startArg != "" && timeArg != "" {
 		return badRequest("start and t cannot be used together")
@@ -239,12 +245,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	// A file served with one track is another file: its own index,
+	// cached apart, and its own ETags.
 	key := cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()}
+	if want != allTracks {
+		key.path += "?" + want.query()
+		etag += "-" + want.query()
+	}
 	ix, err := h.cache.get(r.Context(), key, func() (*fileIndex, error) {
-		return h.index(f, key)
+		return h.index(f, key, want)
 	})
-	if errors.Is(err, errNotFLV) {
+	switch {
+	case errors.Is(err, errNotFLV):
 		return &requestError{http.StatusUnprocessableEntity, "not a valid FLV file"}
+	case errors.Is(err, errTooManyRuns):
+		return &requestError{http.StatusUnprocessableEntity, "cannot serve one track: " + err.Error()}
 	}
 	if err != nil {
 		return fmt.Errorf("index %s: %w", key.path, err)
@@ -305,10 +320,11 @@ func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time
 	return nil
 }
 
-// index scans f, logging what damage it finds once per file version.
-func (h *Handler) index(f *os.File, key cacheKey) (*fileIndex, error) {
+// index scans f for the tracks wanted, logging what damage it finds once
+// per file version.
+func (h *Handler) index(f *os.File, key cacheKey, want tracks) (*fileIndex, error) {
 	start := time.Now()
-	s, err := scanFile(f, key.size)
+	s, err := scanTracks(f, key.size, want)
 	if err != nil {
 		h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
 		return nil, err
@@ -316,7 +332,7 @@ func (h *Handler) index(f *os.File, key cacheKey) (*fileIndex, error) {
 	ix := buildIndex(s)
 	h.logger.Debug("vod: indexed", "path", key.path, "plain", ix.plain, "keyframes", len(s.video),
 		"duration", time.Duration(s.endTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
-	if !s.clean() {
+	if s.damaged() {
 		h.logger.Warn("vod: damaged FLV file served without its damaged parts", "path", key.path,
 			"resyncs", s.damage, "runs", len(s.segments), "tail_dropped", s.tail)
 	}

@@ -40,7 +40,7 @@ type fileIndex struct {
 // view.
 func buildIndex(s *scan) *fileIndex {
 	ix := &fileIndex{s: s, head: flv.AppendHeader(nil, s.hasAudio, s.hasVideo)}
-	facts := readMeta(s.metaBody)
+	facts := readMeta(s.metaBody, s.want)
 	ix.base = facts.base
 	if s.clean() && facts.duration > 0 && facts.hasKeyIndex && ix.indexMatches(facts.positions) {
 		ix.plain = true
