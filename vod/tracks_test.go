@@ -75,15 +75,7 @@ func TestOnlyOneTrack(t *testing.T) {
 				if len(pos) < 5 {
 					t.Fatalf("index of %d entries", len(pos))
 				}
-				at := map[int64]flv.Tag{}
-				for _, tag := range tags {
-					at[tag.pos] = tag.Tag
-				}
-				for i, p := range pos {
-					if tag, ok := at[int64(p)]; !ok || tag.Type != keep {
-						t.Fatalf("entry %d at %v is not a tag of the track", i, p)
-					}
-				}
+				checkEntries(t, pos, tags, func(tag flv.Tag) bool { return tag.Type == keep }, "a tag of the track")
 				// ?start= takes offsets into this body, as its index gives them.
 				k := int64(pos[len(pos)/2])
 				resp2, part := s.get(t, fmt.Sprintf("%s&start=%d", path, k))
