@@ -374,7 +374,7 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 		<-done
 	}()
 	var addr string
-	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if u := printedURLs(stdout.String())["Play securely"]; u != "" {
 			addr = strings.TrimPrefix(strings.Split(u, "/live/")[0], "https://")
 		}
