@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // Each rule below has an Allow and a Deny list. A request matching Deny is
@@ -39,7 +41,7 @@ func (r *RefererRule) check(referer string) error {
 	}
 	host := refererHost(referer)
 	if !allowed(r.Allow, r.Deny, func(p string) bool { return hostMatches(p, host) }) {
-		return fmt.Errorf("%w: %q", RefererDenied, clip(referer))
+		return fmt.Errorf("%w: %q", RefererDenied, ratelog.Clip(referer))
 	}
 	return nil
 }
@@ -90,7 +92,7 @@ type AgentRule struct {
 func (r *AgentRule) check(agent string) error {
 	if slices.ContainsFunc(r.Deny, func(re *regexp.Regexp) bool { return re.MatchString(agent) }) ||
 		len(r.Allow) > 0 && !slices.ContainsFunc(r.Allow, func(re *regexp.Regexp) bool { return re.MatchString(agent) }) {
-		return fmt.Errorf("%w: %q", AgentDenied, clip(agent))
+		return fmt.Errorf("%w: %q", AgentDenied, ratelog.Clip(agent))
 	}
 	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // Scheme is how a token is computed from the signed string.
@@ -240,11 +242,11 @@ func (t *TokenRule) Verify(token, expires, path string, client netip.Addr, now t
 	}
 	exp, ok := parseExpires(expires)
 	if !ok {
-		return fmt.Errorf("%w: expires %q", TokenMalformed, clip(expires))
+		return fmt.Errorf("%w: expires %q", TokenMalformed, ratelog.Clip(expires))
 	}
 	got, ok := t.Scheme.decode(token)
 	if !ok {
-		return fmt.Errorf("%w: %q is no %s token", TokenMalformed, clip(token), t.Scheme)
+		return fmt.Errorf("%w: %q is no %s token", TokenMalformed, ratelog.Clip(token), t.Scheme)
 	}
 	bound, ok := t.Bind.clientString(client)
 	if !ok {
@@ -265,7 +267,7 @@ func (t *TokenRule) Verify(token, expires, path string, client netip.Addr, now t
 		}
 	}
 	if match == 0 {
-		return fmt.Errorf("%w: for %s, binding %s %q", TokenInvalid, clip(path), t.Bind, bound)
+		return fmt.Errorf("%w: for %s, binding %s %q", TokenInvalid, ratelog.Clip(path), t.Bind, bound)
 	}
 	if now.Unix() > exp {
 		return fmt.Errorf("%w: at %d, %v ago", TokenExpired, exp, now.Sub(time.Unix(exp, 0)).Round(time.Second))
@@ -340,13 +342,4 @@ func isTokenShaped(s string) bool {
 		}
 	}
 	return true
-}
-
-// clip shortens what a client sent before it goes into a log line.
-func clip(s string) string {
-	const n = 64
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

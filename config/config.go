@@ -36,6 +36,7 @@ type Config struct {
 	Window      Window       `yaml:"window"`
 	Publish     Publish      `yaml:"publish"`
 	Viewers     Viewers      `yaml:"viewers"`
+	Limits      Limits       `yaml:"limits"`
 	Upstream    Upstream     `yaml:"upstream"`
 	Pulls       []StaticPull `yaml:"pulls"`
 	Admin       Admin        `yaml:"admin"`
@@ -55,6 +56,7 @@ type Publish struct {
 	Takeover         bool          `yaml:"takeover"`
 	MaxTimestampJump time.Duration `yaml:"max_timestamp_jump"`
 	MaxMessageSize   ByteSize      `yaml:"max_message_size"`
+	MaxCommandSize   ByteSize      `yaml:"max_command_size"`
 }
 
 type Viewers struct {
@@ -117,6 +119,8 @@ func (c Config) Check() error {
 		return errors.New("publish.max_timestamp_jump: must be positive, e.g. 3s")
 	case c.Publish.MaxMessageSize < 64<<10 || c.Publish.MaxMessageSize > 1<<24-1:
 		return errors.New("publish.max_message_size: must be between 64KiB and 16MiB-1")
+	case c.Publish.MaxCommandSize < 4<<10 || c.Publish.MaxCommandSize > c.Publish.MaxMessageSize:
+		return errors.New("publish.max_command_size: must be between 4KiB and publish.max_message_size")
 	case c.Viewers.WriteTimeout <= 0:
 		return errors.New("viewers.write_timeout: must be positive, e.g. 15s")
 	case c.Viewers.Coalesce < 0 || c.Viewers.Coalesce > time.Second:
@@ -127,6 +131,9 @@ func (c Config) Check() error {
 		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if err := c.checkLimits(); err != nil {
 		return err
 	}
 	if err := c.checkTLS(); err != nil {

@@ -38,6 +38,9 @@ func TestBadFilesNameTheLine(t *testing.T) {
 		{"log_level: loud\n", "log_level"},
 		{"publish:\n  grace: -1s\n", "publish.grace"},
 		{"rtmp_listen: \"\"\n", "rtmp_listen"},
+		{"pulls:\n  - stream: live/a b\n    url: http://o/x.flv\n", `pulls: stream "live/a b": bad name: stream name has ' '`},
+		{"pulls:\n  - stream: ../x\n    url: http://o/x.flv\n", "pulls: stream \"../x\": bad name: app name starts with '.'"},
+		{"upstream:\n  app_origins:\n    \"a/b\": [http://o]\n", `upstream.app_origins: "a/b": bad name`},
 		{"[", "yaml"},
 	} {
 		_, err := Load(write(t, tc.file))

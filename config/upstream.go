@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/flvedge/flvedge/relay"
 )
 
 // Upstream is where an edge pulls streams from, and how.
@@ -47,6 +49,9 @@ func (u Upstream) check() error {
 		}
 	}
 	for app, list := range u.AppOrigins {
+		if err := relay.CheckApp(app); err != nil {
+			return fmt.Errorf("upstream.app_origins: %q: %w", app, err)
+		}
 		for _, o := range list {
 			if err := checkHTTPURL(o); err != nil {
 				return fmt.Errorf("upstream.app_origins.%s: %w", app, err)
@@ -69,9 +74,12 @@ func (p StaticPull) Split() (app, name string) {
 }
 
 func (p StaticPull) check() error {
-	app, name := p.Split()
-	if app == "" || name == "" || strings.Contains(name, "/") {
+	app, name, ok := strings.Cut(p.Stream, "/")
+	if !ok {
 		return fmt.Errorf("pulls: stream %q must be app/name", p.Stream)
+	}
+	if err := relay.CheckName(app, name); err != nil {
+		return fmt.Errorf("pulls: stream %q: %w", p.Stream, err)
 	}
 	if err := checkHTTPURL(p.URL); err != nil {
 		return fmt.Errorf("pulls: %s: %w", p.Stream, err)

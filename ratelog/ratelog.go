@@ -101,3 +101,16 @@ func (l *Logger) lookup(key string) *source {
 	l.sources[key] = l.lru.PushFront(s)
 	return s
 }
+
+// ClipLen is how much of a client's or a peer's text Clip keeps.
+const ClipLen = 64
+
+// Clip shortens text from outside (a name, a header, an error body) before
+// it goes into a log line, so that a long one cannot make every line about
+// it long.
+func Clip(s string) string {
+	if len(s) <= ClipLen {
+		return s
+	}
+	return s[:ClipLen] + "…"
+}

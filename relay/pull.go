@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // ViaHeader carries the IDs of the edges a request passed through, so that
@@ -31,7 +34,8 @@ type PullConfig struct {
 	// connection, so that a reload can change it.
 	Origins func(app string) []string
 	// Header returns the headers sent to origins, e.g. for origin
-	// authentication; nil: none. Called for every connection too.
+	// authentication; nil: none. Called for every connection too. They go
+	// to the Origins only, not to the URLs of static pulls (Keep).
 	Header func() http.Header
 	// NodeID names this server in ViaHeader; default: random.
 	NodeID  string
@@ -51,7 +55,8 @@ type PullConfig struct {
 	// while its viewers wait; default 10 s.
 	RetryFor time.Duration
 	// Client makes the requests; default: one with ConnectTimeout, HTTP/2
-	// over TLS where the origin offers it.
+	// over TLS where the origin offers it. The Puller uses a copy that
+	// follows no redirect.
 	Client *http.Client
 }
 
@@ -74,6 +79,11 @@ type Puller struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// refusals logs what origins say in their error bodies, at a bounded
+	// rate per origin.
+	refusals *ratelog.Logger
+	health   *originHealth
 
 	mu    sync.Mutex
 	pulls map[streamKey]*pull
@@ -106,12 +116,29 @@ func NewPuller(hub *Hub, cfg PullConfig) *Puller {
 	if cfg.Origins == nil {
 		cfg.Origins = func(string) []string { return nil }
 	}
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Transport: UpstreamTransport(cfg.ConnectTimeout)}
+	client := http.Client{Transport: UpstreamTransport(cfg.ConnectTimeout)}
+	if cfg.Client != nil {
+		client = *cfg.Client
 	}
+	client.CheckRedirect = refuseRedirect
+	cfg.Client = &client
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull)}
+	p := &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull),
+		refusals: ratelog.New(hub.cfg.Logger, refusalLogEvery, refusalLogBurst)}
+	p.health = newOriginHealth(p, hub.cfg.Logger)
+	return p
 }
+
+// An origin that refuses again and again is logged once in a while.
+const (
+	refusalLogEvery = 10 * time.Second
+	refusalLogBurst = 3
+)
+
+// refuseRedirect makes the client return a redirect as the response: a pull
+// follows none, so that neither the request nor the origin headers
+// (credentials) go to a host or path an origin names.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func setDefault(d *time.Duration, def time.Duration) {
 	if *d <= 0 {
@@ -171,8 +198,12 @@ type pull struct {
 // Stream returns the stream app/name for a viewer: the local one if it is
 // published here, else the pulled one, starting the pull if needed. via is
 // the chain of edges the viewer's request came through (from ViaHeader).
-// Errors are *UpstreamError.
+// Errors are *UpstreamError; a name outside CheckName's rules is refused
+// with 400 before any origin is asked.
 func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*Stream, error) {
+	if err := CheckName(app, name); err != nil {
+		return nil, &UpstreamError{http.StatusBadRequest, err.Error()}
+	}
 	if slices.Contains(via, p.cfg.NodeID) {
 		return nil, &UpstreamError{http.StatusLoopDetected, "loop: this edge is already in the request's path " + strings.Join(via, ", ")}
 	}
@@ -191,6 +222,10 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 		if len(origins) == 0 {
 			p.mu.Unlock()
 			return nil, &UpstreamError{http.StatusNotFound, "stream not found"}
+		}
+		if err := p.hub.Room(); err != nil {
+			p.mu.Unlock()
+			return nil, capacityError(err)
 		}
 		pl = &pull{
 			key:   key,
@@ -223,6 +258,12 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 	}
 }
 
+// capacityError is a viewer's answer when the hub has no room for the
+// stream it asked for.
+func capacityError(err error) *UpstreamError {
+	return &UpstreamError{http.StatusServiceUnavailable, err.Error()}
+}
+
 // Keep pulls url into app/name from now until Close, whether watched or not,
 // reconnecting with backoff: a static pull.
 func (p *Puller) Keep(app, name, url string) {
@@ -250,10 +291,24 @@ func (p *Puller) startLocked(pl *pull) bool {
 	return true
 }
 
+// streamURLs lists where the origins serve app/name. Each is the origin's
+// base URL with the escaped segments app and name.flv joined to its path,
+// its query kept: escaped, a name stays in its segment and never makes a
+// query or fragment on the origin, whatever CheckName lets through (which
+// keeps "." and ".." out). The config's check parses every origin; one that
+// does not parse is left out.
 func streamURLs(origins []string, app, name string) []string {
-	urls := make([]string, len(origins))
-	for i, o := range origins {
-		urls[i] = strings.TrimSuffix(o, "/") + "/" + app + "/" + name + ".flv"
+	urls := make([]string, 0, len(origins))
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil {
+			continue
+		}
+		u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/" + url.PathEscape(app) + "/" + url.PathEscape(name+".flv")
+		if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
+			continue // cannot fail: every part of RawPath is escaped
+		}
+		urls = append(urls, u.String())
 	}
 	return urls
 }
@@ -345,38 +400,99 @@ func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl
 	}
 }
 
-// tryOrigins goes through the origins once, in order. An origin that
-// streams is used until it fails; then the next one is tried at once. It
-// reports whether any tag came through, and the last failure.
+// tryOrigins goes through the origins once, healthy ones first, each group
+// in the order of preference. An origin that streams is used until it
+// fails; then the next one is tried at once. It reports whether any tag
+// came through, and why the origins failed (see verdict).
 func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slog.Logger) (streamed bool, err error) {
 	src.setState(stateConnecting)
-	notFound := &UpstreamError{http.StatusNotFound, "stream not found"}
-	var failure error // the last failure other than "not here", which says more
-	for _, url := range pl.urls() {
-		resp, err := p.get(ctx, url, pl.via)
-		var ue *UpstreamError
-		switch {
-		case errors.As(err, &ue) && ue.Status == http.StatusNotFound:
-			continue
-		case errors.As(err, &ue) && ue.Status < 500 && src.pub == nil:
-			return streamed, err // the origin's refusal is the viewer's answer
-		case err != nil:
-			log.Info("pull: origin failed", "origin", url, "err", err)
-			failure = err
+	var v verdict
+	for _, url := range p.health.order(pl.urls()) {
+		resp, err := p.get(ctx, pl, url)
+		if ctx.Err() != nil {
+			return streamed, ctx.Err()
+		}
+		if err != nil {
+			var ue *UpstreamError
+			errors.As(err, &ue) // every error of get is one
+			if errors.As(err, new(noAnswer)) || ue.Status == http.StatusServiceUnavailable {
+				p.health.failed(url, ue.Error())
+			} else {
+				p.health.ok(url)
+			}
+			if ue.Status < 500 && ue.Status != http.StatusNotFound && src.pub == nil {
+				return streamed, err // the origin's refusal is the viewer's answer
+			}
+			if ue.Status != http.StatusNotFound {
+				log.Info("pull: origin failed", "origin", url, "err", err)
+			}
+			v.add(err)
 			continue
 		}
+		p.health.ok(url)
 		n, serr := p.stream(ctx, pl, src, url, resp.Body)
 		resp.Body.Close()
-		streamed = streamed || n > 0
-		failure = &UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}
-		if ctx.Err() == nil {
-			log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
+		if errors.Is(serr, ErrAtCapacity) {
+			return streamed, capacityError(serr) // no origin would do better
 		}
+		streamed = streamed || n > 0
+		if ctx.Err() != nil {
+			return streamed, ctx.Err()
+		}
+		local := errors.Is(serr, ErrReplaced) || errors.Is(serr, ErrStreamBusy) || errors.Is(serr, ErrHubClosed)
+		if serr != nil && serr != io.EOF && !local {
+			// Cut or stalled, rather than ended: the origin may be gone.
+			// If it is not, the probe finds it back at once.
+			p.health.failed(url, "stream broke: "+serr.Error())
+		}
+		v.add(noAnswer{&UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}})
+		log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
 	}
-	if failure == nil {
-		return streamed, notFound
+	return streamed, v.err()
+}
+
+// noAnswer marks a failure to get any answer from an origin: unreachable,
+// timed out, or its stream cut.
+type noAnswer struct{ error }
+
+func (e noAnswer) Unwrap() error { return e.error }
+
+// verdict is what a viewer is told when no origin delivered the stream.
+// Where one origin answered, its status passes as it is (a 503 stays a
+// 503). Where several failed, the most informative answer wins, as a CDN
+// would choose it:
+//
+//  1. a refusal (4xx but 404: 401, 403, ...) is final at once; the other
+//     origins are not asked (see tryOrigins);
+//  2. 404 if any origin said the stream is not there: an answer about the
+//     stream beats any about a server's state, and a stream that no
+//     reachable origin has is not found;
+//  3. else the status of the first origin that answered (500, 503, 508
+//     ...), as it is;
+//  4. else no origin answered: the first failure, 502 for an unreachable
+//     origin, 504 for one that did not answer in time.
+type verdict struct {
+	notFound, answered, unanswered error
+}
+
+func (v *verdict) add(err error) {
+	var ue *UpstreamError
+	errors.As(err, &ue)
+	switch {
+	case ue != nil && ue.Status == http.StatusNotFound:
+		v.notFound = cmp.Or(v.notFound, err)
+	case errors.As(err, new(noAnswer)):
+		v.unanswered = cmp.Or(v.unanswered, err)
+	default:
+		v.answered = cmp.Or(v.answered, err)
 	}
-	return streamed, failure
+}
+
+func (v *verdict) err() error {
+	if err := cmp.Or(v.notFound, v.answered, v.unanswered); err != nil {
+		return err
+	}
+	return &UpstreamError{http.StatusNotFound, "stream not found"} // no origin at all
 }
 
 func errString(err error) string {
@@ -387,43 +503,74 @@ func errString(err error) string {
 }
 
 // get requests one origin's stream and returns its response if it is 200.
-func (p *Puller) get(ctx context.Context, url string, via []string) (*http.Response, error) {
+// A viewer learns the status of a refusal, never the origin's words.
+func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, &UpstreamError{http.StatusBadGateway, "bad origin URL: " + err.Error()}
+		p.refusals.Warn(url, "pull: bad origin URL", "err", err.Error())
+		return nil, &UpstreamError{http.StatusBadGateway, "bad origin URL"}
 	}
-	if p.cfg.Header != nil {
+	if p.cfg.Header != nil && !pl.static {
 		for k, vs := range p.cfg.Header() {
 			req.Header[k] = slices.Clone(vs)
 		}
 	}
-	req.Header.Set(ViaHeader, strings.Join(via, ","))
+	req.Header.Set(ViaHeader, strings.Join(pl.via, ","))
+	// The connection serves this one stream and closes with it: kept idle
+	// after a refusal or an end, it would be a second connection to an
+	// origin that serves nothing.
+	req.Close = true
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, &UpstreamError{http.StatusGatewayTimeout, "origin timed out"}
+			return nil, noAnswer{&UpstreamError{http.StatusGatewayTimeout, "origin timed out"}}
 		}
-		return nil, &UpstreamError{http.StatusBadGateway, "origin unreachable"}
+		return nil, noAnswer{&UpstreamError{http.StatusBadGateway, "origin unreachable"}}
 	}
-	if resp.StatusCode == http.StatusOK {
+	status := resp.StatusCode
+	if status == http.StatusOK {
 		return resp, nil
 	}
-	reason := firstLine(resp.Body)
+	said := firstLine(resp.Body)
 	resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusLoopDetected:
-		return nil, &UpstreamError{http.StatusBadGateway, fmt.Sprintf("origin answered %d", resp.StatusCode)}
-	case reason == "":
-		reason = http.StatusText(resp.StatusCode)
+	if status != http.StatusNotFound { // "not here" is routine with several origins
+		args := []any{"origin", url, "status", status, "body", said}
+		if loc := resp.Header.Get("Location"); loc != "" {
+			args = append(args, "location", ratelog.Clip(loc))
+		}
+		p.refusals.Warn(req.URL.Host, "pull: origin answered without the stream", args...)
 	}
-	return nil, &UpstreamError{resp.StatusCode, reason}
+	switch {
+	case status >= 500 && status != http.StatusLoopDetected:
+		// A server error passes as it is (see verdict): a 503 says more
+		// than a 502.
+		return nil, &UpstreamError{status, fmt.Sprintf("origin answered %d", status)}
+	case status/100 != 4 && status != http.StatusLoopDetected:
+		// A redirect or any other answer: the origin failed.
+		return nil, &UpstreamError{http.StatusBadGateway, fmt.Sprintf("origin answered %d", status)}
+	}
+	return nil, &UpstreamError{status, refusalText(status)}
+}
+
+// refusalText is what a viewer is told of an origin's refusal: a fixed text
+// for its status. The origin's own words may tell what viewers must not
+// know (internal names, hints about credentials), or be a message forged
+// to be shown in a player.
+func refusalText(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "stream not found"
+	case http.StatusLoopDetected:
+		return "loop: an edge further up already has this request in its path"
+	}
+	return fmt.Sprintf("origin refused the stream: %d %s", status, http.StatusText(status))
 }
 
 // firstLine reads the start of an error body, which our servers and most
-// others fill with a short reason.
+// others fill with a short reason, for the log.
 func firstLine(r io.Reader) string {
-	line, _ := bufio.NewReader(io.LimitReader(r, 200)).ReadString('\n')
+	line, _ := bufio.NewReader(io.LimitReader(r, ratelog.ClipLen)).ReadString('\n')
 	return strings.TrimSpace(line)
 }
 
@@ -450,11 +597,13 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 		src.pub = pub
 		pl.markReady()
 	}
-	// Tags from the same origin continue the same clock: what was passed
+	// Tags from the same origin continue the same stream: what was passed
 	// on already is skipped, and the timeline goes on untouched. Another
-	// origin has a clock of its own: the timeline restarts after the real
-	// gap.
-	sameClock := src.url == url
+	// origin is a new source, another encoder's stream even where it
+	// carries the same picture: its video starts at its own keyframe, and
+	// the timeline decides from its timestamps whether it is on the old
+	// clock (see sourceSwitch).
+	sameStream := src.url == url
 	c := &src.pub.stream.counters
 	switch src.url {
 	case "":
@@ -481,14 +630,14 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 		if track >= 0 && !decided {
 			decided = true
 			// An origin whose clock went far back restarted its stream.
-			if sameClock && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
-				sameClock = false
+			if sameStream && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
+				sameStream = false
 			}
-			if !sameClock && (src.seen[0] || src.seen[1]) {
+			if !sameStream && (src.seen[0] || src.seen[1]) {
 				src.pub.Restart()
 			}
 		}
-		if track >= 0 && sameClock && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
+		if track >= 0 && sameStream && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
 			continue // sent before the reconnection
 		}
 		if err := src.pub.WriteTag(tag); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/ratelog"
 )
 
 // command is an RTMP command message: a name, a transaction ID, a command
@@ -20,6 +21,13 @@ type command struct {
 	args []any
 }
 
+// commandBudget bounds the decoding of a command, whose length the chunk
+// reader has bounded already (Server.MaxCommandSize): a real command holds
+// a few dozen values, nested three deep at most (enhanced RTMP's
+// videoFourCcInfoMap). Within it no command costs more than about 200 KiB
+// of memory, whatever its bytes.
+var commandBudget = flv.AMF0Limits{MaxValues: 1024, MaxDepth: 16}
+
 // parseCommand decodes a command message. An AMF3 command (type 17) as sent
 // by encoders is AMF0 behind one leading zero byte.
 func parseCommand(m Message) (command, error) {
@@ -27,7 +35,7 @@ func parseCommand(m Message) (command, error) {
 	if m.Type == TypeCommandAMF3 && len(p) > 0 && p[0] == 0 {
 		p = p[1:]
 	}
-	vals, err := flv.DecodeAMF0(p)
+	vals, err := commandBudget.Decode(p)
 	if err != nil {
 		return command{}, fmt.Errorf("%w: command: %w", errProtocol, err)
 	}
@@ -231,14 +239,17 @@ func (c *conn) onPublish(streamID uint32, cmd command) error {
 		if se := (*StatusError)(nil); errors.As(err, &se) {
 			code, desc = se.Code, se.Description
 		}
+		// The names are not checked yet, maybe refused for their length.
+		app, stream := ratelog.Clip(req.App), ratelog.Clip(req.Stream)
 		c.srv.warn(req.RemoteAddr, "rtmp publish refused", "remote", req.RemoteAddr.String(),
-			"app", req.App, "stream", req.Stream, "err", err.Error())
+			"app", app, "stream", stream, "err", err.Error())
 		if err := c.reply(onStatus(streamID, statusInfo(levelError, code, desc))); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: %s/%s: %w", errRefused, req.App, req.Stream, err)
+		return fmt.Errorf("%w: %s/%s: %w", errRefused, app, stream, err)
 	}
 	c.pub = &publication{req: req, sink: sink, start: time.Now()}
+	c.cr.SetMaxMessageSize(c.srv.MaxMessageSize)
 	c.log.Info("rtmp publish start", "app", req.App, "stream", req.Stream)
 	start, err := onStatus(streamID, statusInfo(levelStatus, "NetStream.Publish.Start", "Publishing "+stream+"."))
 	if err != nil {

@@ -19,7 +19,8 @@ import (
 )
 
 // Live serves /{app}/{stream}.flv from a relay.Hub: one endless FLV response
-// per viewer.
+// per viewer. A name outside relay.CheckName's rules gets 400 and its
+// reason, before any lookup or origin request.
 type Live struct {
 	Hub *relay.Hub
 	// Pull, if set, pulls streams that are not published here from origins.
@@ -86,6 +87,10 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if err := relay.CheckName(app, name); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	want, err := wantedTracks(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -127,7 +132,15 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	v := liveViewer{Viewer: viewer, out: out, coalesce: limits.Coalesce, app: app, stream: name, remote: r.RemoteAddr}
+	coalesce := limits.Coalesce
+	if r.Header.Get(relay.ViaHeader) != "" {
+		// Another tier of this server pulls the stream for its own viewers,
+		// who coalesce there: delaying here too would add the delay once
+		// per tier. (A viewer forging the header costs us only the
+		// wake-ups coalescing saves.)
+		coalesce = 0
+	}
+	v := liveViewer{Viewer: viewer, out: out, coalesce: coalesce, app: app, stream: name, remote: r.RemoteAddr}
 	if _, taken := out.(*connWriter); taken {
 		// The connection is ours: the request may end now, which frees its
 		// goroutine's deep stack and net/http's buffers for the viewer's

@@ -129,6 +129,24 @@ func TestUnknownStreamIs404(t *testing.T) {
 	}
 }
 
+func TestBadNameIs400(t *testing.T) {
+	s := newTestServer(t, 0)
+	for _, path := range []string{
+		"/x%2F..%2F..%2Fadmin/y.flv",
+		"/live/a%3Fq%3D1%26.flv",
+		"/live/x%23.flv",
+		"/live/a%20b.flv",
+		"/live/.hidden.flv",
+		"/live/" + strings.Repeat("n", relay.MaxNameLen+1) + ".flv",
+	} {
+		resp := s.get(t, path)
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "bad name") || len(body) > 200 {
+			t.Errorf("%.40s: got %d %q, want 400 saying what is wrong", path, resp.StatusCode, body)
+		}
+	}
+}
+
 func TestBothFiltersIs400(t *testing.T) {
 	s := newTestServer(t, 0)
 	s.publish("live", "a")
@@ -371,4 +389,55 @@ func TestHTTP10ViewerGetsPlainBody(t *testing.T) {
 		t.Fatalf("HTTP/1.0 response is %v", resp.TransferEncoding)
 	}
 	readTags(t, resp.Body, 5)
+}
+
+// TestTierPullIsNotCoalesced: with coalescing far longer than the test, a
+// pull by another tier (it sends relay.ViaHeader) still gets each new tag
+// as it comes, so that tiers do not add their delays up.
+func TestTierPullIsNotCoalesced(t *testing.T) {
+	hub := relay.NewHub(relay.Config{})
+	live := &Live{Hub: hub}
+	live.SetLimits(Limits{Coalesce: time.Hour})
+	s := &testServer{t: t, hub: hub, srv: httptest.NewServer(NewHandler(live))}
+	t.Cleanup(func() {
+		hub.Close()
+		s.srv.Close()
+	})
+	s.publish("live", "a")
+	s.gop(3)
+	resp := s.get(t, "/live/a.flv", relay.ViaHeader, "shield-1")
+	fr := flv.NewReader(resp.Body)
+	if _, err := fr.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	next := make(chan flv.Tag)
+	go func() {
+		defer close(next)
+		for {
+			tag, err := fr.ReadTag()
+			if err != nil {
+				return
+			}
+			next <- tag
+		}
+	}()
+	// The window: metadata, configurations, three frames with audio.
+	for range 9 {
+		<-next
+	}
+	for i := range 3 {
+		s.write(flv.TagVideo, frame(false, byte(100+i)))
+		s.ts += 40
+		select {
+		case tag := <-next:
+			if tag.Data[len(tag.Data)-1] != byte(100+i) {
+				t.Fatalf("got frame %d, want %d", tag.Data[len(tag.Data)-1], 100+i)
+			}
+		case <-time.After(10 * time.Second): // coalescing would hold it an hour
+			t.Fatalf("frame %d did not reach the tier's pull: coalesced", 100+i)
+		}
+	}
+	resp.Body.Close()
+	for range next {
+	}
 }

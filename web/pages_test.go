@@ -70,7 +70,7 @@ func TestLiveAndFileTellApartByHead(t *testing.T) {
 
 func TestPublicStreamList(t *testing.T) {
 	s := newPagesServer(t, Pages{StreamList: true})
-	s.publish("live", "a b")
+	s.publish("live", "a~b")
 	s.gop(2)
 	resp := s.get(t, "/api/streams", "Origin", "https://elsewhere.example")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" {
@@ -84,7 +84,7 @@ func TestPublicStreamList(t *testing.T) {
 		t.Fatalf("%v", list)
 	}
 	got := list[0]
-	if got["app"] != "live" || got["stream"] != "a b" || got["path"] != "/live/a%20b.flv" || got["live"] != true || got["video_codec"] != "avc1" {
+	if got["app"] != "live" || got["stream"] != "a~b" || got["path"] != "/live/a~b.flv" || got["live"] != true || got["video_codec"] != "avc1" {
 		t.Fatalf("%v", got)
 	}
 	// Only what a player needs: nothing about viewers, traffic or origins.

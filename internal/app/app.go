@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -63,7 +64,9 @@ type options struct {
 	edits        []func(*config.Config) error // the flags that were given, in order
 }
 
-// apply puts the flags over the file's settings.
+// apply puts the flags over the file's settings. It is applied over the
+// file at start and again over every reloaded file, with the same result:
+// each flag sets its key whole, so what it replaced does not come back.
 func (o options) apply(c *config.Config) error {
 	for _, edit := range o.edits {
 		if err := edit(c); err != nil {
@@ -73,19 +76,52 @@ func (o options) apply(c *config.Config) error {
 	return nil
 }
 
+// overrideList defines a flag that may be repeated and whose values, in
+// order, replace a config list.
+type overrideList func(name, usage string, set func(c *config.Config, values []string) error)
+
 func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flagSet(role, &o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+// flagSet defines the flags of role, which parsing writes into o.
+func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(string(role), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
+	edit := func(name string, set func(c *config.Config) error) {
+		o.edits = append(o.edits, func(c *config.Config) error {
+			if err := set(c); err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+			return nil
+		})
+	}
 	// override defines a flag that, when given, replaces a config setting.
 	override := func(name, usage string, set func(c *config.Config, value string) error) {
 		fs.Func(name, usage, func(v string) error {
-			o.edits = append(o.edits, func(c *config.Config) error {
-				if err := set(c, v); err != nil {
-					return fmt.Errorf("--%s: %w", name, err)
-				}
-				return nil
-			})
+			edit(name, func(c *config.Config) error { return set(c, v) })
+			return nil
+		})
+	}
+	// A list flag's values are gathered while parsing; its one edit sets
+	// them all, so that the edit does the same over every file it is
+	// applied to (start and each reload), where appending would mix the
+	// file's list back in.
+	var list overrideList = func(name, usage string, set func(c *config.Config, values []string) error) {
+		var values []string
+		fs.Func(name, usage, func(v string) error {
+			if values == nil {
+				edit(name, func(c *config.Config) error { return set(c, values) })
+			}
+			values = append(values, v)
 			return nil
 		})
 	}
@@ -104,12 +140,8 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 		})
 	}
 	if role == Edge {
-		first := true
-		override("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v string) error {
-			if first {
-				c.Upstream.Origins, first = nil, false
-			}
-			c.Upstream.Origins = append(c.Upstream.Origins, v)
+		list("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v []string) error {
+			c.Upstream.Origins = slices.Clone(v)
 			return nil
 		})
 	}
@@ -142,26 +174,16 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 		c.Publish.Grace, err = time.ParseDuration(v)
 		return err
 	})
-	firstSecret := true
-	override("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v string) error {
-		if firstSecret {
-			c.Access.SecureTokenSecrets, firstSecret = nil, false
-		}
-		c.Access.SecureTokenSecrets = append(c.Access.SecureTokenSecrets, v)
+	list("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v []string) error {
+		c.Access.SecureTokenSecrets = slices.Clone(v)
 		return nil
 	})
-	addVODFlags(override)
+	addVODFlags(list)
 	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return o, nil
+	return fs
 }
 
 // Run runs a server of the given role until ctx ends.
@@ -289,49 +311,50 @@ type server struct {
 	closeOnce sync.Once
 
 	// What a reload changes: the settings read per request, the access
-	// rules, and the handler tree built on them.
-	cfg      atomic.Pointer[config.Config]
-	guard    atomic.Pointer[auth.Guard]
-	handler  atomic.Pointer[http.Handler]
-	live     *web.Live
-	requests *web.Metrics
-	refusals *refusalCollector
+	// rules in the guard, the VOD routes, and the handler tree built on
+	// them. The guard itself, with the live counts of its limits, stays.
+	cfg        atomic.Pointer[config.Config]
+	guard      *auth.Guard
+	vod        vodServing // changed by reloads only, on Run's goroutine
+	refusalLog auth.Warner
+	handler    atomic.Pointer[http.Handler]
+	live       *web.Live
+	requests   *web.Metrics
 }
-
-func (s *server) currentGuard() *auth.Guard { return s.guard.Load() }
 
 // apply puts cfg in force for the requests that come from now on: the
 // viewers' limits, the origins, the access rules, the VOD roots and the
 // pages. Listeners, windows and timeouts of running pulls stay as they
 // started; they need a restart.
 func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
-	mounts, err := vodMounts(cfg, logger)
+	vod, err := s.vod.next(cfg, logger)
 	if err != nil {
 		return err
 	}
-	guard, err := newGuard(cfg.Access, logger)
+	policy, err := newPolicy(cfg.Access, s.refusalLog)
 	if err != nil {
 		return err
 	}
 	if s.https != nil {
 		if err := s.cert.load(cfg.TLS); err != nil {
-			guard.Close()
 			return err
 		}
 	}
-	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, mounts...), web.Pages{
+	// The rules change; the counts of open requests and the rate buckets
+	// stay with the guard, so a reload resets no limit.
+	if s.guard == nil {
+		s.guard = auth.NewGuard(policy)
+	} else {
+		s.guard.SetPolicy(policy)
+	}
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, vod.mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
 		StreamList: cfg.Player.StreamList, Hub: s.hub,
 	}))
 	s.cfg.Store(&cfg)
+	s.vod = vod
 	s.live.SetLimits(s.viewerLimits(cfg))
 	s.handler.Store(&h)
-	if old := s.guard.Swap(guard); old != nil {
-		s.refusals.retire(old)
-		// Requests that began a moment ago may still be checked by the
-		// old rules: close them a little later.
-		time.AfterFunc(10*time.Second, func() { old.Close() })
-	}
 	return nil
 }
 
@@ -357,6 +380,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Grace:            graceOrNone(cfg.Publish.Grace),
 		Takeover:         cfg.Publish.Takeover,
 		MaxTimestampJump: cfg.Publish.MaxTimestampJump,
+		MaxStreams:       cfg.Limits.Streams,
+		MaxPublishers:    cfg.Limits.Publishers,
+		MaxWindow:        windowBytes(int64(cfg.Limits.WindowBytes), logger),
 		Logger:           logger,
 	})
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
@@ -378,9 +404,16 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		s.live.Pull = s.puller
 	}
 	s.metrics = prometheus.NewRegistry()
-	s.refusals = newRefusalCollector(s.currentGuard)
-	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.refusals)
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.refusalLog = newRefusalLog(logger)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flvedge_window_bytes",
+		Help: "Bytes in every stream's window together (bounded by limits.window_bytes).",
+	}, func() float64 { return float64(s.hub.WindowBytes()) }))
+	if cfg.Upstream.Pulling() {
+		s.metrics.MustRegister(newOriginCollector(s.puller, func() config.Upstream { return s.cfg.Load().Upstream }))
+	}
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
@@ -395,6 +428,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 		return nil, err
 	}
+	s.metrics.MustRegister(newRefusalCollector(s.guard))
 	s.http = &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -419,8 +453,21 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
-		s.rtmp.Handler = guardedPublish{guard: s.currentGuard, next: s.rtmp.Handler}
+		refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flvedge_rtmp_connections_refused_total",
+			Help: "RTMP connections closed at accept, by the limit they would have passed (connections, connections_per_client).",
+		}, []string{"limit"})
+		s.metrics.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flvedge_rtmp_connections",
+			Help: "RTMP connections open now (bounded by limits.rtmp_connections).",
+		}, func() float64 { return float64(s.rtmp.Connections()) }))
+		s.rtmp = &rtmp.Server{
+			Handler:        guardedPublish{guard: s.guard, next: newPublishHandler(s.hub, s.metrics)},
+			Logger:         logger,
+			MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize),
+			MaxConns: cfg.Limits.RTMPConnections, MaxConnsPerClient: cfg.Limits.RTMPConnectionsPerClient,
+			Refused: func(limit string) { refused.WithLabelValues(limit).Inc() },
+		}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
@@ -569,7 +616,7 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
-		s.currentGuard().Close()
+		s.guard.Close()
 	})
 }
 
@@ -595,7 +642,8 @@ func graceOrNone(d time.Duration) time.Duration {
 	return d
 }
 
-// publishHandler lets RTMP publishers into the hub, and counts them.
+// publishHandler lets RTMP publishers that the guard authorized into the
+// hub, and counts them.
 type publishHandler struct {
 	hub       *relay.Hub
 	publishes *prometheus.CounterVec
@@ -610,16 +658,28 @@ func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler
 	return h
 }
 
-func (h publishHandler) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
-	p, err := h.hub.Publish(req.App, req.Stream, func() { req.Close() })
+// publish lets an authorized publisher in, as the identity it proved.
+func (h publishHandler) publish(req *rtmp.PublishRequest, id auth.PublishIdentity) (rtmp.Sink, error) {
+	p, err := h.hub.PublishAs(req.App, req.Stream, string(id), func() { req.Close() })
+	if err == nil {
+		h.publishes.WithLabelValues("accepted", "").Inc()
+		return p, nil
+	}
+	stream := "stream " + req.App + "/" + req.Stream
+	reason, desc := "closing", ""
 	switch {
+	case errors.Is(err, relay.ErrBadName):
+		reason, desc = "bad_name", err.Error()
 	case errors.Is(err, relay.ErrStreamBusy):
-		h.publishes.WithLabelValues("refused", "busy").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
-	case err != nil:
-		h.publishes.WithLabelValues("refused", "closing").Inc()
+		reason, desc = "busy", stream+" is already being published"
+	case errors.Is(err, relay.ErrAtCapacity):
+		reason, desc = "capacity", err.Error()
+	case errors.Is(err, relay.ErrStreamHeld):
+		reason, desc = "held", stream+" is waiting for its publisher to come back; try again after its grace period"
+	}
+	h.publishes.WithLabelValues("refused", reason).Inc()
+	if desc == "" {
 		return nil, err
 	}
-	h.publishes.WithLabelValues("accepted", "").Inc()
-	return p, nil
+	return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: desc}
 }

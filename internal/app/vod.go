@@ -2,6 +2,8 @@ package app
 
 import (
 	"log/slog"
+	"reflect"
+	"time"
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/vod"
@@ -10,17 +12,17 @@ import (
 
 // addVODFlags defines --vod-root, for both roles: edges serve VOD to their
 // viewers, and ingests may serve recordings.
-func addVODFlags(override func(name, usage string, set func(c *config.Config, value string) error)) {
-	first := true
-	override("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, v string) error {
-		r, err := config.ParseVODRoot(v)
-		if err != nil {
-			return err
+func addVODFlags(list overrideList) {
+	list("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, values []string) error {
+		roots := make([]config.VODRoot, 0, len(values))
+		for _, v := range values {
+			r, err := config.ParseVODRoot(v)
+			if err != nil {
+				return err
+			}
+			roots = append(roots, r)
 		}
-		if first {
-			c.VOD.Roots, first = nil, false
-		}
-		c.VOD.Roots = append(c.VOD.Roots, r)
+		c.VOD.Roots = roots
 		return nil
 	})
 }
@@ -47,4 +49,27 @@ func vodMounts(cfg config.Config, logger *slog.Logger) ([]web.Mount, error) {
 		logger.Info("vod", "prefix", r.Prefix, "dir", r.Dir, "follow_symlinks", r.FollowSymlinks)
 	}
 	return mounts, nil
+}
+
+// vodServing is the VOD routes in force and the settings they were built
+// from.
+type vodServing struct {
+	built        bool
+	vod          config.VOD
+	writeTimeout time.Duration
+	mounts       []web.Mount
+}
+
+// next returns the VOD routes of cfg. A reload that leaves their settings
+// alone keeps the handler: its index cache and the scans under way are live
+// state, which a reload does not drop.
+func (v vodServing) next(cfg config.Config, logger *slog.Logger) (vodServing, error) {
+	if v.built && v.writeTimeout == cfg.Viewers.WriteTimeout && reflect.DeepEqual(v.vod, cfg.VOD) {
+		return v, nil
+	}
+	mounts, err := vodMounts(cfg, logger)
+	if err != nil {
+		return v, err
+	}
+	return vodServing{built: true, vod: cfg.VOD, writeTimeout: cfg.Viewers.WriteTimeout, mounts: mounts}, nil
 }
