@@ -30,19 +30,22 @@ type Config struct {
 	HTTPListen string `yaml:"http_listen"`
 	// HTTPSListen serves the same routes over TLS: HTTP/1.1 and HTTP/2
 	// on TCP, HTTP/3 on UDP at the same port. Empty: none.
-	HTTPSListen string       `yaml:"https_listen"`
-	TLS         TLS          `yaml:"tls"`
-	LogLevel    string       `yaml:"log_level"`
-	Window      Window       `yaml:"window"`
-	Publish     Publish      `yaml:"publish"`
-	Viewers     Viewers      `yaml:"viewers"`
-	Limits      Limits       `yaml:"limits"`
-	Upstream    Upstream     `yaml:"upstream"`
-	Pulls       []StaticPull `yaml:"pulls"`
-	Admin       Admin        `yaml:"admin"`
-	Access      Access       `yaml:"access"`
-	VOD         VOD          `yaml:"vod"`
-	Player      Player       `yaml:"player"`
+	HTTPSListen string `yaml:"https_listen"`
+	TLS         TLS    `yaml:"tls"`
+	// HTTPTimeouts apply to every HTTP listener.
+	HTTPTimeouts HTTPTimeouts `yaml:"http_timeouts"`
+	CORS         CORS         `yaml:"cors"`
+	LogLevel     string       `yaml:"log_level"`
+	Window       Window       `yaml:"window"`
+	Publish      Publish      `yaml:"publish"`
+	Viewers      Viewers      `yaml:"viewers"`
+	Limits       Limits       `yaml:"limits"`
+	Upstream     Upstream     `yaml:"upstream"`
+	Pulls        []StaticPull `yaml:"pulls"`
+	Admin        Admin        `yaml:"admin"`
+	Access       Access       `yaml:"access"`
+	VOD          VOD          `yaml:"vod"`
+	Player       Player       `yaml:"player"`
 }
 
 type Window struct {
@@ -137,6 +140,12 @@ func (c Config) Check() error {
 		return err
 	}
 	if err := c.checkTLS(); err != nil {
+		return err
+	}
+	if err := c.HTTPTimeouts.check(); err != nil {
+		return err
+	}
+	if err := c.CORS.check(); err != nil {
 		return err
 	}
 	if err := c.Admin.check(); err != nil {
