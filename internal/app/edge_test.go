@@ -434,7 +434,14 @@ func TestEdgePullsOnceForManyViewers(t *testing.T) {
 	ingest := startServer(t, Ingest, nil)
 	startDemo(t, ingest)
 	origin := newCountingOrigin(t, ingest)
-	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, origin.srv.URL) })
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, origin.srv.URL)
+		// One request is right only while the pull never fails: no timeout
+		// here that a loaded machine, serving 200 viewers under -race,
+		// could reach. The idle timeout stays short: the pull's end is
+		// checked below.
+		c.Upstream.ConnectTimeout, c.Upstream.StallTimeout, c.Upstream.ViewerWait = time.Minute, time.Minute, time.Minute
+	})
 
 	const viewers = 200
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: viewers}}
