@@ -49,7 +49,8 @@ type PullConfig struct {
 	// ViewerWait is the longest a viewer waits for a pull to start before
 	// it gets 504; default 10 s.
 	ViewerWait time.Duration
-	// IdleTimeout: a pull with no viewer for this long stops; default 10 s.
+	// IdleTimeout: a pull with no viewer, watching or waiting for it to
+	// start, for this long stops; default 10 s.
 	IdleTimeout time.Duration
 	// RetryFor: after losing every origin, a pull keeps trying this long
 	// while its viewers wait; default 10 s.
