@@ -204,7 +204,7 @@ func (l *countedListener) cut() {
 // waitOpen waits until l has n connections open.
 func waitOpen(t *testing.T, l *countedListener, n int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
 	for l.open() != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s has %d connections open, want %d", what, l.open(), n)

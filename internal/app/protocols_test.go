@@ -294,7 +294,7 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	leaf := s.cert.current.Load().Leaf
 	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	addr := s.httpsLn.Addr().String()
-	raw := browsertest.RunWith(t, "https://"+addr+"/player?url="+url.QueryEscape("/live/q.flv"), 30*time.Second, browsertest.Options{
+	raw := browsertest.RunWith(t, "https://"+addr+"/player?url="+url.QueryEscape("/live/q.flv"), 3*time.Minute, browsertest.Options{
 		ChromiumArgs: []string{
 			"--enable-quic",
 			"--origin-to-force-quic-on=" + addr,
