@@ -174,6 +174,13 @@ func NewPolicy(cfg Config) (*Policy, error) {
 	return p, nil
 }
 
+// NeedsToken reports whether playing path (as the guard sees it after an
+// in-path token: /live/x.flv) needs a signed URL under the Policy in force,
+// so that what lists streams publicly can leave such paths out.
+func (g *Guard) NeedsToken(path string) bool {
+	return g.policy.Load().scopeFor(path).token.Required()
+}
+
 // New checks cfg and returns a Guard for it. Close it when done.
 func New(cfg Config) (*Guard, error) {
 	p, err := NewPolicy(cfg)

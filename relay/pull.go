@@ -229,6 +229,10 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 			p.mu.Unlock()
 			return nil, &UpstreamError{http.StatusNotFound, "stream not found"}
 		}
+		if err := p.hub.Room(); err != nil {
+			p.mu.Unlock()
+			return nil, capacityError(err)
+		}
 		pl = &pull{
 			key:   key,
 			urls:  func() []string { return streamURLs(p.cfg.Origins(app), app, name) },
@@ -260,6 +264,12 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 	case <-ctx.Done():
 		return nil, &UpstreamError{499, "viewer went away"}
 	}
+}
+
+// capacityError is a viewer's answer when the hub has no room for the
+// stream it asked for.
+func capacityError(err error) *UpstreamError {
+	return &UpstreamError{http.StatusServiceUnavailable, err.Error()}
 }
 
 // Keep pulls url into app/name from now until Close, whether watched or not,
@@ -431,6 +441,9 @@ func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slo
 		p.health.ok(url)
 		n, serr := p.stream(ctx, pl, src, url, resp.Body)
 		resp.Body.Close()
+		if errors.Is(serr, ErrAtCapacity) {
+			return streamed, capacityError(serr) // no origin would do better
+		}
 		streamed = streamed || n > 0
 		if ctx.Err() != nil {
 			return streamed, ctx.Err()

@@ -344,3 +344,29 @@ func TestSlowStartIsNotIdle(t *testing.T) {
 	v := s.Join(buffer.AllTracks)
 	defer v.Leave()
 }
+
+// A pull beyond the hub's limits is not started: its viewer gets 503 and
+// no origin is asked.
+func TestPullRefusedAtCapacity(t *testing.T) {
+	var asked atomic.Int64
+	origin := scriptedOrigin(t, func(int, http.ResponseWriter) { asked.Add(1) })
+	h := NewHub(Config{MaxStreams: 1})
+	p := NewPuller(h, PullConfig{Origins: func(string) []string { return []string{origin.URL} }, ViewerWait: 2 * time.Second})
+	t.Cleanup(func() {
+		p.Close()
+		h.Close()
+	})
+	local, err := h.Publish("live", "local", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	_, err = p.Stream(context.Background(), "live", "a", nil)
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable || ue.Reason != "server at capacity: 1 streams (limits.streams)" {
+		t.Fatalf("pull beyond limits.streams: %v", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("origin asked %d times", n)
+	}
+}

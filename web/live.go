@@ -71,6 +71,10 @@ func (l *Live) init() {
 	l.initOnce.Do(func() { l.refusals = ratelog.New(l.logger(), time.Second, 1) })
 }
 
+// Active is how many viewers are being served now. A viewer counts until
+// the end of its response is written.
+func (l *Live) Active() int { return int(l.viewers.Load()) }
+
 // admit counts a new viewer in, unless the server is full.
 func (l *Live) admit(max int) bool {
 	if n := l.viewers.Add(1); max > 0 && n > int64(max) {
@@ -96,6 +100,9 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := l.stream(r, app, name)
+	if s != nil {
+		countStreamOf(r, app, name)
+	}
 	if err != nil {
 		var ue *relay.UpstreamError
 		if !errors.As(err, &ue) {
@@ -146,8 +153,10 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// whole life. A fresh goroutine serves the stream, still counted by
 		// the access rules until it ends.
 		release := auth.Detach(r.Context())
+		counted := detachCount(r)
 		go func() {
 			defer release()
+			defer counted(http.StatusOK)
 			l.serve(v)
 		}()
 		return

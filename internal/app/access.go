@@ -45,21 +45,22 @@ func newPolicy(a config.Access, log auth.Warner) (*auth.Policy, error) {
 // unauthorized is all a refused publisher is told.
 var unauthorized = &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "Unauthorized."}
 
-// guardedPublish asks the guard before it hands a publish request on.
+// guardedPublish asks the guard before it hands a publish request on, with
+// who the publisher proved to be.
 type guardedPublish struct {
 	guard *auth.Guard
-	next  rtmp.Handler
+	next  publishHandler
 }
 
 func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	if relay.CheckName(req.App, req.Stream) != nil {
 		// The hub refuses it and next counts the refusal; the guard (and a
 		// publish callback's server) never sees the name.
-		return h.next.Publish(req)
+		return h.next.publish(req, "")
 	}
 	// The callback's timeout bounds the wait; the connection reads nothing
 	// meanwhile, which is what a publisher waiting for its answer expects.
-	err := h.guard.AuthorizePublish(context.Background(), auth.PublishRequest{
+	id, err := h.guard.AuthorizePublish(context.Background(), auth.PublishRequest{
 		App: req.App, Stream: req.Stream, Query: req.Query, Client: auth.AddrOf(req.RemoteAddr),
 	})
 	if err != nil {
@@ -67,7 +68,7 @@ func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 		// reason included, at a bounded rate.
 		return nil, fmt.Errorf("%w (%w)", unauthorized, err)
 	}
-	return h.next.Publish(req)
+	return h.next.publish(req, id)
 }
 
 // refusalCollector exports the guard's refusal counts, read at scrape time.

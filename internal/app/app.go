@@ -89,6 +89,9 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// Known at parse time, not when the edits run: they run later, on a
+	// copy of o.
+	fs.Visit(func(f *flag.Flag) { o.httpsGiven = o.httpsGiven || f.Name == "https-listen" })
 	return o, nil
 }
 
@@ -147,7 +150,6 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	}
 	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
 		c.HTTPSListen = v
-		o.httpsGiven = true
 		return nil
 	})
 	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
@@ -347,9 +349,10 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	} else {
 		s.guard.SetPolicy(policy)
 	}
-	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, vod.mounts...), web.Pages{
+	cors := web.CORS{CredentialOrigins: cfg.CORS.CredentialOrigins}
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, cors, vod.mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
-		StreamList: cfg.Player.StreamList, Hub: s.hub,
+		StreamList: cfg.Player.StreamList, Hub: s.hub, Guard: s.guard, CORS: cors,
 	}))
 	s.cfg.Store(&cfg)
 	s.vod = vod
@@ -380,6 +383,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Grace:            graceOrNone(cfg.Publish.Grace),
 		Takeover:         cfg.Publish.Takeover,
 		MaxTimestampJump: cfg.Publish.MaxTimestampJump,
+		MaxStreams:       cfg.Limits.Streams,
+		MaxPublishers:    cfg.Limits.Publishers,
+		MaxWindow:        windowBytes(int64(cfg.Limits.WindowBytes), logger),
 		Logger:           logger,
 	})
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
@@ -404,6 +410,10 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.refusalLog = newRefusalLog(logger)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flvedge_window_bytes",
+		Help: "Bytes in every stream's window together (bounded by limits.window_bytes).",
+	}, func() float64 { return float64(s.hub.WindowBytes()) }))
 	if cfg.Upstream.Pulling() {
 		s.metrics.MustRegister(newOriginCollector(s.puller, func() config.Upstream { return s.cfg.Load().Upstream }))
 	}
@@ -422,11 +432,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		return nil, err
 	}
 	s.metrics.MustRegister(newRefusalCollector(s.guard))
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
 	if cfg.TLS.H2C {
 		s.http.Protocols = new(http.Protocols)
 		s.http.Protocols.SetHTTP1(true)
@@ -440,14 +446,27 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if cfg.Admin.Listen != "" {
-		if err := s.startAdmin(cfg.Admin, logger); err != nil {
+		if err := s.startAdmin(cfg, logger); err != nil {
 			s.close()
 			return nil, err
 		}
 	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
-		s.rtmp.Handler = guardedPublish{guard: s.guard, next: s.rtmp.Handler}
+		refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flvedge_rtmp_connections_refused_total",
+			Help: "RTMP connections closed at accept, by the limit they would have passed (connections, connections_per_client).",
+		}, []string{"limit"})
+		s.metrics.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flvedge_rtmp_connections",
+			Help: "RTMP connections open now (bounded by limits.rtmp_connections).",
+		}, func() float64 { return float64(s.rtmp.Connections()) }))
+		s.rtmp = &rtmp.Server{
+			Handler:        guardedPublish{guard: s.guard, next: newPublishHandler(s.hub, s.metrics)},
+			Logger:         logger,
+			MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize),
+			MaxConns: cfg.Limits.RTMPConnections, MaxConnsPerClient: cfg.Limits.RTMPConnectionsPerClient,
+			Refused: func(limit string) { refused.WithLabelValues(limit).Inc() },
+		}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
@@ -456,20 +475,33 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	return s, nil
 }
 
+// httpServer serves h with the listeners' timeouts. There is neither a
+// ReadTimeout nor a WriteTimeout: they would cut the endless responses of
+// live viewers, whose writes have deadlines of their own.
+func httpServer(h http.Handler, t config.HTTPTimeouts, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // startAdmin serves metrics and the stats API on their own listener, so that
 // they can stay on a private address.
-func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", cfg.Listen)
+func (s *server) startAdmin(cfg config.Config, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin listen: %w", err)
 	}
 	s.adminLn = ln
-	s.admin = &http.Server{
-		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }),
-		ReadHeaderTimeout: 10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	access := web.AdminAccess{Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}
+	if host, _, err := net.SplitHostPort(cfg.Admin.Listen); err == nil && host != "" {
+		access.Hosts = append(slices.Clip(access.Hosts), host)
 	}
+	s.admin = httpServer(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), cfg.HTTPTimeouts, logger)
+	// Its responses are all short.
+	s.admin.WriteTimeout = 30 * time.Second
 	go s.serve("admin", func() error { return s.admin.Serve(ln) })
 	logger.Info("admin listening", "addr", ln.Addr().String())
 	return nil
@@ -504,44 +536,70 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 
 // drain lets the server go without cutting viewers off: it stops taking new
 // ones (readiness fails, listeners close), asks publishers to reconnect
-// elsewhere, and waits for the viewers to leave, at most timeout. What
-// remains is ended cleanly by close.
+// elsewhere, and waits for the viewers to leave, at most timeout. Then it
+// ends the streams of those that remain, so that every response ends as
+// it should: the last chunk on HTTP/1.1, END_STREAM on HTTP/2 and HTTP/3.
 func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 	s.draining.Store(true)
-	logger.Info("draining", "viewers", s.viewers(), "for", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	logger.Info("draining", "viewers", s.live.Active(), "for", timeout)
 	if s.rtmp != nil {
 		s.rtmpLn.Close()
 		s.rtmp.RequestReconnect("", "The server is shutting down; please reconnect.")
 	}
-	// Shutdown closes the listener and waits for the requests it tracks
-	// (VOD); live viewers have taken their connections over and are waited
-	// for below.
+	// Shutdown closes the listeners, sends HTTP/2 and HTTP/3 clients a
+	// GOAWAY and waits for the requests it tracks; HTTP/1.x viewers have
+	// taken their connections over and are waited for apart. It runs until
+	// the viewers have ended and their clients have gone, or ctx ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	shutdown := make(chan struct{})
 	go func() {
 		defer close(shutdown)
+		var wg sync.WaitGroup
 		if s.https != nil {
-			go s.https.Shutdown(ctx)
+			wg.Go(func() { s.https.Shutdown(ctx) })
 		}
 		if s.http3 != nil {
-			go s.http3.Shutdown(ctx)
+			wg.Go(func() { s.http3.Shutdown(ctx) })
 		}
 		s.http.Shutdown(ctx)
+		wg.Wait()
 	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for s.viewers() > 0 {
-		select {
-		case <-ctx.Done():
-			logger.Info("drain time over, ending the remaining viewers", "viewers", s.viewers())
-			<-shutdown
-			return
-		case <-tick.C:
+	if !s.waitViewers(time.Now().Add(timeout)) {
+		logger.Info("drain time over, ending the remaining viewers", "viewers", s.live.Active())
+		s.hub.Close()
+		// Each viewer's last write has the write timeout.
+		if !s.waitViewers(time.Now().Add(s.cfg.Load().Viewers.WriteTimeout + time.Second)) {
+			logger.Warn("viewers still writing their end", "viewers", s.live.Active())
 		}
 	}
+	// The ends are written; give them and the GOAWAYs a moment to reach
+	// the clients, which then close their connections.
+	select {
+	case <-shutdown:
+	case <-time.After(endGrace):
+	}
+	cancel()
 	<-shutdown
 	logger.Info("drained")
+}
+
+// endGrace is how long ended responses have to reach their clients before
+// the connections close.
+const endGrace = 3 * time.Second
+
+// waitViewers waits until every viewer's response has ended, at most until
+// deadline, and reports whether they all did.
+func (s *server) waitViewers(deadline time.Time) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.live.Active() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
 }
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
@@ -550,15 +608,6 @@ func (s *server) viewerLimits(cfg config.Config) web.Limits {
 		Coalesce:     cfg.Viewers.Coalesce,
 		MaxViewers:   maxViewers(cfg.Viewers.Max, s.fdLimit),
 	}
-}
-
-// viewers counts the viewers of every stream.
-func (s *server) viewers() int {
-	n := 0
-	for _, st := range s.hub.Streams() {
-		n += st.Viewers()
-	}
-	return n
 }
 
 // serve reports a listener that fails on its own; after close or while
@@ -622,7 +671,8 @@ func graceOrNone(d time.Duration) time.Duration {
 	return d
 }
 
-// publishHandler lets RTMP publishers into the hub, and counts them.
+// publishHandler lets RTMP publishers that the guard authorized into the
+// hub, and counts them.
 type publishHandler struct {
 	hub       *relay.Hub
 	publishes *prometheus.CounterVec
@@ -637,19 +687,28 @@ func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler
 	return h
 }
 
-func (h publishHandler) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
-	p, err := h.hub.Publish(req.App, req.Stream, func() { req.Close() })
+// publish lets an authorized publisher in, as the identity it proved.
+func (h publishHandler) publish(req *rtmp.PublishRequest, id auth.PublishIdentity) (rtmp.Sink, error) {
+	p, err := h.hub.PublishAs(req.App, req.Stream, string(id), func() { req.Close() })
+	if err == nil {
+		h.publishes.WithLabelValues("accepted", "").Inc()
+		return p, nil
+	}
+	stream := "stream " + req.App + "/" + req.Stream
+	reason, desc := "closing", ""
 	switch {
 	case errors.Is(err, relay.ErrBadName):
-		h.publishes.WithLabelValues("refused", "bad_name").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: err.Error()}
+		reason, desc = "bad_name", err.Error()
 	case errors.Is(err, relay.ErrStreamBusy):
-		h.publishes.WithLabelValues("refused", "busy").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
-	case err != nil:
-		h.publishes.WithLabelValues("refused", "closing").Inc()
+		reason, desc = "busy", stream+" is already being published"
+	case errors.Is(err, relay.ErrAtCapacity):
+		reason, desc = "capacity", err.Error()
+	case errors.Is(err, relay.ErrStreamHeld):
+		reason, desc = "held", stream+" is waiting for its publisher to come back; try again after its grace period"
+	}
+	h.publishes.WithLabelValues("refused", reason).Inc()
+	if desc == "" {
 		return nil, err
 	}
-	h.publishes.WithLabelValues("accepted", "").Inc()
-	return p, nil
+	return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: desc}
 }

@@ -36,8 +36,16 @@ func fastUpstream(c *config.Config, origins ...string) {
 func (s *testServer) baseURL() string { return "http://" + s.httpLn.Addr().String() }
 
 // startDemo publishes the built-in demo stream into a server's hub until the
-// test ends: a live stream without ffmpeg.
+// test ends: a live stream without ffmpeg. It returns when the stream plays.
 func startDemo(t *testing.T, s *testServer) {
+	t.Helper()
+	publishDemo(t, s)
+	waitStream(t, s.playURL("demo"))
+}
+
+// publishDemo is startDemo for a stream that may need a token: it returns
+// when the hub has the stream.
+func publishDemo(t *testing.T, s *testServer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -49,7 +57,13 @@ func startDemo(t *testing.T, s *testServer) {
 		cancel()
 		<-done
 	})
-	waitStream(t, s.playURL("demo"))
+	deadline := time.Now().Add(time.Minute)
+	for s.hub.Lookup("live", "demo") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the demo stream did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // recording saves a viewer's whole response.

@@ -267,6 +267,12 @@ type viewer struct {
 
 func watch(t *testing.T, url string, header ...string) *viewer {
 	t.Helper()
+	return watchWith(t, http.DefaultClient, url, header...)
+}
+
+// watchWith is watch over client's protocol.
+func watchWith(t *testing.T, client *http.Client, url string, header ...string) *viewer {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +280,7 @@ func watch(t *testing.T, url string, header ...string) *viewer {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,19 +105,15 @@ func (s *server) startHTTPS(cfg config.Config, logger *slog.Logger) error {
 			return fmt.Errorf("http3 listen: %w", err)
 		}
 		s.quicConn = udp
-		s.http3 = &http3.Server{Handler: routes, TLSConfig: http3.ConfigureTLSConfig(tlsConfig)}
+		s.http3 = &http3.Server{Handler: routes, TLSConfig: http3.ConfigureTLSConfig(tlsConfig), IdleTimeout: cfg.HTTPTimeouts.Idle}
 		go s.serve("http3", func() error { return s.http3.Serve(udp) })
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.http3.SetQUICHeaders(w.Header()) // Alt-Svc: h3 on this port
 			routes.ServeHTTP(w, r)
 		})
 	}
-	s.https = &http.Server{
-		Handler:           h,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	s.https = httpServer(h, cfg.HTTPTimeouts, logger)
+	s.https.TLSConfig = tlsConfig
 	go s.serve("https", func() error { return s.https.ServeTLS(ln, "", "") })
 	logger.Info("https listening", "addr", ln.Addr().String(), "http3", cfg.TLS.HTTP3, "self_signed", cfg.TLS.Cert == "")
 	return nil
