@@ -538,6 +538,14 @@ func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response,
 		return nil, noAnswer{&UpstreamError{http.StatusBadGateway, "origin unreachable"}}
 	}
 	status := resp.StatusCode
+	if status == http.StatusOK && resp.Header.Get("Accept-Ranges") == "bytes" {
+		// A body that can be read by ranges is a stored file (as file
+		// servers answer, flvedge's VOD too), not a live stream: pulled
+		// as one, it would end and be pulled again, in a loop. Stored
+		// files go through the VOD prefixes (vod.origins).
+		resp.Body.Close()
+		return nil, &UpstreamError{http.StatusNotFound, "a stored file, not a live stream"}
+	}
 	if status == http.StatusOK {
 		return resp, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,6 +139,29 @@ func TestOriginStatusesReachTheViewer(t *testing.T) {
 				t.Fatalf("got %v, want status %d", err, tc.status)
 			}
 		})
+	}
+}
+
+// TestStoredFileIsNotALiveStream: an origin answering as file servers do
+// (a stored file, with Accept-Ranges) is not pulled as a live stream, which
+// would end and be pulled again in a loop.
+func TestStoredFileIsNotALiveStream(t *testing.T) {
+	var requests atomic.Int64
+	file := scriptedOrigin(t, func(_ int, w http.ResponseWriter) {
+		requests.Add(1)
+		b := flv.AppendHeader(nil, false, true)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Write(b)
+	})
+	_, p := newTestPuller(t, file.URL)
+	_, err := p.Stream(context.Background(), "vod", "film", nil)
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusNotFound {
+		t.Fatalf("got %v, want a 404", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d requests to the origin, want 1", n)
 	}
 }
 

@@ -77,6 +77,26 @@ func TestCacheWaiterLeavesWithItsRequest(t *testing.T) {
 	close(release)
 }
 
+// TestCacheReadyValueServesALeavingRequest: a value that is ready is
+// returned even to a request whose context has ended (select would pick
+// either at random), so that a client leaving at the last moment is not
+// reported as a failure to build.
+func TestCacheReadyValueServesALeavingRequest(t *testing.T) {
+	c := newIndexCache(1<<20, 2)
+	key := cacheKey{path: "/a.flv"}
+	want := &fileIndex{}
+	if _, err := c.get(context.Background(), key, func() (*fileIndex, error) { return want, nil }); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 200 {
+		if ix, err := c.get(ctx, key, nil); err != nil || ix != want {
+			t.Fatalf("got %v, %v; want the ready index", ix, err)
+		}
+	}
+}
+
 // TestCacheBoundsAndVersions: entries are dropped least recently used
 // first past the byte bound; a new version of a file replaces the old;
 // errors are kept like indexes.

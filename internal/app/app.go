@@ -29,6 +29,7 @@ import (
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/rtmp"
+	"github.com/flvedge/flvedge/vodcache"
 	"github.com/flvedge/flvedge/web"
 	"github.com/flvedge/flvedge/web/player"
 )
@@ -180,7 +181,7 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 		c.Access.SecureTokenSecrets = slices.Clone(v)
 		return nil
 	})
-	addVODFlags(list)
+	addVODFlags(override, list)
 	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
@@ -212,8 +213,8 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	if role == Edge && !cfg.Upstream.Pulling() {
-		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
+	if role == Edge && !cfg.Upstream.Pulling() && len(cfg.VOD.Origins) == 0 && len(cfg.VOD.Roots) == 0 {
+		return errors.New("an edge needs origins: --origin URL (live) or --vod-origin PREFIX=URL (VOD), or upstream.origins / vod.origins in the config file")
 	}
 	if cfg.HTTPSListen != "" && cfg.TLS.Cert == "" && !o.demo {
 		return errors.New("https_listen needs tls.cert and tls.key (--tls-cert, --tls-key); --demo makes a self-signed one")
@@ -322,6 +323,7 @@ type server struct {
 	handler    atomic.Pointer[http.Handler]
 	live       *web.Live
 	requests   *web.Metrics
+	vodCache   *vodcache.Cache // nil without VOD origins
 }
 
 // apply puts cfg in force for the requests that come from now on: the
@@ -329,7 +331,7 @@ type server struct {
 // pages. Listeners, windows and timeouts of running pulls stay as they
 // started; they need a restart.
 func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
-	vod, err := s.vod.next(cfg, logger)
+	vod, err := s.vod.next(cfg, s.vodCache, logger)
 	if err != nil {
 		return err
 	}
@@ -340,6 +342,12 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	if s.https != nil {
 		if err := s.cert.load(cfg.TLS); err != nil {
 			return err
+		}
+	}
+	// Last of the checks, first of the changes: the cache's origins.
+	if s.vodCache != nil {
+		if err := s.vodCache.SetOrigins(cfg.VOD.CacheConfig().Origins); err != nil {
+			return fmt.Errorf("vod.origins: %w", err)
 		}
 	}
 	// The rules change; the counts of open requests and the rate buckets
@@ -420,7 +428,8 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
-	if err := s.apply(cfg, logger); err != nil {
+	// abort undoes what is started so far.
+	abort := func(err error) (*server, error) {
 		s.httpLn.Close()
 		if s.rtmpLn != nil {
 			s.rtmpLn.Close()
@@ -429,7 +438,19 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		if s.puller != nil {
 			s.puller.Close()
 		}
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
 		return nil, err
+	}
+	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
+		return abort(err)
+	}
+	if s.vodCache != nil {
+		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
+	}
+	if err := s.apply(cfg, logger); err != nil {
+		return abort(err)
 	}
 	s.metrics.MustRegister(newRefusalCollector(s.guard))
 	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
@@ -470,7 +491,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
-		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins)
+		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins, "vod", vodPrefixes(cfg))
 	}
 	return s, nil
 }
@@ -499,7 +520,7 @@ func (s *server) startAdmin(cfg config.Config, logger *slog.Logger) error {
 	if host, _, err := net.SplitHostPort(cfg.Admin.Listen); err == nil && host != "" {
 		access.Hosts = append(slices.Clip(access.Hosts), host)
 	}
-	s.admin = httpServer(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), cfg.HTTPTimeouts, logger)
+	s.admin = httpServer(web.WithCacheAPI(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), s.vodCache, access), cfg.HTTPTimeouts, logger)
 	// Its responses are all short.
 	s.admin.WriteTimeout = 30 * time.Second
 	go s.serve("admin", func() error { return s.admin.Serve(ln) })
@@ -645,6 +666,9 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
 		s.guard.Close()
 	})
 }

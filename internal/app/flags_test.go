@@ -64,6 +64,16 @@ func TestFlagsOverrideEveryReload(t *testing.T) {
 			[2]string{"vod: {roots: [{prefix: /old, dir: " + dirs[2] + "}]}", "vod: {roots: [{prefix: /v, dir: " + dirs[2] + "}]}"},
 			func(c config.Config) any { return c.VOD.Roots },
 			[]config.VODRoot{{Prefix: "/v", Dir: dirs[0]}, {Prefix: "/w", Dir: dirs[1]}}},
+		"vod-origin": {[]string{"--vod-origin", "/v=http://flag1", "--vod-origin", "/v=http://flag2"},
+			[2]string{"vod: {origins: [{prefix: /old, urls: [http://old]}], cache: {dir: /c}}", "vod: {origins: [{prefix: /v, urls: [http://new]}], cache: {dir: /c}}"},
+			func(c config.Config) any { return c.VOD.Origins },
+			[]config.VODOrigin{{Prefix: "/v", URLs: []string{"http://flag1", "http://flag2"}}}},
+		"vod-cache-dir": {[]string{"--vod-cache-dir", "/flag"},
+			[2]string{"vod: {cache: {dir: /a}}", "vod: {cache: {dir: /b}}"},
+			func(c config.Config) any { return c.VOD.Cache.Dir }, "/flag"},
+		"vod-cache-size": {[]string{"--vod-cache-size", "3GiB"},
+			[2]string{"vod: {cache: {size: 1GiB}}", "vod: {cache: {size: 2GiB}}"},
+			func(c config.Config) any { return c.VOD.Cache.Size }, config.ByteSize(3 << 30)},
 	}
 	notKeys := map[string]bool{"config": true, "check-config": true, "print-default-config": true, "demo": true}
 	path := filepath.Join(t.TempDir(), "flvedge.yaml")
