@@ -519,10 +519,20 @@ func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
 	return web.Limits{
-		WriteTimeout: cfg.Viewers.WriteTimeout,
-		Coalesce:     cfg.Viewers.Coalesce,
-		MaxViewers:   maxViewers(cfg.Viewers.Max, s.fdLimit),
+		WriteTimeout:   cfg.Viewers.WriteTimeout,
+		Coalesce:       cfg.Viewers.Coalesce,
+		CoalesceMode:   coalesceMode(cfg.Viewers.CoalesceMode),
+		CoalesceWrites: cfg.Viewers.CoalesceWrites,
+		MaxViewers:     maxViewers(cfg.Viewers.Max, s.fdLimit),
 	}
+}
+
+// coalesceMode maps the checked config value.
+func coalesceMode(s string) web.CoalesceMode {
+	if s == "fixed" {
+		return web.CoalesceFixed
+	}
+	return web.CoalesceAdaptive
 }
 
 // viewers counts the viewers of every stream.
