@@ -62,9 +62,11 @@ type Viewers struct {
 	Coalesce     time.Duration `yaml:"coalesce"`
 	CoalesceMode string        `yaml:"coalesce_mode"`
 	// CoalesceWrites is the adaptive mode's writes per second; 0: per CPU.
-	CoalesceWrites int           `yaml:"coalesce_writes"`
-	Max            int           `yaml:"max"`
-	Drain          time.Duration `yaml:"drain"`
+	CoalesceWrites int `yaml:"coalesce_writes"`
+	Max            int `yaml:"max"`
+	// MaxPerConnection caps the live viewers of one HTTP/2 or HTTP/3 connection.
+	MaxPerConnection int           `yaml:"max_per_connection"`
+	Drain            time.Duration `yaml:"drain"`
 }
 
 // Load reads the defaults, then the file at path over them (if path is not
@@ -128,6 +130,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("viewers.coalesce_mode: %q is neither adaptive nor fixed", c.Viewers.CoalesceMode)
 	case c.Viewers.CoalesceWrites < 0:
 		return errors.New("viewers.coalesce_writes: must not be negative (0: 3000 per CPU)")
+	case c.Viewers.MaxPerConnection < 1 || c.Viewers.MaxPerConnection > 10000:
+		return errors.New("viewers.max_per_connection: must be between 1 and 10000")
 	case c.Viewers.Drain < 0:
 		return errors.New("viewers.drain: must not be negative")
 	case c.Viewers.Max < 0:

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -55,6 +56,9 @@ type Limits struct {
 	// The cap keeps file descriptors for publishers, origins and new
 	// requests when viewers would take them all. 0: no cap.
 	MaxViewers int
+	// MaxViewersPerConn caps the live viewers of one HTTP/2 or HTTP/3
+	// connection (see streams.go); more get 429. 0: no cap.
+	MaxViewersPerConn int
 }
 
 const defaultWriteTimeout = 15 * time.Second
@@ -124,6 +128,14 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limits := l.currentLimits()
+	leaveConn := joinConn(r.Context(), limits.MaxViewersPerConn)
+	if leaveConn == nil {
+		l.init()
+		l.refusals.Warn("conn", "viewer refused: too many live streams on one connection", "max_per_connection", limits.MaxViewersPerConn, "remote", r.RemoteAddr)
+		http.Error(w, fmt.Sprintf("too many live streams on this connection (at most %d): open another connection", limits.MaxViewersPerConn), http.StatusTooManyRequests)
+		return
+	}
+	defer leaveConn() // HTTP/2 and HTTP/3 viewers are served within this call
 	if !l.admit(limits.MaxViewers) {
 		l.init()
 		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", limits.MaxViewers, "remote", r.RemoteAddr)

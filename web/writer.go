@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -123,20 +124,39 @@ type responseWriter struct {
 	timeout time.Duration
 }
 
+// WriteBatch copies the batch into one pooled buffer and writes it at once:
+// HTTP/2 hands every Write to the connection's serving goroutine and waits
+// for it, and HTTP/3 frames each Write as a DATA frame of its own, so one
+// Write and one Flush per batch instead of per tag is what makes these
+// viewers' cost follow their writes, as on HTTP/1.1.
 func (w *responseWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	if err := w.rc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
-	var written int64
-	for _, b := range bufs {
-		n, err := w.w.Write(b)
-		written += int64(n)
-		if err != nil {
-			return written, err
+	batch := batchPool.Get().(*[]byte)
+	defer func() {
+		if cap(*batch) <= maxPooledBatch {
+			*batch = (*batch)[:0]
+			batchPool.Put(batch)
 		}
+	}()
+	for _, b := range bufs {
+		*batch = append(*batch, b...)
 	}
-	return written, w.rc.Flush()
+	n, err := w.w.Write(*batch)
+	if err != nil {
+		return int64(n), err
+	}
+	return int64(n), w.rc.Flush()
 }
+
+// batchPool holds the buffers of responseWriter's batches. Buffers that a
+// burst (a keyframe, a late viewer's window) made larger than maxPooledBatch
+// are left to the garbage collector, so that the pool keeps what a steady
+// stream needs.
+var batchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBatch = 1 << 20
 
 // The response ends when the handler returns, in both cases.
 func (w *responseWriter) End()   {}
