@@ -120,8 +120,21 @@ func fingerprints(tags []flv.Tag, from uint32) []string {
 	return out
 }
 
+// Every protocol carries the same tags, written as they come (an idle
+// server) and in batches of about 7 tags (a fixed wait of 100 ms): an HTTP/2
+// or HTTP/3 viewer's batch leaves in one write, as an HTTP/1.1 viewer's.
 func TestThreeProtocolsCarryTheSameTags(t *testing.T) {
-	s, clients := secureServer(t, nil)
+	for _, wait := range []time.Duration{0, 100 * time.Millisecond} {
+		t.Run("wait "+wait.String(), func(t *testing.T) {
+			s, clients := secureServer(t, func(c *config.Config) {
+				c.Viewers.CoalesceMode, c.Viewers.Coalesce = "fixed", wait
+			})
+			threeProtocolsCarryTheSameTags(t, s, clients)
+		})
+	}
+}
+
+func threeProtocolsCarryTheSameTags(t *testing.T, s *testServer, clients map[string]*http.Client) {
 	publishFFmpeg(t, s.rtmpURL("p"))
 	waitStream(t, s.playURL("p"))
 
