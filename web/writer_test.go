@@ -29,34 +29,42 @@ func newRecorded() (*recorder, *responseWriter) {
 	return rec, &responseWriter{w: rec, rc: http.NewResponseController(rec), timeout: time.Second}
 }
 
-// A batch of tags leaves in one Write and one Flush, with its bytes in order.
+// A batch of tags leaves in one Write and one Flush, with its bytes in
+// order; one larger than the pooled buffer in as few Writes as it takes, a
+// keyframe from its own bytes.
 func TestResponseWriterWritesABatchAtOnce(t *testing.T) {
 	rec, w := newRecorded()
-	batches := [][][]byte{
-		{[]byte("FLV header"), []byte("tag one"), []byte("tag two"), []byte("tag three")},
-		{bytes.Repeat([]byte{7}, 64<<10), []byte("after a big one")},
-		{[]byte("x")},
+	small := func(n int) [][]byte {
+		var b [][]byte
+		for i := range n {
+			b = append(b, bytes.Repeat([]byte{byte(i)}, 1000))
+		}
+		return b
 	}
-	var want bytes.Buffer
-	for i, batch := range batches {
-		n, err := w.WriteBatch(batch)
+	for _, c := range []struct {
+		name   string
+		batch  [][]byte
+		writes int
+	}{
+		{"tags", [][]byte{[]byte("FLV header"), []byte("tag one"), []byte("tag two"), []byte("tag three")}, 1},
+		{"one tag", [][]byte{[]byte("x")}, 1},
+		{"30 KiB of tags", small(30), 1},
+		{"100 KiB of tags", small(100), 4},
+		{"a keyframe among tags", append(append(small(3), bytes.Repeat([]byte{9}, 64<<10)), small(3)...), 3},
+	} {
+		rec.body.Reset()
+		rec.writes, rec.flushes = 0, 0
+		n, err := w.WriteBatch(c.batch)
 		if err != nil {
 			t.Fatal(err)
 		}
-		size := 0
-		for _, b := range batch {
-			want.Write(b)
-			size += len(b)
+		want := bytes.Join(c.batch, nil)
+		if n != int64(len(want)) || !bytes.Equal(rec.body.Bytes(), want) {
+			t.Fatalf("%s: %d bytes reported, %d written, want %d in order", c.name, n, rec.body.Len(), len(want))
 		}
-		if n != int64(size) {
-			t.Fatalf("batch %d: %d bytes reported, want %d", i, n, size)
+		if rec.writes != c.writes || rec.flushes != 1 {
+			t.Fatalf("%s: %d writes and %d flushes, want %d and 1", c.name, rec.writes, rec.flushes, c.writes)
 		}
-		if rec.writes != i+1 || rec.flushes != i+1 {
-			t.Fatalf("after %d batches: %d writes and %d flushes, want one of each per batch", i+1, rec.writes, rec.flushes)
-		}
-	}
-	if !bytes.Equal(rec.body.Bytes(), want.Bytes()) {
-		t.Fatal("the bytes written are not the batches' in order")
 	}
 }
 
