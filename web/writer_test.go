@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -84,5 +85,29 @@ func BenchmarkResponseWriterBatch(b *testing.B) {
 		if _, err := w.WriteBatch(batch); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// countingConn is a taken-over connection that records what is written.
+type countingConn struct {
+	net.Conn
+	body   bytes.Buffer
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error)      { c.writes++; return c.body.Write(p) }
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
+
+// An HTTP/1.1 viewer over TLS, where a vectored write would become a record
+// and a system call per tag, gets its chunk in one Write.
+func TestTLSViewerChunkLeavesInOneWrite(t *testing.T) {
+	conn := &countingConn{}
+	w := &connWriter{conn: conn, chunked: true, gather: true, timeout: time.Second}
+	n, err := w.WriteBatch([][]byte{[]byte("tag one"), []byte("tag two")})
+	if err != nil || n != 14 {
+		t.Fatalf("%d bytes, %v", n, err)
+	}
+	if got := conn.body.String(); got != "e\r\ntag onetag two\r\n" || conn.writes != 1 {
+		t.Fatalf("%d writes of %q, want one chunk in one", conn.writes, got)
 	}
 }

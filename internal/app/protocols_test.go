@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -138,18 +139,30 @@ func threeProtocolsCarryTheSameTags(t *testing.T, s *testServer, clients map[str
 	publishFFmpeg(t, s.rtmpURL("p"))
 	waitStream(t, s.playURL("p"))
 
+	// HTTP/1.1 over TLS too: its taken-over connection gathers each batch
+	// into one TLS write.
+	h1s := &http.Transport{TLSClientConfig: clients["HTTP/2.0"].Transport.(*http.Transport).TLSClientConfig.Clone()}
+	h1s.Protocols = new(http.Protocols)
+	h1s.Protocols.SetHTTP1(true)
+	defer h1s.CloseIdleConnections()
+	viewers := map[string]*http.Client{"HTTPS/1.1": {Transport: h1s}}
+	maps.Copy(viewers, clients)
+
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	results := map[string][]flv.Tag{}
-	for proto, client := range clients {
-		url := s.secureURL("p")
-		if proto == "HTTP/1.1" {
+	for name, client := range viewers {
+		url, proto := s.secureURL("p"), name
+		switch name {
+		case "HTTP/1.1":
 			url = s.playURL("p")
+		case "HTTPS/1.1":
+			proto = "HTTP/1.1"
 		}
 		wg.Go(func() {
 			_, tags := readProto(t, client, url, proto, 300)
 			mu.Lock()
-			results[proto] = tags
+			results[name] = tags
 			mu.Unlock()
 		})
 	}
