@@ -165,14 +165,15 @@ func writeGathered(w io.Writer, bufs [][]byte) (int64, error) {
 	batch := (*pooled)[:0]
 	var written int64
 	for _, b := range bufs {
-		if len(batch) > 0 && len(batch)+len(b) > cap(batch) {
+		big := len(b) >= cap(batch)/2
+		if len(batch) > 0 && (big || len(batch)+len(b) > cap(batch)) {
 			n, err := w.Write(batch)
 			if written += int64(n); err != nil {
 				return written, err
 			}
 			batch = batch[:0]
 		}
-		if len(b) >= cap(batch)/2 {
+		if big {
 			n, err := w.Write(b)
 			if written += int64(n); err != nil {
 				return written, err

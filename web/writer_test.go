@@ -52,6 +52,7 @@ func TestResponseWriterWritesABatchAtOnce(t *testing.T) {
 		{"30 KiB of tags", small(30), 1},
 		{"100 KiB of tags", small(100), 4},
 		{"a keyframe among tags", append(append(small(3), bytes.Repeat([]byte{9}, 64<<10)), small(3)...), 3},
+		{"a keyframe that fits among tags", append(append(small(3), bytes.Repeat([]byte{9}, 20<<10)), small(3)...), 3},
 	} {
 		rec.body.Reset()
 		rec.writes, rec.flushes = 0, 0
