@@ -21,11 +21,16 @@ import (
 //	its mean time from a write to the next tag. N writers make N/(w + τ)
 //	writes per second; setting that to B gives
 //
-//	    w = N·(1/B − 1/D),   0 when D ≤ B,   at most the configured maximum.
+//	    w = N·(1/B − 1/D),   at most the configured maximum.
 //
-// An idle server (D ≤ B: few viewers, or a low tag rate) writes every tag at
-// once; from there w grows smoothly with the crowd, about linearly in N,
-// until the maximum, where the fixed mode always is. D counts the tags handed
+// A wait shorter than τ merges less than one more tag per write on average:
+// not worth its lag, and a short sleep on a busy machine lasts far longer
+// than asked. So viewers write at once while w < τ, which is while D < 2B,
+// and the law starts at w = τ, where the writes per second are B.
+//
+// An idle server (D < 2B: few viewers, or a low tag rate) writes every tag
+// at once; from there w grows with the crowd, about linearly in N, until the
+// maximum, where the fixed mode always is. D counts the tags handed
 // to viewers, which waiting does not change (the same tags leave, merged), so
 // the law has no feedback loop to oscillate: w follows the load, not itself.
 // D is measured over periods of coalescePeriod and smoothed, so that a crowd
@@ -52,7 +57,7 @@ const coalescePeriod = 250 * time.Millisecond
 // coalesceWait is the control law: the wait of a viewer when viewers receive
 // tagsPerSec tags per second between them, for a budget of writes per second.
 func coalesceWait(viewers int64, tagsPerSec, budget float64, most time.Duration) time.Duration {
-	if viewers <= 0 || budget <= 0 || tagsPerSec <= budget {
+	if viewers <= 0 || budget <= 0 || tagsPerSec < 2*budget {
 		return 0
 	}
 	w := float64(viewers) * (1/budget - 1/tagsPerSec) * float64(time.Second)

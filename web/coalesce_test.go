@@ -22,8 +22,13 @@ func TestCoalesceWaitFollowsTheLoad(t *testing.T) {
 		{"no viewers", 0, 0, 0},
 		{"idle server", 10, 10 * benchTagsPerViewer, 0},
 		{"demand at the budget", 82, budget, 0},
-		// 100·(1/6000 − 1/7300) s
-		{"100 viewers", 100, 100 * benchTagsPerViewer, 2968 * time.Microsecond},
+		// 100·(1/6000 − 1/7300) s = 3 ms: less than a tag's interval (13.7 ms)
+		{"100 viewers", 100, 100 * benchTagsPerViewer, 0},
+		{"demand just under twice the budget", 164, 2*budget - 1, 0},
+		// at 2B, w = τ = N/D
+		{"demand at twice the budget", 164, 2 * budget, 13667 * time.Microsecond},
+		// 200·(1/6000 − 1/14600) s
+		{"200 viewers", 200, 200 * benchTagsPerViewer, 19635 * time.Microsecond},
 		// 1000·(1/6000 − 1/73000) s
 		{"1000 viewers", 1000, 1000 * benchTagsPerViewer, 152968 * time.Microsecond},
 		{"3000 viewers: the maximum", 3000, 3000 * benchTagsPerViewer, most},
