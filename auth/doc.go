@@ -3,9 +3,13 @@
 // an HMAC-SHA256 variant), publish keys and callbacks, referer / user-agent /
 // IP / country rules, and per-client limits.
 //
-// It knows nothing of the rest of the server. A Guard is built once from a
-// Config; its Play method wraps the HTTP handlers of play paths (live and
-// VOD alike) and its AuthorizePublish method is called by the RTMP glue.
+// It knows nothing of the rest of the server. A Config compiles into a
+// Policy, what the rules say; a Guard enforces one Policy at a time and
+// holds the live state: open requests per client and per path, rate
+// buckets, refusal counts. A reload builds a new Policy and hands it to the
+// same Guard, so it never resets a limit. The Guard's Play method wraps the
+// HTTP handlers of play paths (live and VOD alike) and its AuthorizePublish
+// method is called by the RTMP glue.
 // Every refusal carries a Reason, which picks the HTTP status and is counted
 // for metrics; the client learns nothing more than the status.
 package auth

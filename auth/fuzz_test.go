@@ -123,7 +123,7 @@ func FuzzPlayRequest(f *testing.F) {
 			Header:     http.Header{"Referer": {referer}, "X-Forwarded-For": {forwarded}},
 			RemoteAddr: "10.0.0.1:1234",
 		}
-		passed, release, err := g.admit(r.WithContext(t.Context()), g.Client(r))
+		passed, release, err := g.admit(g.policy.Load(), r.WithContext(t.Context()), g.Client(r))
 		if err != nil {
 			if ReasonOf(err).Status() < 400 {
 				t.Fatalf("refused without a status: %v", err)

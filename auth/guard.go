@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,11 +73,11 @@ func (c *Config) SetRootToken(rule TokenRule) {
 // PlayToken returns the TokenRule that applies to a play path, nil when the
 // path needs no token: what a signing tool signs with.
 func (c *Config) PlayToken(path string) (*TokenRule, error) {
-	g := &Guard{}
-	if _, err := g.compileScopes(c.Play); err != nil {
+	p := &Policy{}
+	if _, err := p.compileScopes(c.Play); err != nil {
 		return nil, err
 	}
-	if t := g.scopeFor(path).token; t.Required() {
+	if t := p.scopeFor(path).token; t.Required() {
 		return t, nil
 	}
 	return nil, nil
@@ -99,22 +100,36 @@ func (c *Config) PublishToken(app string) (*TokenRule, error) {
 	return r.token, nil
 }
 
-// Guard enforces a Config. It is safe for concurrent use.
+// Guard enforces a Policy and holds what the requests it let in hold: the
+// open requests per client and per path, each client's rate bucket, and
+// the refusal counts. Those are live state and outlive a Policy: SetPolicy
+// (a reload) changes what the rules say, never who is counted, so the old
+// viewers keep counting against the new limits and no bucket is refilled.
+// It is safe for concurrent use.
 type Guard struct {
+	policy  atomic.Pointer[Policy]
+	rates   rates
+	conns   gauge[netip.Addr] // every client with an address, limited or not
+	viewers gauge[string]     // every play path, limited or not
+	http    *http.Client
+	now     func() time.Time
+
+	playRefused, publishRefused counters
+}
+
+// Policy is a Config checked and compiled: what the rules say, and nothing
+// that counts. It is immutable; Guard.SetPolicy puts one in force.
+type Policy struct {
 	scopes  []*scope // longest prefix first; the last is "/"
 	publish map[string]*publishRule
 	proxies Proxies
 	exempt  Proxies
-	geo     *CountryDB
-	rates   *rates
-	perConn int
-	conns   gauge[netip.Addr]
-	viewers gauge[string]
-	http    *http.Client
-	log     Warner
-	now     func() time.Time
-
-	playRefused, publishRefused counters
+	// geo is released when no Policy refers to it any more (the reader
+	// unmaps its file when collected), so that a replaced Policy may still
+	// judge the requests it began.
+	geo    *CountryDB
+	limits Limits
+	log    Warner
 }
 
 // scope is a Scope with what it inherits filled in, checked and normalized.
@@ -129,46 +144,73 @@ type scope struct {
 	maxViewers int
 }
 
-// New checks cfg and returns a Guard for it. Close it when done.
-func New(cfg Config) (*Guard, error) {
-	g := &Guard{
-		rates:   newRates(cfg.Limits),
-		perConn: cfg.Limits.MaxConnsPerClient,
-		http:    newCallbackClient(),
-		log:     cfg.Log,
-		now:     time.Now,
-	}
+// NewPolicy checks cfg and compiles it. A Policy that names a country
+// database keeps it open until the Policy is no longer referred to.
+func NewPolicy(cfg Config) (*Policy, error) {
 	if cfg.Limits.Rate < 0 || cfg.Limits.Burst < 0 || cfg.Limits.MaxConnsPerClient < 0 || cfg.Limits.MaxClients < 0 {
 		return nil, errors.New("auth: limits must not be negative")
 	}
+	p := &Policy{limits: cfg.Limits, log: cfg.Log}
 	nets, err := checkIPRule(&IPRule{Allow: cfg.Proxies, Deny: cfg.Exempt})
 	if err != nil {
 		return nil, fmt.Errorf("auth: proxies or exempt clients: %w", err)
 	}
-	g.proxies, g.exempt = nets.Allow, nets.Deny
-	needGeo, err := g.compileScopes(cfg.Play)
+	p.proxies, p.exempt = nets.Allow, nets.Deny
+	needGeo, err := p.compileScopes(cfg.Play)
 	if err != nil {
 		return nil, err
 	}
-	if g.publish, err = compilePublish(cfg.Publish); err != nil {
+	if p.publish, err = compilePublish(cfg.Publish); err != nil {
 		return nil, err
 	}
 	if needGeo {
 		if cfg.CountryDB == "" {
 			return nil, errors.New("auth: country rules need a country database")
 		}
-		if g.geo, err = OpenCountryDB(cfg.CountryDB); err != nil {
+		if p.geo, err = OpenCountryDB(cfg.CountryDB); err != nil {
 			return nil, err
 		}
 	}
-	return g, nil
+	return p, nil
 }
 
-// Close releases the country database and the callbacks' idle connections.
+// NeedsToken reports whether playing path (as the guard sees it after an
+// in-path token: /live/x.flv) needs a signed URL under the Policy in force,
+// so that what lists streams publicly can leave such paths out.
+func (g *Guard) NeedsToken(path string) bool {
+	return g.policy.Load().scopeFor(path).token.Required()
+}
+
+// New checks cfg and returns a Guard for it. Close it when done.
+func New(cfg Config) (*Guard, error) {
+	p, err := NewPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewGuard(p), nil
+}
+
+// NewGuard returns a Guard that enforces p, with nothing counted yet.
+func NewGuard(p *Policy) *Guard {
+	g := &Guard{http: newCallbackClient(), now: time.Now}
+	g.SetPolicy(p)
+	return g
+}
+
+// SetPolicy puts p in force for the requests that start from now on; those
+// already admitted stay counted. A changed rate or burst applies to every
+// client's bucket from now on, with the tokens the bucket holds.
+func (g *Guard) SetPolicy(p *Policy) {
+	g.rates.setLimits(p.limits, g.now())
+	g.policy.Store(p)
+}
+
+// Close releases the callbacks' idle connections and the country database
+// of the Policy in force.
 func (g *Guard) Close() error {
 	g.http.CloseIdleConnections()
-	if g.geo != nil {
-		return g.geo.Close()
+	if geo := g.policy.Load().geo; geo != nil {
+		return geo.Close()
 	}
 	return nil
 }
@@ -179,7 +221,7 @@ func (g *Guard) Refusals() (play, publish map[Reason]uint64) {
 	return g.playRefused.snapshot(), g.publishRefused.snapshot()
 }
 
-func (g *Guard) compileScopes(in []Scope) (needGeo bool, err error) {
+func (p *Policy) compileScopes(in []Scope) (needGeo bool, err error) {
 	byLen := slices.Clone(in)
 	if !slices.ContainsFunc(byLen, func(s Scope) bool { return s.Prefix == "/" }) {
 		byLen = append(byLen, Scope{Prefix: "/"})
@@ -207,9 +249,9 @@ func (g *Guard) compileScopes(in []Scope) (needGeo bool, err error) {
 			}
 		}
 		eff.maxViewers = max(eff.maxViewers, 0)
-		g.scopes = append(g.scopes, eff)
+		p.scopes = append(p.scopes, eff)
 	}
-	slices.Reverse(g.scopes)
+	slices.Reverse(p.scopes)
 	return needGeo, nil
 }
 
@@ -331,11 +373,11 @@ func checkIPRule(r *IPRule) (*IPRule, error) {
 }
 
 // scopeFor returns the rules of path.
-func (g *Guard) scopeFor(path string) *scope {
-	for _, s := range g.scopes {
+func (p *Policy) scopeFor(path string) *scope {
+	for _, s := range p.scopes {
 		if strings.HasPrefix(path, s.prefix) {
 			return s
 		}
 	}
-	return g.scopes[len(g.scopes)-1] // "/", for a path without a leading slash
+	return p.scopes[len(p.scopes)-1] // "/", for a path without a leading slash
 }

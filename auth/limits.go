@@ -41,13 +41,13 @@ func clientKey(a netip.Addr) netip.Addr {
 }
 
 // rates holds a token bucket per client, the least recently seen forgotten
-// first.
+// first. The buckets are live state: a new rate or burst is put on them, and
+// what they hold stays.
 type rates struct {
-	limit rate.Limit
-	burst int
-	max   int
-
 	mu      sync.Mutex
+	limit   rate.Limit
+	burst   int
+	max     int
 	clients map[netip.Addr]*list.Element // of *clientRate
 	lru     list.List                    // front: the most recently seen
 }
@@ -57,20 +57,32 @@ type clientRate struct {
 	limiter *rate.Limiter
 }
 
-func newRates(l Limits) *rates {
-	if l.Rate <= 0 {
-		return nil
+// setLimits applies l from now on: new buckets get its rate and burst, and
+// every bucket kept takes them too, with the tokens it has saved up until
+// now. Without a rate the buckets are left as they are, unused, until a rate
+// comes back.
+func (r *rates) setLimits(l Limits, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.max = l.MaxClients
+	if r.max <= 0 {
+		r.max = DefaultMaxClients
 	}
-	n := l.MaxClients
-	if n <= 0 {
-		n = DefaultMaxClients
+	limit, burst := rate.Limit(l.Rate), max(l.Burst, 1)
+	if l.Rate <= 0 || limit == r.limit && burst == r.burst {
+		return
 	}
-	return &rates{limit: rate.Limit(l.Rate), burst: max(l.Burst, 1), max: n, clients: make(map[netip.Addr]*list.Element)}
+	r.limit, r.burst = limit, burst
+	for _, e := range r.clients {
+		c := e.Value.(*clientRate)
+		c.limiter.SetLimitAt(now, limit)
+		c.limiter.SetBurstAt(now, burst)
+	}
 }
 
 // allow takes one request from client's bucket.
 func (r *rates) allow(client netip.Addr, now time.Time) bool {
-	if r == nil || !client.IsValid() {
+	if !client.IsValid() {
 		return true
 	}
 	key := clientKey(client)
@@ -81,10 +93,14 @@ func (r *rates) allow(client netip.Addr, now time.Time) bool {
 		r.lru.MoveToFront(e)
 		c = e.Value.(*clientRate)
 	} else {
-		if r.lru.Len() >= r.max {
+		// A reload may have lowered the bound: forget down to it.
+		for r.lru.Len() >= r.max {
 			oldest := r.lru.Back()
 			r.lru.Remove(oldest)
 			delete(r.clients, oldest.Value.(*clientRate).key)
+		}
+		if r.clients == nil {
+			r.clients = make(map[netip.Addr]*list.Element)
 		}
 		c = &clientRate{key: key, limiter: rate.NewLimiter(r.limit, r.burst)}
 		r.clients[key] = r.lru.PushFront(c)
@@ -100,11 +116,12 @@ type gauge[K comparable] struct {
 	n  map[K]int
 }
 
-// acquire counts one more for k unless k already has limit.
+// acquire counts one more for k unless k already has limit; a limit of 0
+// or less is none.
 func (g *gauge[K]) acquire(k K, limit int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.n[k] >= limit {
+	if limit > 0 && g.n[k] >= limit {
 		return false
 	}
 	if g.n == nil {

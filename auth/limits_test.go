@@ -50,8 +50,9 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRatesForgetLeastRecent(t *testing.T) {
-	r := newRates(Limits{Rate: 1, Burst: 1, MaxClients: 2})
+	var r rates
 	now := time.Unix(1900000000, 0)
+	r.setLimits(Limits{Rate: 1, Burst: 1, MaxClients: 2}, now)
 	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
 	if !r.allow(a, now) || r.allow(a, now) {
 		t.Fatal("a's burst of 1")
@@ -69,8 +70,12 @@ func TestRatesForgetLeastRecent(t *testing.T) {
 			t.Fatal("an unknown address is not limited")
 		}
 	}
-	if newRates(Limits{}) != nil || !(*rates)(nil).allow(a, now) {
-		t.Fatal("no rate: no limiter")
+	// A reload that lowers the bound forgets down to it at the next
+	// newcomer.
+	r.setLimits(Limits{Rate: 1, Burst: 1, MaxClients: 1}, now)
+	r.allow(b, now)
+	if len(r.clients) != 1 || r.lru.Len() != 1 {
+		t.Fatalf("%d clients remembered, want 1", len(r.clients))
 	}
 }
 

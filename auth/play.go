@@ -23,10 +23,13 @@ import (
 // before its token expired keeps flowing.
 func (g *Guard) Play(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := g.Client(r)
-		admitted, release, err := g.admit(r, client)
+		// One request is judged by one policy, even if a reload comes
+		// while it is checked.
+		p := g.policy.Load()
+		client := p.client(r)
+		admitted, release, err := g.admit(p, r, client)
 		if err != nil {
-			g.refuse(w, r, client, err)
+			g.refuse(p, w, r, client, err)
 			return
 		}
 		held := &admission{release: release}
@@ -77,19 +80,23 @@ func Detach(ctx context.Context) func() {
 // Client returns the client address a request is judged by: its peer, or
 // what trusted proxies say in X-Forwarded-For.
 func (g *Guard) Client(r *http.Request) netip.Addr {
-	return g.proxies.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
+	return g.policy.Load().client(r)
+}
+
+func (p *Policy) client(r *http.Request) netip.Addr {
+	return p.proxies.Client(r.RemoteAddr, r.Header.Values("X-Forwarded-For"))
 }
 
 // admit runs every check of a play request. On success it returns the
 // request to pass on and what to call when it ends.
-func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func(), error) {
+func (g *Guard) admit(p *Policy, r *http.Request, client netip.Addr) (*http.Request, func(), error) {
 	path := r.URL.Path
-	sc := g.scopeFor(path)
+	sc := p.scopeFor(path)
 	token, expires, rest, inPath := splitPathToken(path)
 	if inPath {
 		// Only a rule that asks for a token of that length makes the first
 		// two segments a token rather than part of the path.
-		if s := g.scopeFor(rest); s.token.Required() && len(token) == s.token.Scheme.encodedLen() {
+		if s := p.scopeFor(rest); s.token.Required() && len(token) == s.token.Scheme.encodedLen() {
 			sc, path = s, rest
 		} else {
 			inPath = false
@@ -99,14 +106,14 @@ func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func()
 		// The handler routes the path without the token.
 		r = withPath(r, path)
 	}
-	if client.IsValid() && g.exempt.trusts(client) {
+	if client.IsValid() && p.exempt.trusts(client) {
 		return r, func() {}, nil
 	}
 	now := g.now()
-	if !g.rates.allow(client, now) {
+	if p.limits.Rate > 0 && !g.rates.allow(client, now) {
 		return nil, nil, RateLimited
 	}
-	if err := g.checkRules(sc, r, client); err != nil {
+	if err := p.checkRules(sc, r, client); err != nil {
 		return nil, nil, err
 	}
 	if sc.token.Required() {
@@ -117,7 +124,7 @@ func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func()
 			return nil, nil, err
 		}
 	}
-	release, err := g.acquire(client, path, sc.maxViewers)
+	release, err := g.acquire(client, path, p.limits.MaxConnsPerClient, sc.maxViewers)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -135,17 +142,17 @@ func (g *Guard) admit(r *http.Request, client netip.Addr) (*http.Request, func()
 }
 
 // checkRules runs the rules that need no secret, cheapest first.
-func (g *Guard) checkRules(sc *scope, r *http.Request, client netip.Addr) error {
+func (p *Policy) checkRules(sc *scope, r *http.Request, client netip.Addr) error {
 	if sc.ip != nil {
 		if err := sc.ip.check(client); err != nil {
 			return err
 		}
 	}
-	if sc.country != nil && g.geo != nil { // without a database, the rule has no codes
-		country, err := g.geo.Country(client)
+	if sc.country != nil && p.geo != nil { // without a database, the rule has no codes
+		country, err := p.geo.Country(client)
 		if err != nil {
 			// A broken record is an unknown country: the rule decides.
-			g.warn(client, "country lookup failed", "err", err)
+			p.warn(client, "country lookup failed", "err", err)
 		}
 		if err := sc.country.check(country); err != nil {
 			return err
@@ -164,26 +171,26 @@ func (g *Guard) checkRules(sc *scope, r *http.Request, client netip.Addr) error 
 	return nil
 }
 
-// acquire counts an open request of client for path, within the limits.
-func (g *Guard) acquire(client netip.Addr, path string, maxViewers int) (func(), error) {
+// acquire counts an open request of client for path, within the limits
+// (0: none). It counts whether a limit applies or not, so that a limit a
+// reload brings finds the requests already open.
+func (g *Guard) acquire(client netip.Addr, path string, perClient, maxViewers int) (func(), error) {
 	key := clientKey(client)
-	perClient := g.perConn > 0 && client.IsValid()
-	if perClient && !g.conns.acquire(key, g.perConn) {
-		return nil, fmt.Errorf("%w: %d open", ClientBusy, g.perConn)
+	counted := client.IsValid()
+	if counted && !g.conns.acquire(key, perClient) {
+		return nil, fmt.Errorf("%w: %d open", ClientBusy, perClient)
 	}
-	if maxViewers > 0 && !g.viewers.acquire(path, maxViewers) {
-		if perClient {
+	if !g.viewers.acquire(path, maxViewers) {
+		if counted {
 			g.conns.release(key)
 		}
 		return nil, fmt.Errorf("%w: %d on %s", StreamFull, maxViewers, ratelog.Clip(path))
 	}
 	return func() {
-		if perClient {
+		if counted {
 			g.conns.release(key)
 		}
-		if maxViewers > 0 {
-			g.viewers.release(path)
-		}
+		g.viewers.release(path)
 	}, nil
 }
 
@@ -200,10 +207,10 @@ func withPath(r *http.Request, path string) *http.Request {
 
 // refuse answers a refused play request with its status and nothing else,
 // and logs and counts the reason.
-func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, client netip.Addr, err error) {
+func (g *Guard) refuse(p *Policy, w http.ResponseWriter, r *http.Request, client netip.Addr, err error) {
 	reason := ReasonOf(err)
 	g.playRefused.add(reason)
-	g.warn(client, "play refused", "reason", string(reason), "path", ratelog.Clip(r.URL.Path), "err", err.Error())
+	p.warn(client, "play refused", "reason", string(reason), "path", ratelog.Clip(r.URL.Path), "err", err.Error())
 	status := reason.Status()
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -220,12 +227,12 @@ func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, client netip.Addr
 // may try again.
 const retryFull = 5 * time.Second
 
-func (g *Guard) warn(client netip.Addr, msg string, args ...any) {
-	if g.log == nil {
+func (p *Policy) warn(client netip.Addr, msg string, args ...any) {
+	if p.log == nil {
 		return
 	}
 	source := addrString(client)
-	g.log.Warn(source, msg, append([]any{"client", source}, args...)...)
+	p.log.Warn(source, msg, append([]any{"client", source}, args...)...)
 }
 
 func addrString(a netip.Addr) string {

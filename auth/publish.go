@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -123,35 +124,53 @@ func hashKeys(keys []string) ([][sha256.Size]byte, error) {
 	return out, nil
 }
 
-// AuthorizePublish decides a publish request: nil lets it publish, an error
-// carries the Reason and what failed, for the log; the publisher should
-// learn no more than that it was refused. It blocks while a callback is
-// asked, at most for the callback's timeout or until ctx ends.
-func (g *Guard) AuthorizePublish(ctx context.Context, req PublishRequest) error {
-	err := g.authorizePublish(ctx, req)
+// AuthorizePublish decides a publish request: an error carries the Reason
+// and what failed, for the log; the publisher should learn no more than
+// that it was refused. Without an error it returns who the publisher proved
+// to be (see PublishIdentity). It blocks while a callback is asked, at most
+// for the callback's timeout or until ctx ends.
+func (g *Guard) AuthorizePublish(ctx context.Context, req PublishRequest) (PublishIdentity, error) {
+	id, err := g.authorizePublish(ctx, req)
 	if err != nil {
 		g.publishRefused.add(ReasonOf(err))
 	}
-	return err
+	return id, err
 }
 
-func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error {
-	rule := g.publish[req.App]
+// PublishIdentity tells a publisher from another one, so that only the one
+// that left a stream may resume it within its grace period: a digest of
+// the credential it passed with (the key, the signed token, or the query
+// the callback approved), or, on an app that asks for none, its address.
+// Holders of the same key are the same identity: the operator gave it to
+// one encoder.
+type PublishIdentity string
+
+// identity digests a credential: the identity is kept with the stream and
+// must not carry the secret itself.
+func identity(method, credential string) PublishIdentity {
+	sum := sha256.Sum256([]byte(credential))
+	return PublishIdentity(method + ":" + hex.EncodeToString(sum[:16]))
+}
+
+func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) (PublishIdentity, error) {
+	p := g.policy.Load()
+	rule := p.publish[req.App]
 	if rule == nil {
-		rule = g.publish["*"]
+		rule = p.publish["*"]
 	}
+	open := PublishIdentity("address:" + addrString(req.Client))
 	if rule == nil {
-		return nil
+		return open, nil
 	}
 	if rule.ip != nil {
 		if err := rule.ip.check(req.Client); err != nil {
-			return err
+			return "", err
 		}
 	}
 	var keyErr, tokenErr, callbackErr error
 	if rule.hasKeys() {
 		if keyErr = rule.checkKey(req); keyErr == nil {
-			return nil
+			return identity("key", req.Query.Get(KeyParam)), nil
 		}
 	}
 	sentToken := false
@@ -159,16 +178,17 @@ func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error 
 		token, expires := tokenFromQuery(rule.token, req.Query)
 		sentToken = token != "" || expires != ""
 		if tokenErr = rule.token.Verify(token, expires, "/"+req.App+"/"+req.Stream, req.Client, g.now()); tokenErr == nil {
-			return nil
+			return identity("token", token+"&"+expires), nil
 		}
 	}
 	if rule.callback != nil {
+		query := req.Query.Encode()
 		callbackErr = ask(ctx, g.http, rule.callback, CallbackRequest{
 			Action: "publish", App: req.App, Stream: req.Stream,
-			Client: addrString(req.Client), Query: req.Query.Encode(),
+			Client: addrString(req.Client), Query: query,
 		})
 		if callbackErr == nil {
-			return nil
+			return identity("callback", query), nil
 		}
 	}
 	// The reason counted is that of the method the publisher meant: the
@@ -184,7 +204,7 @@ func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error 
 	case keyErr != nil:
 		first, others = keyErr, []error{tokenErr}
 	default:
-		return nil // no method: open, IP permitting
+		return open, nil // no method: open, IP permitting
 	}
 	err := first
 	for _, other := range others {
@@ -192,7 +212,7 @@ func (g *Guard) authorizePublish(ctx context.Context, req PublishRequest) error 
 			err = fmt.Errorf("%w; %v", err, other)
 		}
 	}
-	return err
+	return "", err
 }
 
 func (r *publishRule) checkKey(req PublishRequest) error {

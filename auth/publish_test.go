@@ -45,7 +45,7 @@ func TestPublishKeys(t *testing.T) {
 		{"open", "x", nil},
 	}
 	for _, c := range cases {
-		err := g.AuthorizePublish(context.Background(), publishReq(c.app, c.stream, "192.0.2.1"))
+		_, err := g.AuthorizePublish(context.Background(), publishReq(c.app, c.stream, "192.0.2.1"))
 		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("%s/%s: %v, want %v", c.app, c.stream, err, c.want)
 		}
@@ -56,7 +56,7 @@ func TestPublishKeys(t *testing.T) {
 
 	// Without any rule, every app is open.
 	open := newGuard(t, Config{}, nil)
-	if err := open.AuthorizePublish(context.Background(), publishReq("live", "x", "")); err != nil {
+	if _, err := open.AuthorizePublish(context.Background(), publishReq("live", "x", "")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -81,13 +81,13 @@ func TestPublishSignedKey(t *testing.T) {
 		{"cam1?key=pubsecret", TokenMissing},
 	}
 	for _, c := range cases {
-		err := g.AuthorizePublish(context.Background(), publishReq("live", c.stream, "192.0.2.1"))
+		_, err := g.AuthorizePublish(context.Background(), publishReq("live", c.stream, "192.0.2.1"))
 		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.stream, err, c.want)
 		}
 	}
 	now.set(2000000001)
-	if err := g.AuthorizePublish(context.Background(), publishReq("live", "cam1?expires=2000000000&md5="+cam1Token, "")); !errors.Is(err, TokenExpired) {
+	if _, err := g.AuthorizePublish(context.Background(), publishReq("live", "cam1?expires=2000000000&md5="+cam1Token, "")); !errors.Is(err, TokenExpired) {
 		t.Fatalf("expired: %v", err)
 	}
 }
@@ -124,7 +124,7 @@ func TestPublishCallback(t *testing.T) {
 	}}, nil)
 	ctx := context.Background()
 
-	if err := g.AuthorizePublish(ctx, publishReq("live", "ok?token=t1&x=2", "192.0.2.1")); err != nil {
+	if _, err := g.AuthorizePublish(ctx, publishReq("live", "ok?token=t1&x=2", "192.0.2.1")); err != nil {
 		t.Fatalf("allowed by the callback: %v", err)
 	}
 	mu.Lock()
@@ -133,14 +133,14 @@ func TestPublishCallback(t *testing.T) {
 		t.Fatalf("callback got %+v, want %+v", seen, want)
 	}
 	mu.Unlock()
-	if err := g.AuthorizePublish(ctx, publishReq("live", "no", "192.0.2.1")); !errors.Is(err, CallbackDenied) {
+	if _, err := g.AuthorizePublish(ctx, publishReq("live", "no", "192.0.2.1")); !errors.Is(err, CallbackDenied) {
 		t.Fatalf("403 from the callback: %v", err)
 	}
-	if err := g.AuthorizePublish(ctx, publishReq("live", "broken", "192.0.2.1")); !errors.Is(err, CallbackDenied) {
+	if _, err := g.AuthorizePublish(ctx, publishReq("live", "broken", "192.0.2.1")); !errors.Is(err, CallbackDenied) {
 		t.Fatalf("500 from the callback: %v", err)
 	}
 	start := time.Now()
-	if err := g.AuthorizePublish(ctx, publishReq("live", "slow", "192.0.2.1")); !errors.Is(err, CallbackFailed) {
+	if _, err := g.AuthorizePublish(ctx, publishReq("live", "slow", "192.0.2.1")); !errors.Is(err, CallbackFailed) {
 		t.Fatalf("callback timeout: %v", err)
 	}
 	if d := time.Since(start); d > 250*time.Millisecond {
@@ -148,7 +148,7 @@ func TestPublishCallback(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := g.AuthorizePublish(cancelled, publishReq("live", "ok", "192.0.2.1")); !errors.Is(err, CallbackFailed) {
+	if _, err := g.AuthorizePublish(cancelled, publishReq("live", "ok", "192.0.2.1")); !errors.Is(err, CallbackFailed) {
 		t.Fatalf("publisher gone: %v", err)
 	}
 
@@ -156,13 +156,13 @@ func TestPublishCallback(t *testing.T) {
 	mu.Lock()
 	seen = nil
 	mu.Unlock()
-	if err := g.AuthorizePublish(ctx, publishReq("mixed", "cam?key=abc", "")); err != nil {
+	if _, err := g.AuthorizePublish(ctx, publishReq("mixed", "cam?key=abc", "")); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.AuthorizePublish(ctx, publishReq("mixed", "ok?key=wrong", "")); err != nil {
+	if _, err := g.AuthorizePublish(ctx, publishReq("mixed", "ok?key=wrong", "")); err != nil {
 		t.Fatalf("callback should have allowed: %v", err)
 	}
-	err := g.AuthorizePublish(ctx, publishReq("mixed", "no?key=wrong", ""))
+	_, err := g.AuthorizePublish(ctx, publishReq("mixed", "no?key=wrong", ""))
 	if ReasonOf(err) != CallbackDenied || !strings.Contains(err.Error(), string(KeyInvalid)) {
 		t.Fatalf("both refused: %v; want the callback's reason and the key's failure in the text", err)
 	}
@@ -187,7 +187,7 @@ func TestPublishIP(t *testing.T) {
 		{"x?key=no", "192.0.2.9", KeyInvalid},
 	}
 	for _, c := range cases {
-		err := g.AuthorizePublish(context.Background(), publishReq("live", c.stream, c.client))
+		_, err := g.AuthorizePublish(context.Background(), publishReq("live", c.stream, c.client))
 		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
 			t.Errorf("%s from %q: %v, want %v", c.stream, c.client, err, c.want)
 		}
@@ -206,9 +206,43 @@ func TestPublishReason(t *testing.T) {
 		"cam1?md5=x&expires=2000000000":   TokenMalformed,
 		"cam1?key=abd&expires=2000000000": TokenMalformed,
 	} {
-		err := g.AuthorizePublish(context.Background(), publishReq("live", stream, ""))
+		_, err := g.AuthorizePublish(context.Background(), publishReq("live", stream, ""))
 		if ReasonOf(err) != want {
 			t.Errorf("%s: %v, want %s", stream, err, want)
 		}
+	}
+}
+
+// The identity tells the publisher that left a stream from another one:
+// the same credential is the same identity, whoever holds it; an open app
+// knows its publishers by address.
+func TestPublishIdentity(t *testing.T) {
+	g := newGuard(t, Config{Publish: []PublishRule{
+		{App: "live", Keys: []string{"abc", "def"}},
+		{App: "ip", IP: &IPRule{Allow: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}},
+	}}, nil)
+	id := func(app, stream, client string) PublishIdentity {
+		t.Helper()
+		id, err := g.AuthorizePublish(context.Background(), publishReq(app, stream, client))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	abc := id("live", "cam1?key=abc", "192.0.2.1")
+	if again := id("live", "cam1?key=abc", "198.51.100.7"); again != abc {
+		t.Errorf("same key from elsewhere: %q, then %q", abc, again)
+	}
+	if other := id("live", "cam1?key=def", "192.0.2.1"); other == abc {
+		t.Errorf("another key is the same identity %q", abc)
+	}
+	if strings.Contains(string(abc), "abc") {
+		t.Errorf("identity %q carries the key", abc)
+	}
+	if a, b := id("open", "x", "192.0.2.1"), id("open", "x", "192.0.2.2"); a == b || a != "address:192.0.2.1" {
+		t.Errorf("open app: identities %q and %q", a, b)
+	}
+	if a := id("ip", "x", "192.0.2.1"); a != "address:192.0.2.1" {
+		t.Errorf("app with an address rule only: identity %q", a)
 	}
 }

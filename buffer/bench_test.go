@@ -56,3 +56,18 @@ func BenchmarkCursorRead(b *testing.B) {
 		bufs, _ = c.Next(bufs[:0])
 	}
 }
+
+// BenchmarkAppendWithinBudget is BenchmarkAppend with the window counted
+// in a Budget shared with others, as a server's streams are, and full, so
+// that every append also trims to the latest keyframe.
+func BenchmarkAppendWithinBudget(b *testing.B) {
+	budget := NewBudget(1 << 20)
+	NewRing(Config{Budget: budget}) // another stream: the share is half
+	r := NewRing(Config{MaxBytes: 1 << 20, Budget: budget})
+	tag := make([]byte, 4<<10)
+	r.Append(key(0, "k"))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i), Keyframe: i%60 == 0, Bytes: tag})
+	}
+}

@@ -21,6 +21,9 @@ type Config struct {
 	// DropSlow ends a viewer that falls out of the window instead of
 	// moving it to the newest keyframe.
 	DropSlow bool
+	// Budget, if set, bounds this window together with the other rings'
+	// that share it.
+	Budget *Budget
 }
 
 const (
@@ -80,6 +83,9 @@ func NewRing(cfg Config) *Ring {
 	}
 	r := &Ring{cfg: cfg, slots: make([]Packet, 64)}
 	r.changed.L = &r.mu
+	if cfg.Budget != nil {
+		cfg.Budget.rings.Add(1)
+	}
 	return r
 }
 
@@ -96,6 +102,7 @@ func (r *Ring) Append(p Packet) {
 	}
 	r.slots[r.next&r.mask()] = p
 	r.bytes += p.size()
+	r.cfg.Budget.add(p.size())
 	r.seen |= trackOf(p.Type)
 	if p.Config {
 		r.config[configIndex(p.Type)] = p
@@ -111,10 +118,16 @@ func (r *Ring) Append(p Packet) {
 	r.changed.Broadcast()
 }
 
-// Close ends the stream: cursors deliver what is pending, then io.EOF.
+// Close ends the stream: cursors deliver what is pending, then io.EOF. Its
+// bytes no longer count against the Budget: the cursors let go of them in
+// a moment.
 func (r *Ring) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !r.closed && r.cfg.Budget != nil {
+		r.cfg.Budget.add(-r.bytes)
+		r.cfg.Budget.rings.Add(-1)
+	}
 	r.closed = true
 	r.changed.Broadcast()
 }
@@ -155,7 +168,9 @@ func (r *Ring) grow() {
 // trim drops the oldest packets while the window is over its bounds. Bytes
 // and slots count always. Packets before the point where a new viewer would
 // start are kept only for open cursors that may still need them, and only
-// for MaxDuration.
+// for MaxDuration. While the Budget is over, the window keeps no more than
+// from its latest keyframe, and no more than its share of the Budget even
+// of that (the newest packet stays).
 func (r *Ring) trim() {
 	for r.first < r.next {
 		oldest := &r.slots[r.first&r.mask()]
@@ -164,10 +179,14 @@ func (r *Ring) trim() {
 			newest := r.slots[(r.next-1)&r.mask()].Timestamp
 			over = r.cursors == 0 || time.Duration(newest-oldest.Timestamp)*time.Millisecond > r.cfg.MaxDuration
 		}
+		if !over && r.first+1 < r.next && r.cfg.Budget.Full() {
+			over = r.hasKey && r.first < r.keySeq || int64(r.bytes) > r.cfg.Budget.share()
+		}
 		if !over {
 			return
 		}
 		r.bytes -= oldest.size()
+		r.cfg.Budget.add(-oldest.size())
 		*oldest = Packet{} // let the bytes go
 		r.first++
 		if r.hasKey && r.keySeq < r.first {

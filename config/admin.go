@@ -4,9 +4,12 @@ import "errors"
 
 // Admin is the operators' listener: metrics and the stats API.
 type Admin struct {
-	Listen            string `yaml:"listen"`
-	Token             string `yaml:"token"`
-	MetricsMaxStreams int    `yaml:"metrics_max_streams"`
+	Listen string `yaml:"listen"`
+	Token  string `yaml:"token"`
+	// Hosts are the names, beside the listen address's host, localhost
+	// and IP addresses, that requests may give in Host.
+	Hosts             []string `yaml:"hosts"`
+	MetricsMaxStreams int      `yaml:"metrics_max_streams"`
 	// AccessLog writes one line per finished viewer session.
 	AccessLog bool `yaml:"access_log"`
 }
@@ -18,5 +21,5 @@ func (a Admin) check() error {
 	if a.Token != "" && len(a.Token) < 16 {
 		return errors.New("admin.token: use at least 16 characters")
 	}
-	return nil
+	return a.checkHosts()
 }

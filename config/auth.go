@@ -113,11 +113,10 @@ func (a Access) check() error {
 	if err != nil {
 		return err
 	}
-	g, err := auth.New(c)
-	if err != nil {
+	if _, err := auth.NewPolicy(c); err != nil {
 		return fmt.Errorf("access: %w", err)
 	}
-	return g.Close()
+	return nil
 }
 
 func (p AccessPlay) scope(key string) (auth.Scope, error) {

@@ -30,18 +30,22 @@ type Config struct {
 	HTTPListen string `yaml:"http_listen"`
 	// HTTPSListen serves the same routes over TLS: HTTP/1.1 and HTTP/2
 	// on TCP, HTTP/3 on UDP at the same port. Empty: none.
-	HTTPSListen string       `yaml:"https_listen"`
-	TLS         TLS          `yaml:"tls"`
-	LogLevel    string       `yaml:"log_level"`
-	Window      Window       `yaml:"window"`
-	Publish     Publish      `yaml:"publish"`
-	Viewers     Viewers      `yaml:"viewers"`
-	Upstream    Upstream     `yaml:"upstream"`
-	Pulls       []StaticPull `yaml:"pulls"`
-	Admin       Admin        `yaml:"admin"`
-	Access      Access       `yaml:"access"`
-	VOD         VOD          `yaml:"vod"`
-	Player      Player       `yaml:"player"`
+	HTTPSListen string `yaml:"https_listen"`
+	TLS         TLS    `yaml:"tls"`
+	// HTTPTimeouts apply to every HTTP listener.
+	HTTPTimeouts HTTPTimeouts `yaml:"http_timeouts"`
+	CORS         CORS         `yaml:"cors"`
+	LogLevel     string       `yaml:"log_level"`
+	Window       Window       `yaml:"window"`
+	Publish      Publish      `yaml:"publish"`
+	Viewers      Viewers      `yaml:"viewers"`
+	Limits       Limits       `yaml:"limits"`
+	Upstream     Upstream     `yaml:"upstream"`
+	Pulls        []StaticPull `yaml:"pulls"`
+	Admin        Admin        `yaml:"admin"`
+	Access       Access       `yaml:"access"`
+	VOD          VOD          `yaml:"vod"`
+	Player       Player       `yaml:"player"`
 }
 
 type Window struct {
@@ -55,6 +59,7 @@ type Publish struct {
 	Takeover         bool          `yaml:"takeover"`
 	MaxTimestampJump time.Duration `yaml:"max_timestamp_jump"`
 	MaxMessageSize   ByteSize      `yaml:"max_message_size"`
+	MaxCommandSize   ByteSize      `yaml:"max_command_size"`
 }
 
 type Viewers struct {
@@ -122,6 +127,8 @@ func (c Config) Check() error {
 		return errors.New("publish.max_timestamp_jump: must be positive, e.g. 3s")
 	case c.Publish.MaxMessageSize < 64<<10 || c.Publish.MaxMessageSize > 1<<24-1:
 		return errors.New("publish.max_message_size: must be between 64KiB and 16MiB-1")
+	case c.Publish.MaxCommandSize < 4<<10 || c.Publish.MaxCommandSize > c.Publish.MaxMessageSize:
+		return errors.New("publish.max_command_size: must be between 4KiB and publish.max_message_size")
 	case c.Viewers.WriteTimeout <= 0:
 		return errors.New("viewers.write_timeout: must be positive, e.g. 15s")
 	case c.Viewers.Coalesce < 0 || c.Viewers.Coalesce > time.Second:
@@ -140,7 +147,16 @@ func (c Config) Check() error {
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
 	}
+	if err := c.checkLimits(); err != nil {
+		return err
+	}
 	if err := c.checkTLS(); err != nil {
+		return err
+	}
+	if err := c.HTTPTimeouts.check(); err != nil {
+		return err
+	}
+	if err := c.CORS.check(); err != nil {
 		return err
 	}
 	if err := c.Admin.check(); err != nil {

@@ -37,6 +37,44 @@ const (
 // value cannot loop forever.
 const maxAMF0Depth = 64
 
+// AMF0Limits is a budget for decoding AMF0 from outside. Every decoded value
+// costs memory well beyond its bytes on the wire (a one-byte null is a
+// 16-byte interface in its array, a three-byte empty property 32 bytes), so
+// the number of values is what bounds the memory a message can make the
+// decoder take, whatever its length.
+type AMF0Limits struct {
+	// MaxBytes refuses a longer input before anything is decoded.
+	// 0: any length.
+	MaxBytes int
+	// MaxValues bounds the values decoded in all: each container and each
+	// value in it counts one. 0: DefaultAMF0Limits.MaxValues.
+	MaxValues int
+	// MaxDepth bounds the nesting of objects and arrays; at most 64.
+	// 0: 64.
+	MaxDepth int
+}
+
+// DefaultAMF0Limits is the budget of [DecodeAMF0], [ReadAMF0] and
+// [ParseScript]: room for the keyframe index of a long stored file (two
+// arrays of up to 2^17 numbers), and at most some 25 MiB of decoded values
+// whatever the input.
+var DefaultAMF0Limits = AMF0Limits{MaxValues: 1 << 19, MaxDepth: maxAMF0Depth}
+
+// decoder returns a decoder of b within the budget, or an error when b is
+// longer than MaxBytes.
+func (l AMF0Limits) decoder(b []byte) (amf0Decoder, error) {
+	if l.MaxBytes > 0 && len(b) > l.MaxBytes {
+		return amf0Decoder{}, fmt.Errorf("flv: amf0 of %d bytes, over the limit of %d: %w", len(b), l.MaxBytes, ErrTooLarge)
+	}
+	if l.MaxValues <= 0 {
+		l.MaxValues = DefaultAMF0Limits.MaxValues
+	}
+	if l.MaxDepth <= 0 || l.MaxDepth > maxAMF0Depth {
+		l.MaxDepth = maxAMF0Depth
+	}
+	return amf0Decoder{b: b, valuesLeft: l.MaxValues, maxDepth: l.MaxDepth}, nil
+}
+
 // Property is one key and value of an Object or ECMAArray.
 type Property struct {
 	Key   string
@@ -93,17 +131,28 @@ func getProperty(props []Property, key string) (any, bool) {
 // runs to the end of b without its end marker, as some encoders write it,
 // is accepted. References, movie clips, record sets and AMF3 (AVM+) values
 // are an error.
+//
+// It decodes within DefaultAMF0Limits.
 func ReadAMF0(b []byte) (v any, n int, err error) {
-	d := amf0Decoder{b: b}
+	d, _ := DefaultAMF0Limits.decoder(b) // no byte limit: no error
 	if v, err = d.next(); err != nil {
 		return nil, 0, fmt.Errorf("flv: %w", err)
 	}
 	return v, d.off, nil
 }
 
-// DecodeAMF0 decodes all the values in b.
+// DecodeAMF0 decodes all the values in b, within DefaultAMF0Limits.
 func DecodeAMF0(b []byte) ([]any, error) {
-	d := amf0Decoder{b: b}
+	return DefaultAMF0Limits.Decode(b)
+}
+
+// Decode decodes all the values in b within the budget l; beyond it the
+// error wraps ErrTooLarge (ErrInvalid for nesting too deep).
+func (l AMF0Limits) Decode(b []byte) ([]any, error) {
+	d, err := l.decoder(b)
+	if err != nil {
+		return nil, err
+	}
 	var vals []any
 	for d.off < len(b) {
 		v, err := d.next()
@@ -116,8 +165,10 @@ func DecodeAMF0(b []byte) ([]any, error) {
 }
 
 type amf0Decoder struct {
-	b   []byte
-	off int
+	b          []byte
+	off        int
+	valuesLeft int
+	maxDepth   int
 }
 
 func (d *amf0Decoder) take(n int) ([]byte, error) {
@@ -200,6 +251,10 @@ func (d *amf0Decoder) next() (any, error) {
 
 // value decodes one value; depth is the number of containers around it.
 func (d *amf0Decoder) value(depth int) (any, error) {
+	if d.valuesLeft <= 0 {
+		return nil, fmt.Errorf("more values than the budget: %w", ErrTooLarge)
+	}
+	d.valuesLeft--
 	marker, err := d.u8()
 	if err != nil {
 		return nil, err
@@ -261,8 +316,8 @@ func (d *amf0Decoder) value(depth int) (any, error) {
 // properties decodes the properties of an object or ECMA array up to and
 // including the end marker.
 func (d *amf0Decoder) properties(depth int) ([]Property, error) {
-	if depth >= maxAMF0Depth {
-		return nil, fmt.Errorf("nested deeper than %d: %w", maxAMF0Depth, ErrInvalid)
+	if depth >= d.maxDepth {
+		return nil, fmt.Errorf("nested deeper than %d: %w", d.maxDepth, ErrInvalid)
 	}
 	props := []Property{}
 	for d.off < len(d.b) {
@@ -288,8 +343,8 @@ func (d *amf0Decoder) properties(depth int) ([]Property, error) {
 }
 
 func (d *amf0Decoder) strictArray(depth int) (StrictArray, error) {
-	if depth >= maxAMF0Depth {
-		return nil, fmt.Errorf("nested deeper than %d: %w", maxAMF0Depth, ErrInvalid)
+	if depth >= d.maxDepth {
+		return nil, fmt.Errorf("nested deeper than %d: %w", d.maxDepth, ErrInvalid)
 	}
 	count, err := d.u32()
 	if err != nil {
@@ -299,6 +354,10 @@ func (d *amf0Decoder) strictArray(depth int) (StrictArray, error) {
 	// is a lie; checking it here fails fast without decoding anything.
 	if int64(count) > int64(len(d.b)-d.off) {
 		return nil, io.ErrUnexpectedEOF
+	}
+	// Likewise a count over the budget fails before the array grows.
+	if int64(count) > int64(d.valuesLeft) {
+		return nil, fmt.Errorf("strict array of %d values, over the budget: %w", count, ErrTooLarge)
 	}
 	arr := StrictArray{}
 	for range count {

@@ -24,6 +24,7 @@ func FuzzAMF0(f *testing.F) {
 		if n := heapAllocated(func() { vals, err = DecodeAMF0(b) }); n > 64*uint64(len(b))+64<<10 {
 			t.Fatalf("decoding %d bytes allocated %d", len(b), n)
 		}
+		checkSmallBudget(t, b, vals, err)
 		if err != nil {
 			return
 		}
@@ -42,6 +43,68 @@ func FuzzAMF0(f *testing.F) {
 			t.Fatalf("encoding is not stable:\n% x\n% x", enc, enc2)
 		}
 	})
+}
+
+// smallBudget is a budget like an RTMP command's, scaled down so that the
+// fuzzer reaches its edges.
+var smallBudget = AMF0Limits{MaxBytes: 4096, MaxValues: 64, MaxDepth: 4}
+
+// checkSmallBudget decodes b within smallBudget: whatever b holds, that
+// costs a bounded amount of memory, and it decodes exactly what the default
+// budget decoded (vals, err) when that fits the small one.
+func checkSmallBudget(t *testing.T, b []byte, vals []any, err error) {
+	var small []any
+	var smallErr error
+	// A value costs at most some 200 bytes with its container's growth;
+	// strings at most the input's bytes.
+	if n := heapAllocated(func() { small, smallErr = smallBudget.Decode(b) }); n > 64*200+2*4096 {
+		t.Fatalf("decoding %d bytes within %+v allocated %d", len(b), smallBudget, n)
+	}
+	count, depth := 0, 0
+	for _, v := range vals {
+		c, d := amf0Shape(v)
+		count, depth = count+c, max(depth, d)
+	}
+	fits := err == nil && len(b) <= smallBudget.MaxBytes && count <= smallBudget.MaxValues && depth <= smallBudget.MaxDepth
+	switch {
+	case fits && (smallErr != nil || !valuesEqual(vals, small)):
+		t.Fatalf("%d values %d deep fit %+v but decoded to %#v, %v", count, depth, smallBudget, small, smallErr)
+	case !fits && smallErr == nil:
+		c, d := 0, 0
+		for _, v := range small {
+			cv, dv := amf0Shape(v)
+			c, d = c+cv, max(d, dv)
+		}
+		if len(b) > smallBudget.MaxBytes || c > smallBudget.MaxValues || d > smallBudget.MaxDepth {
+			t.Fatalf("%d bytes, %d values %d deep decoded within %+v", len(b), c, d, smallBudget)
+		}
+	}
+}
+
+// amf0Shape counts the values in v, containers included, and the depth of
+// its containers.
+func amf0Shape(v any) (count, depth int) {
+	var members []any
+	switch v := v.(type) {
+	case Object:
+		for _, p := range v {
+			members = append(members, p.Value)
+		}
+	case ECMAArray:
+		for _, p := range v {
+			members = append(members, p.Value)
+		}
+	case StrictArray:
+		members = v
+	default:
+		return 1, 0
+	}
+	count, inner := 1, 0
+	for _, m := range members {
+		c, d := amf0Shape(m)
+		count, inner = count+c, max(inner, d)
+	}
+	return count, inner + 1
 }
 
 func FuzzReader(f *testing.F) {

@@ -24,8 +24,18 @@ func TrimSetDataFrame(data []byte) []byte {
 // When a value after the name fails to decode, ParseScript returns the name
 // and the values before the bad one along with the error, so that a caller
 // that only needs the name can still recognise the tag.
+//
+// It decodes within DefaultAMF0Limits.
 func ParseScript(data []byte) (name string, values []any, err error) {
-	d := amf0Decoder{b: TrimSetDataFrame(data)}
+	return DefaultAMF0Limits.ParseScript(data)
+}
+
+// ParseScript is [ParseScript] within the budget l.
+func (l AMF0Limits) ParseScript(data []byte) (name string, values []any, err error) {
+	d, err := l.decoder(TrimSetDataFrame(data))
+	if err != nil {
+		return "", nil, err
+	}
 	v, err := d.next()
 	if err != nil {
 		return "", nil, fmt.Errorf("flv: script name: %w", err)

@@ -1,7 +1,8 @@
 // Package relay is the stream hub: streams by app and name, one publisher
 // each, any number of viewers; publishers that leave and come back within a
-// grace period; timestamps that viewers can always play; and pulls of
-// streams from origins over HTTP-FLV.
+// grace period; timestamps that viewers can always play, also across a
+// change of source; and pulls of streams from origins over HTTP-FLV, with
+// failover and origin health.
 //
 // # Names
 //

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,12 @@ type Config struct {
 	// MaxTimestampJump is the largest forward step of publisher timestamps
 	// passed through as it is; a larger one is smoothed. Default 3 s.
 	MaxTimestampJump time.Duration
-	Logger           *slog.Logger
+	// Limits over all streams; beyond them new work is refused with
+	// ErrAtCapacity. 0: none.
+	MaxStreams    int   // streams: published, pulled, or in their grace period
+	MaxPublishers int   // streams with a publisher (or a pull) feeding them now
+	MaxWindow     int64 // bytes of all windows together (buffer.Budget)
+	Logger        *slog.Logger
 }
 
 const (
@@ -39,6 +45,11 @@ var (
 	ErrReplaced = errors.New("publisher replaced by a newer one")
 	// ErrHubClosed refuses work after Close.
 	ErrHubClosed = errors.New("relay closed")
+	// ErrAtCapacity refuses a publisher beyond a limit of Config.
+	ErrAtCapacity = errors.New("server at capacity")
+	// ErrStreamHeld refuses a publisher other than the one that left a
+	// stream, while the stream's viewers wait for that one to come back.
+	ErrStreamHeld = errors.New("stream is held for its publisher until its grace period ends")
 )
 
 // Hub holds the live streams of a server by app and name.
@@ -46,9 +57,12 @@ type Hub struct {
 	cfg Config
 	now func() time.Time
 
-	mu      sync.Mutex
-	streams map[streamKey]*Stream
-	closed  bool
+	budget *buffer.Budget // nil without MaxWindow
+
+	mu         sync.Mutex
+	streams    map[streamKey]*Stream
+	publishers int // streams with a publisher now
+	closed     bool
 }
 
 type streamKey struct{ app, name string }
@@ -64,7 +78,37 @@ func NewHub(cfg Config) *Hub {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Hub{cfg: cfg, now: time.Now, streams: make(map[streamKey]*Stream)}
+	h := &Hub{cfg: cfg, now: time.Now, streams: make(map[streamKey]*Stream)}
+	if cfg.MaxWindow > 0 {
+		h.budget = buffer.NewBudget(cfg.MaxWindow)
+		h.cfg.Window.Budget = h.budget
+	}
+	return h
+}
+
+// WindowBytes is the bytes of every stream's window together.
+func (h *Hub) WindowBytes() int64 { return h.budget.Used() }
+
+// Room reports, with ErrAtCapacity, why a new stream would be refused now;
+// nil if it would not.
+func (h *Hub) Room() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.roomLocked(true)
+}
+
+// roomLocked checks the limits for one more publisher, and one more stream
+// if newStream.
+func (h *Hub) roomLocked(newStream bool) error {
+	switch {
+	case newStream && h.cfg.MaxStreams > 0 && len(h.streams) >= h.cfg.MaxStreams:
+		return fmt.Errorf("%w: %d streams (limits.streams)", ErrAtCapacity, h.cfg.MaxStreams)
+	case h.cfg.MaxPublishers > 0 && h.publishers >= h.cfg.MaxPublishers:
+		return fmt.Errorf("%w: %d publishers (limits.publishers)", ErrAtCapacity, h.cfg.MaxPublishers)
+	case newStream && h.budget.Crowded():
+		return fmt.Errorf("%w: windows hold 90%% of %d bytes (limits.window_bytes)", ErrAtCapacity, h.budget.Max())
+	}
+	return nil
 }
 
 // Stream is one live stream: its window and its current publisher, if any.
@@ -76,6 +120,7 @@ type Stream struct {
 	current atomic.Pointer[Publisher]
 	grace   *time.Timer // guarded by hub.mu; set while the stream has no publisher
 	graceID int         // guarded by hub.mu; tells a stale timer from the current one
+	owner   string      // guarded by hub.mu; identity of the latest publisher
 
 	viewers atomic.Int64
 
@@ -98,12 +143,24 @@ func (h *Hub) Lookup(app, name string) *Stream {
 	return h.streams[streamKey{app, name}]
 }
 
-// Publish makes the caller the publisher of app/name. kick is called, at most
-// once and from another goroutine, when the publisher must go: replaced by a
-// takeover or the hub closing. The caller must Close the publisher when it
-// leaves. A name outside CheckName's rules is refused with ErrBadName: no
-// stream in a hub has one.
+// Publish makes the caller the publisher of app/name, as the server's own
+// publisher (a pull, the demo): PublishAs with no identity.
 func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
+	return h.PublishAs(app, name, "", kick)
+}
+
+// PublishAs makes the caller the publisher of app/name. kick is called, at
+// most once and from another goroutine, when the publisher must go:
+// replaced by a takeover or the hub closing. The caller must Close the
+// publisher when it leaves. A name outside CheckName's rules is refused
+// with ErrBadName: no stream in a hub has one.
+//
+// owner is who the publisher is (for RTMP, what its credentials proved).
+// Only the same owner may continue a stream whose viewers wait for their
+// publisher in its grace period, or take a live one over: anyone else would
+// continue their responses with another picture. Others get ErrStreamHeld
+// until the grace period ends (ErrStreamBusy while the stream is live).
+func (h *Hub) PublishAs(app, name, owner string, kick func()) (*Publisher, error) {
 	if err := CheckName(app, name); err != nil {
 		return nil, err
 	}
@@ -114,14 +171,28 @@ func (h *Hub) Publish(app, name string, kick func()) (*Publisher, error) {
 	}
 	key := streamKey{app, name}
 	s := h.streams[key]
+	// A stream is made only with room for it and its publisher; one that
+	// exists needs room for its publisher when it has none.
+	if err := h.roomLocked(s == nil); err != nil && (s == nil || s.current.Load() == nil) {
+		h.mu.Unlock()
+		return nil, err
+	}
 	if s == nil {
 		s = h.newStream(app, name)
+		s.owner = owner
 		h.streams[key] = s
 	}
 	old := s.current.Load()
-	if old != nil && !h.cfg.Takeover {
+	switch {
+	case old != nil && (!h.cfg.Takeover || s.owner != owner):
 		h.mu.Unlock()
 		return nil, ErrStreamBusy
+	case s.owner != owner:
+		h.mu.Unlock()
+		return nil, ErrStreamHeld
+	}
+	if old == nil {
+		h.publishers++
 	}
 	if s.grace != nil {
 		s.grace.Stop()
@@ -160,6 +231,7 @@ func (h *Hub) Close() {
 			kicks = append(kicks, p)
 		}
 	}
+	h.publishers = 0
 	h.mu.Unlock()
 	for _, p := range kicks {
 		p.kick()
@@ -187,6 +259,7 @@ func (s *Stream) unpublish(p *Publisher) {
 	if !s.current.CompareAndSwap(p, nil) {
 		return // already replaced, or the hub is closing
 	}
+	h.publishers--
 	s.graceID++
 	id := s.graceID
 	s.grace = time.AfterFunc(h.cfg.Grace, func() { s.expire(id) })
@@ -226,6 +299,7 @@ func (s *Stream) end(p *Publisher) {
 		h.mu.Unlock()
 		return
 	}
+	h.publishers--
 	s.endLocked()
 	h.mu.Unlock()
 	s.finish()

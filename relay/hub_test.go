@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -291,5 +292,129 @@ func TestUnchangedConfigurationFromTheSameSourceIsNotResent(t *testing.T) {
 	tags, _ := viewerTags(t, cur)
 	if len(tags) != 1 || tags[0].Data[1] != 1 {
 		t.Fatalf("got %d tags, want only the keyframe", len(tags))
+	}
+}
+
+// While viewers wait for a stream's publisher, only that publisher may
+// come back; another is refused until the grace period ends, and may then
+// start the stream anew. A takeover, too, is for the same publisher only.
+func TestGraceHeldForTheSamePublisher(t *testing.T) {
+	h := NewHub(Config{Grace: 300 * time.Millisecond, Takeover: true})
+	defer h.Close()
+	p, err := h.PublishAs("live", "a", "key:1", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishStart(t, p, 0)
+	cur := h.Lookup("live", "a").Join(buffer.AllTracks).Cursor
+	viewerTags(t, cur)
+	if _, err := h.PublishAs("live", "a", "key:2", func() {}); !errors.Is(err, ErrStreamBusy) {
+		t.Fatalf("takeover by another publisher: %v, want ErrStreamBusy", err)
+	}
+	p.Close()
+	for _, other := range []string{"key:2", ""} {
+		if _, err := h.PublishAs("live", "a", other, func() {}); !errors.Is(err, ErrStreamHeld) {
+			t.Fatalf("%q in the grace period of key:1: %v, want ErrStreamHeld", other, err)
+		}
+	}
+	var kicked atomic.Bool
+	back, err := h.PublishAs("live", "a", "key:1", func() { kicked.Store(true) })
+	if err != nil {
+		t.Fatalf("the same publisher back within grace: %v", err)
+	}
+	again, err := h.PublishAs("live", "a", "key:1", func() {})
+	if err != nil || !kicked.Load() {
+		t.Fatalf("takeover by the same publisher: %v, first kicked %v", err, kicked.Load())
+	}
+	again.Close()
+	back.Close()
+
+	// Once the grace period is over the stream is gone, and anyone may
+	// start it anew.
+	deadline := time.Now().Add(10 * time.Second)
+	for h.Lookup("live", "a") != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("stream still there 10 s after its grace period")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, ended := viewerTags(t, cur); !ended {
+		t.Fatal("viewer not ended after the grace period")
+	}
+	p2, err := h.PublishAs("live", "a", "key:2", func() {})
+	if err != nil {
+		t.Fatalf("another publisher after the grace period: %v", err)
+	}
+	p2.Close()
+}
+
+// Beyond the hub's limits new streams and publishers are refused with
+// ErrAtCapacity, and room comes back as they leave.
+func TestHubLimits(t *testing.T) {
+	h := NewHub(Config{MaxStreams: 2, MaxPublishers: 1, Grace: time.Minute})
+	defer h.Close()
+	a, err := h.Publish("live", "a", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Publish("live", "b", func() {}); !errors.Is(err, ErrAtCapacity) || !strings.Contains(err.Error(), "limits.publishers") {
+		t.Fatalf("a second publisher: %v, want refused by limits.publishers", err)
+	}
+	if h.Lookup("live", "b") != nil {
+		t.Fatal("a refused publisher left a stream behind")
+	}
+	a.Close() // a waits in its grace period: still a stream, no publisher
+	b, err := h.Publish("live", "b", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := h.Publish("live", "c", func() {}); !errors.Is(err, ErrAtCapacity) || !strings.Contains(err.Error(), "limits.streams") {
+		t.Fatalf("a third stream: %v, want refused by limits.streams", err)
+	}
+	if err := h.Room(); !errors.Is(err, ErrAtCapacity) {
+		t.Fatalf("Room with 2 of 2 streams: %v", err)
+	}
+	if _, err := h.Publish("live", "a", func() {}); err != nil {
+		t.Fatalf("back in its grace period: %v", err)
+	}
+}
+
+// Past limits.window_bytes every window trims itself to its share, and new
+// streams are refused until the windows shrink.
+func TestHubWindowLimit(t *testing.T) {
+	const limit = 1 << 20
+	h := NewHub(Config{MaxWindow: limit})
+	defer h.Close()
+	garbage := append([]byte{0x27, 1, 0, 0, 0}, make([]byte, 64<<10)...) // inter frames, never a keyframe
+	var pubs []*Publisher
+	for _, name := range []string{"a", "b", "c"} {
+		p, err := h.Publish("live", name, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubs = append(pubs, p)
+	}
+	for i := range 100 {
+		for _, p := range pubs {
+			mustWrite(t, p, flv.TagVideo, uint32(i*40), garbage)
+		}
+		if n := h.WindowBytes(); n > limit+3*int64(len(garbage)+64) {
+			t.Fatalf("windows hold %d bytes, limit %d", n, limit)
+		}
+	}
+	if _, err := h.Publish("live", "d", func() {}); !errors.Is(err, ErrAtCapacity) || !strings.Contains(err.Error(), "limits.window_bytes") {
+		t.Fatalf("a new stream past the window limit: %v", err)
+	}
+	for _, p := range pubs {
+		p.End()
+	}
+	if n := h.WindowBytes(); n != 0 {
+		t.Fatalf("ended streams still count %d bytes", n)
+	}
+	if p, err := h.Publish("live", "d", func() {}); err != nil {
+		t.Fatalf("a new stream once the others ended: %v", err)
+	} else {
+		p.Close()
 	}
 }

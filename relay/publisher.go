@@ -9,6 +9,11 @@ import (
 	"github.com/flvedge/flvedge/flv"
 )
 
+// scriptBudget bounds the decoding of a script tag from a publisher or an
+// origin: a live stream's onMetaData holds a few dozen values; a keyframe
+// index of thousands has no use on a live stream.
+var scriptBudget = flv.AMF0Limits{MaxValues: 1 << 14, MaxDepth: 16}
+
 // Publisher feeds one stream. It is used by one goroutine (the publisher's
 // connection); Close may come from anywhere.
 type Publisher struct {
@@ -53,7 +58,7 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 		pkt.Config = audio.SequenceHeader
 		track = 0
 	case flv.TagScript:
-		name, values, err := flv.ParseScript(t.Data)
+		name, values, err := scriptBudget.ParseScript(t.Data)
 		if err != nil && len(values) == 0 {
 			return fmt.Errorf("script tag: %w", err)
 		}
@@ -94,7 +99,11 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 		// jump back.
 		pkt.Timestamp = s.timeline.current()
 	default:
-		pkt.Timestamp = s.timeline.next(track, t.Timestamp)
+		ts, keep := s.timeline.next(track, t.Timestamp)
+		if !keep {
+			return nil // sound of the past in a new source's burst
+		}
+		pkt.Timestamp = ts
 	}
 	s.meter.count(s.hub.now(), t, pkt.Timestamp, video, audio)
 	if pkt.ByTracks != nil {

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -82,6 +83,7 @@ type Puller struct {
 	// refusals logs what origins say in their error bodies, at a bounded
 	// rate per origin.
 	refusals *ratelog.Logger
+	health   *originHealth
 
 	mu    sync.Mutex
 	pulls map[streamKey]*pull
@@ -121,8 +123,10 @@ func NewPuller(hub *Hub, cfg PullConfig) *Puller {
 	client.CheckRedirect = refuseRedirect
 	cfg.Client = &client
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull),
+	p := &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull),
 		refusals: ratelog.New(hub.cfg.Logger, refusalLogEvery, refusalLogBurst)}
+	p.health = newOriginHealth(p, hub.cfg.Logger)
+	return p
 }
 
 // An origin that refuses again and again is logged once in a while.
@@ -219,6 +223,10 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 			p.mu.Unlock()
 			return nil, &UpstreamError{http.StatusNotFound, "stream not found"}
 		}
+		if err := p.hub.Room(); err != nil {
+			p.mu.Unlock()
+			return nil, capacityError(err)
+		}
 		pl = &pull{
 			key:   key,
 			urls:  func() []string { return streamURLs(p.cfg.Origins(app), app, name) },
@@ -248,6 +256,12 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 	case <-ctx.Done():
 		return nil, &UpstreamError{499, "viewer went away"}
 	}
+}
+
+// capacityError is a viewer's answer when the hub has no room for the
+// stream it asked for.
+func capacityError(err error) *UpstreamError {
+	return &UpstreamError{http.StatusServiceUnavailable, err.Error()}
 }
 
 // Keep pulls url into app/name from now until Close, whether watched or not,
@@ -386,38 +400,99 @@ func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl
 	}
 }
 
-// tryOrigins goes through the origins once, in order. An origin that
-// streams is used until it fails; then the next one is tried at once. It
-// reports whether any tag came through, and the last failure.
+// tryOrigins goes through the origins once, healthy ones first, each group
+// in the order of preference. An origin that streams is used until it
+// fails; then the next one is tried at once. It reports whether any tag
+// came through, and why the origins failed (see verdict).
 func (p *Puller) tryOrigins(ctx context.Context, pl *pull, src *source, log *slog.Logger) (streamed bool, err error) {
 	src.setState(stateConnecting)
-	notFound := &UpstreamError{http.StatusNotFound, "stream not found"}
-	var failure error // the last failure other than "not here", which says more
-	for _, url := range pl.urls() {
+	var v verdict
+	for _, url := range p.health.order(pl.urls()) {
 		resp, err := p.get(ctx, pl, url)
-		var ue *UpstreamError
-		switch {
-		case errors.As(err, &ue) && ue.Status == http.StatusNotFound:
-			continue
-		case errors.As(err, &ue) && ue.Status < 500 && src.pub == nil:
-			return streamed, err // the origin's refusal is the viewer's answer
-		case err != nil:
-			log.Info("pull: origin failed", "origin", url, "err", err)
-			failure = err
+		if ctx.Err() != nil {
+			return streamed, ctx.Err()
+		}
+		if err != nil {
+			var ue *UpstreamError
+			errors.As(err, &ue) // every error of get is one
+			if errors.As(err, new(noAnswer)) || ue.Status == http.StatusServiceUnavailable {
+				p.health.failed(url, ue.Error())
+			} else {
+				p.health.ok(url)
+			}
+			if ue.Status < 500 && ue.Status != http.StatusNotFound && src.pub == nil {
+				return streamed, err // the origin's refusal is the viewer's answer
+			}
+			if ue.Status != http.StatusNotFound {
+				log.Info("pull: origin failed", "origin", url, "err", err)
+			}
+			v.add(err)
 			continue
 		}
+		p.health.ok(url)
 		n, serr := p.stream(ctx, pl, src, url, resp.Body)
 		resp.Body.Close()
-		streamed = streamed || n > 0
-		failure = &UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}
-		if ctx.Err() == nil {
-			log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
+		if errors.Is(serr, ErrAtCapacity) {
+			return streamed, capacityError(serr) // no origin would do better
 		}
+		streamed = streamed || n > 0
+		if ctx.Err() != nil {
+			return streamed, ctx.Err()
+		}
+		local := errors.Is(serr, ErrReplaced) || errors.Is(serr, ErrStreamBusy) || errors.Is(serr, ErrHubClosed)
+		if serr != nil && serr != io.EOF && !local {
+			// Cut or stalled, rather than ended: the origin may be gone.
+			// If it is not, the probe finds it back at once.
+			p.health.failed(url, "stream broke: "+serr.Error())
+		}
+		v.add(noAnswer{&UpstreamError{http.StatusBadGateway, "origin stream broke: " + errString(serr)}})
+		log.Info("pull: origin stream ended, failing over", "origin", url, "tags", n, "err", serr)
 	}
-	if failure == nil {
-		return streamed, notFound
+	return streamed, v.err()
+}
+
+// noAnswer marks a failure to get any answer from an origin: unreachable,
+// timed out, or its stream cut.
+type noAnswer struct{ error }
+
+func (e noAnswer) Unwrap() error { return e.error }
+
+// verdict is what a viewer is told when no origin delivered the stream.
+// Where one origin answered, its status passes as it is (a 503 stays a
+// 503). Where several failed, the most informative answer wins, as a CDN
+// would choose it:
+//
+//  1. a refusal (4xx but 404: 401, 403, ...) is final at once; the other
+//     origins are not asked (see tryOrigins);
+//  2. 404 if any origin said the stream is not there: an answer about the
+//     stream beats any about a server's state, and a stream that no
+//     reachable origin has is not found;
+//  3. else the status of the first origin that answered (500, 503, 508
+//     ...), as it is;
+//  4. else no origin answered: the first failure, 502 for an unreachable
+//     origin, 504 for one that did not answer in time.
+type verdict struct {
+	notFound, answered, unanswered error
+}
+
+func (v *verdict) add(err error) {
+	var ue *UpstreamError
+	errors.As(err, &ue)
+	switch {
+	case ue != nil && ue.Status == http.StatusNotFound:
+		v.notFound = cmp.Or(v.notFound, err)
+	case errors.As(err, new(noAnswer)):
+		v.unanswered = cmp.Or(v.unanswered, err)
+	default:
+		v.answered = cmp.Or(v.answered, err)
 	}
-	return streamed, failure
+}
+
+func (v *verdict) err() error {
+	if err := cmp.Or(v.notFound, v.answered, v.unanswered); err != nil {
+		return err
+	}
+	return &UpstreamError{http.StatusNotFound, "stream not found"} // no origin at all
 }
 
 func errString(err error) string {
@@ -441,15 +516,27 @@ func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response,
 		}
 	}
 	req.Header.Set(ViaHeader, strings.Join(pl.via, ","))
+	// The connection serves this one stream and closes with it: kept idle
+	// after a refusal or an end, it would be a second connection to an
+	// origin that serves nothing.
+	req.Close = true
 	resp, err := p.cfg.Client.Do(req)
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			return nil, &UpstreamError{http.StatusGatewayTimeout, "origin timed out"}
+			return nil, noAnswer{&UpstreamError{http.StatusGatewayTimeout, "origin timed out"}}
 		}
-		return nil, &UpstreamError{http.StatusBadGateway, "origin unreachable"}
+		return nil, noAnswer{&UpstreamError{http.StatusBadGateway, "origin unreachable"}}
 	}
 	status := resp.StatusCode
+	if status == http.StatusOK && resp.Header.Get("Accept-Ranges") == "bytes" {
+		// A body that can be read by ranges is a stored file (as file
+		// servers answer, flvedge's VOD too), not a live stream: pulled
+		// as one, it would end and be pulled again, in a loop. Stored
+		// files go through the VOD prefixes (vod.origins).
+		resp.Body.Close()
+		return nil, &UpstreamError{http.StatusNotFound, "a stored file, not a live stream"}
+	}
 	if status == http.StatusOK {
 		return resp, nil
 	}
@@ -462,8 +549,13 @@ func (p *Puller) get(ctx context.Context, pl *pull, url string) (*http.Response,
 		}
 		p.refusals.Warn(req.URL.Host, "pull: origin answered without the stream", args...)
 	}
-	if status/100 != 4 && status != http.StatusLoopDetected {
-		// A redirect, a server error or any other answer: the origin failed.
+	switch {
+	case status >= 500 && status != http.StatusLoopDetected:
+		// A server error passes as it is (see verdict): a 503 says more
+		// than a 502.
+		return nil, &UpstreamError{status, fmt.Sprintf("origin answered %d", status)}
+	case status/100 != 4 && status != http.StatusLoopDetected:
+		// A redirect or any other answer: the origin failed.
 		return nil, &UpstreamError{http.StatusBadGateway, fmt.Sprintf("origin answered %d", status)}
 	}
 	return nil, &UpstreamError{status, refusalText(status)}
@@ -513,11 +605,13 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 		src.pub = pub
 		pl.markReady()
 	}
-	// Tags from the same origin continue the same clock: what was passed
+	// Tags from the same origin continue the same stream: what was passed
 	// on already is skipped, and the timeline goes on untouched. Another
-	// origin has a clock of its own: the timeline restarts after the real
-	// gap.
-	sameClock := src.url == url
+	// origin is a new source, another encoder's stream even where it
+	// carries the same picture: its video starts at its own keyframe, and
+	// the timeline decides from its timestamps whether it is on the old
+	// clock (see sourceSwitch).
+	sameStream := src.url == url
 	c := &src.pub.stream.counters
 	switch src.url {
 	case "":
@@ -544,14 +638,14 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 		if track >= 0 && !decided {
 			decided = true
 			// An origin whose clock went far back restarted its stream.
-			if sameClock && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
-				sameClock = false
+			if sameStream && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
+				sameStream = false
 			}
-			if !sameClock && (src.seen[0] || src.seen[1]) {
+			if !sameStream && (src.seen[0] || src.seen[1]) {
 				src.pub.Restart()
 			}
 		}
-		if track >= 0 && sameClock && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
+		if track >= 0 && sameStream && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
 			continue // sent before the reconnection
 		}
 		if err := src.pub.WriteTag(tag); err != nil {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,18 +96,40 @@ func TestReconnectToTheSameOriginSendsNoTagTwice(t *testing.T) {
 	}
 }
 
+// refusedURL is the URL of a loopback port that refuses connections.
+func refusedURL(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	return "http://" + ln.Addr().String()
+}
+
 func TestOriginStatusesReachTheViewer(t *testing.T) {
 	notFound := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "no such stream", http.StatusNotFound) })
 	forbidden := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "token required", http.StatusForbidden) })
 	broken := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "oops", http.StatusInternalServerError) })
+	unavailable := scriptedOrigin(t, func(_ int, w http.ResponseWriter) { http.Error(w, "draining", http.StatusServiceUnavailable) })
+	refused := refusedURL(t)
 	for _, tc := range []struct {
 		name    string
 		origins []string
 		status  int
 	}{
-		{"all 404", []string{notFound.URL, notFound.URL}, http.StatusNotFound},
-		{"404 then 403", []string{notFound.URL, forbidden.URL}, http.StatusForbidden},
-		{"500 then 404", []string{broken.URL, notFound.URL}, http.StatusBadGateway},
+		// One origin answered: its status as it is.
+		{"404", []string{notFound.URL}, http.StatusNotFound},
+		{"503", []string{unavailable.URL}, http.StatusServiceUnavailable},
+		{"500", []string{broken.URL}, http.StatusInternalServerError},
+		{"refused, 503", []string{refused, unavailable.URL}, http.StatusServiceUnavailable},
+		// Several: a refusal is final, 404 beats a server's state, an
+		// answer beats none.
+		{"404, 403", []string{notFound.URL, forbidden.URL}, http.StatusForbidden},
+		{"500, 404", []string{broken.URL, notFound.URL}, http.StatusNotFound},
+		{"503, refused, 404", []string{unavailable.URL, refused, notFound.URL}, http.StatusNotFound},
+		{"500, 503", []string{broken.URL, unavailable.URL}, http.StatusInternalServerError},
+		{"refused", []string{refused}, http.StatusBadGateway},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, p := newTestPuller(t, tc.origins...)
@@ -114,6 +139,114 @@ func TestOriginStatusesReachTheViewer(t *testing.T) {
 				t.Fatalf("got %v, want status %d", err, tc.status)
 			}
 		})
+	}
+}
+
+// TestStoredFileIsNotALiveStream: an origin answering as file servers do
+// (a stored file, with Accept-Ranges) is not pulled as a live stream, which
+// would end and be pulled again in a loop.
+func TestStoredFileIsNotALiveStream(t *testing.T) {
+	var requests atomic.Int64
+	file := scriptedOrigin(t, func(_ int, w http.ResponseWriter) {
+		requests.Add(1)
+		b := flv.AppendHeader(nil, false, true)
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Write(b)
+	})
+	_, p := newTestPuller(t, file.URL)
+	_, err := p.Stream(context.Background(), "vod", "film", nil)
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusNotFound {
+		t.Fatalf("got %v, want a 404", err)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d requests to the origin, want 1", n)
+	}
+}
+
+// asked reports whether an origin got a request for uri.
+func asked(rec *recorder, uri string) bool {
+	return slices.ContainsFunc(rec.requests(), func(r request) bool { return r.uri == uri })
+}
+
+// TestDeadOriginIsSkippedForNewPulls: the first origin accepts connections
+// and never answers. The first pull waits for it once; the next pull of
+// another stream goes to the second origin without asking the dead one;
+// once a probe finds the first origin back, it is first again.
+func TestDeadOriginIsSkippedForNewPulls(t *testing.T) {
+	var alive atomic.Bool
+	dead := newRecorder(t, func(w http.ResponseWriter, r *http.Request) {
+		if !alive.Load() {
+			<-r.Context().Done() // accepted, never answered
+			return
+		}
+		streamTags(w, r, 0, 40, 80)
+	})
+	good := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 0, 40, 80) })
+	_, p := startPuller(t, Config{}, PullConfig{
+		Origins:        func(string) []string { return []string{dead.srv.URL, good.srv.URL} },
+		ConnectTimeout: time.Second, ViewerWait: 10 * time.Second,
+	})
+	pull := func(name string) {
+		t.Helper()
+		if _, err := p.Stream(context.Background(), "live", name, nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+
+	pull("a")
+	if !asked(dead, "/live/a.flv") || !asked(good, "/live/a.flv") {
+		t.Fatalf("stream a: the dead origin got %v, the good one %v; want both asked, in order", dead.requests(), good.requests())
+	}
+	if !p.OriginDown(dead.srv.URL) || p.OriginDown(good.srv.URL) {
+		t.Fatal("the dead origin is not down, or the good one is")
+	}
+	pull("b")
+	if asked(dead, "/live/b.flv") {
+		t.Fatal("the pull of a new stream asked the dead origin first")
+	}
+
+	alive.Store(true)
+	deadline := time.Now().Add(20 * time.Second)
+	for p.OriginDown(dead.srv.URL) {
+		if time.Now().After(deadline) {
+			t.Fatal("the probe did not find the origin back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pull("c")
+	if !asked(dead, "/live/c.flv") || asked(good, "/live/c.flv") {
+		t.Fatalf("after the origin came back, stream c went to %v", good.requests())
+	}
+}
+
+// TestNoIdleConnectionToOrigins: an origin that answered 404 keeps no
+// connection from the puller while the next origin serves the stream.
+func TestNoIdleConnectionToOrigins(t *testing.T) {
+	var open atomic.Int64
+	notFound := httptest.NewUnstartedServer(http.HandlerFunc(http.NotFound))
+	notFound.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		switch state {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	notFound.Start()
+	t.Cleanup(notFound.Close)
+	good := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 0, 40, 80) })
+	_, p := newTestPuller(t, notFound.URL, good.srv.URL)
+	if _, err := p.Stream(context.Background(), "live", "a", nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for open.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the origin that answered 404 still has %d connections from the puller", open.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -206,4 +339,30 @@ func TestCloseDelimitedOriginWithHeaders(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("nothing pulled from the close-delimited origin")
+}
+
+// A pull beyond the hub's limits is not started: its viewer gets 503 and
+// no origin is asked.
+func TestPullRefusedAtCapacity(t *testing.T) {
+	var asked atomic.Int64
+	origin := scriptedOrigin(t, func(int, http.ResponseWriter) { asked.Add(1) })
+	h := NewHub(Config{MaxStreams: 1})
+	p := NewPuller(h, PullConfig{Origins: func(string) []string { return []string{origin.URL} }, ViewerWait: 2 * time.Second})
+	t.Cleanup(func() {
+		p.Close()
+		h.Close()
+	})
+	local, err := h.Publish("live", "local", func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	_, err = p.Stream(context.Background(), "live", "a", nil)
+	var ue *UpstreamError
+	if !errors.As(err, &ue) || ue.Status != http.StatusServiceUnavailable || ue.Reason != "server at capacity: 1 streams (limits.streams)" {
+		t.Fatalf("pull beyond limits.streams: %v", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("origin asked %d times", n)
+	}
 }

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bytes"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -87,6 +88,31 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		n := len(payload)
 		return cat(hexb("03 000000"), []byte{byte(n >> 16), byte(n >> 8), byte(n)}, hexb("14 00000000"), payload)
 	}
+	// chunked is a message as a client's chunk writer sends it.
+	chunked := func(m Message) []byte {
+		var b bytes.Buffer
+		cw := NewChunkWriter(&b)
+		if err := cw.WriteMessage(m); err != nil {
+			t.Fatal(err)
+		}
+		cw.Flush()
+		return b.Bytes()
+	}
+	// connectWith is a connect whose command object is followed by v, in
+	// the given total length: strict arrays of nulls fill it.
+	connectWith := func(size int, nested int, array bool) []byte {
+		p, _ := flv.AppendAMF0(nil, "connect", 1, flv.Object{{Key: "app", Value: "live"}})
+		for range nested {
+			p = append(p, hexb("0a 00000001")...)
+		}
+		n := size - len(p)
+		if array {
+			n -= 5
+			p = append(p, 0x0a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		}
+		p = append(p, bytes.Repeat([]byte{0x05}, n)...)
+		return chunked(Message{CSID: csidCommand, Type: TypeCommandAMF0, Payload: p})
+	}
 	badObject, _ := flv.AppendAMF0(nil, "connect", 1)
 	badObject = append(badObject, hexb("03 0003 617070 02 ffff 6c697665")...) // app: a string cut short
 
@@ -108,6 +134,16 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 		{"truncated connect", true, command(connect[:12]), "command"},
 		{"command name not a string", true, command(hexb("00 3ff0000000000000")), "command name"},
 		{"AMF3 marker in connect", true, command(cat(connect[:10+9], hexb("11 0a 0b 01"))), "command"},
+		// The attack: 8 MB of nulls in a strict array, decoded
+		// whole before its name was looked at (RSS 22 -> 423 MB). Refused
+		// from its header now: no byte of it is buffered.
+		{"8 MB connect of nulls", true, connectWith(8_000_000, 0, true), "message of type 20 of 8000000 bytes on chunk stream 3 exceeds the limit of 65536"},
+		{"connect of a strict array over the value budget", true, connectWith(60_000, 0, true), "strict array of 59960 values, over the budget"},
+		{"connect of nulls over the value budget", true, connectWith(60_000, 0, false), "more values than the budget"},
+		{"connect nested too deep", true, connectWith(1000, 16, true), "nested deeper than 16"},
+		{"data message over the command limit", true, chunked(Message{CSID: 5, Type: TypeDataAMF0, Payload: make([]byte, 70_000)}), "exceeds the limit of 65536"},
+		{"shared object over the command limit", true, chunked(Message{CSID: 5, Type: 19, Payload: make([]byte, 70_000)}), "exceeds the limit of 65536"},
+		{"1 MiB video before any publish", true, chunked(Message{CSID: 6, Type: TypeVideo, Payload: make([]byte, 1<<20)}), "message of type 9 of 1048576 bytes on chunk stream 6 exceeds the limit of 65536"},
 		{"publish before connect", true, command(func() []byte {
 			p, _ := flv.AppendAMF0(nil, "publish", 1, nil, "s")
 			return p
@@ -123,6 +159,8 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 			if tc.handshake {
 				plainHandshake(t, nc)
 			}
+			// The server may close before it has read everything, failing
+			// the write; what counts is what the server does.
 			nc.Write(tc.in)
 			if strings.HasPrefix(tc.name, "truncated") || strings.HasPrefix(tc.name, "no C2") {
 				nc.(*net.TCPConn).CloseWrite()

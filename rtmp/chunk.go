@@ -11,8 +11,14 @@ import (
 const (
 	// DefaultChunkSize is the chunk size both directions start with.
 	DefaultChunkSize = 128
-	// DefaultMaxMessageSize bounds a message when the caller gives no limit.
+	// DefaultMaxMessageSize bounds a media message when the caller gives no
+	// limit.
 	DefaultMaxMessageSize = 8 << 20
+	// DefaultMaxCommandSize bounds every other message: commands, data,
+	// shared objects, control. Real ones take a few hundred bytes (a
+	// connect with every enhanced-RTMP property under 1 KiB, onMetaData
+	// under 2 KiB); only media needs more.
+	DefaultMaxCommandSize = 64 << 10
 
 	maxChunkSize = 1<<31 - 1
 	maxCSID      = 65599
@@ -51,8 +57,9 @@ type chunkStream struct {
 // Chunk Size and Abort Message itself, as they belong to this layer.
 type ChunkReader struct {
 	r              *bufio.Reader
-	maxMessageSize uint32
-	maxBuffered    int // bound on the capacity of all payload buffers together
+	maxMessageSize uint32 // media: audio, video, aggregate
+	maxCommandSize uint32 // every other type
+	maxBuffered    int    // bound on the capacity of all payload buffers together
 	chunkSize      uint32
 	streams        map[uint32]*chunkStream
 	partials       int
@@ -62,25 +69,51 @@ type ChunkReader struct {
 	hdr            [11]byte
 }
 
-// NewChunkReader returns a reader of the chunk stream in r, refusing
-// messages longer than maxMessageSize (0 means DefaultMaxMessageSize). If r
-// is a *bufio.Reader it is used as is.
+// NewChunkReader returns a reader of the chunk stream in r, refusing media
+// messages longer than maxMessageSize (0 means DefaultMaxMessageSize) and
+// others longer than DefaultMaxCommandSize (or maxMessageSize if smaller).
+// The limits apply to the length a message's header declares, before any
+// of its bytes is buffered. If r is a *bufio.Reader it is used as is.
 func NewChunkReader(r io.Reader, maxMessageSize uint32) *ChunkReader {
-	if maxMessageSize == 0 {
-		maxMessageSize = DefaultMaxMessageSize
-	}
 	br, ok := r.(*bufio.Reader)
 	if !ok {
 		br = bufio.NewReader(r)
 	}
-	return &ChunkReader{
+	cr := &ChunkReader{
 		r:              br,
-		maxMessageSize: maxMessageSize,
-		// Room for one largest message plus the smaller ones interleaved with it.
-		maxBuffered: int(maxMessageSize) + 1<<20,
-		chunkSize:   DefaultChunkSize,
-		streams:     make(map[uint32]*chunkStream),
+		maxCommandSize: DefaultMaxCommandSize,
+		chunkSize:      DefaultChunkSize,
+		streams:        make(map[uint32]*chunkStream),
 	}
+	cr.SetMaxMessageSize(maxMessageSize)
+	return cr
+}
+
+// SetMaxMessageSize changes the limit of media messages (0 means
+// DefaultMaxMessageSize) for the messages that start from now on. Other
+// messages stay within their own limit, or this one if smaller.
+func (cr *ChunkReader) SetMaxMessageSize(n uint32) {
+	if n == 0 {
+		n = DefaultMaxMessageSize
+	}
+	cr.maxMessageSize = n
+	cr.maxCommandSize = min(cr.maxCommandSize, n)
+	// Room for one largest message plus the smaller ones interleaved with
+	// it, which are no larger than it.
+	cr.maxBuffered = int(n) + min(int(n), 1<<20)
+}
+
+// SetMaxCommandSize changes the limit of messages other than media
+// (commands, data, shared objects, control) for those that start from now
+// on; it is at most the media limit.
+func (cr *ChunkReader) SetMaxCommandSize(n uint32) {
+	cr.maxCommandSize = min(n, cr.maxMessageSize)
+}
+
+// isMedia reports whether a message type carries audio or video, the only
+// messages that may be as large as a keyframe.
+func isMedia(typ uint8) bool {
+	return typ == TypeAudio || typ == TypeVideo || typ == TypeAggregate
 }
 
 // BytesRead is the number of bytes consumed from the stream, as counted for
@@ -180,12 +213,16 @@ func (cr *ChunkReader) readHeader(csid uint32, cs *chunkStream, format byte) err
 		cs.extended = ts == maxTimestamp
 	}
 	if format <= 1 {
-		length := uint32(h[3])<<16 | uint32(h[4])<<8 | uint32(h[5])
-		if length > cr.maxMessageSize {
-			return fmt.Errorf("%w: message of %d bytes on chunk stream %d exceeds the limit of %d", errProtocol, length, csid, cr.maxMessageSize)
+		length, typ := uint32(h[3])<<16|uint32(h[4])<<8|uint32(h[5]), h[6]
+		limit := cr.maxMessageSize
+		if !isMedia(typ) {
+			limit = cr.maxCommandSize
+		}
+		if length > limit {
+			return fmt.Errorf("%w: message of type %d of %d bytes on chunk stream %d exceeds the limit of %d", errProtocol, typ, length, csid, limit)
 		}
 		cs.length = length
-		cs.typ = h[6]
+		cs.typ = typ
 	}
 	if format == 0 {
 		cs.streamID = binary.LittleEndian.Uint32(h[7:11])

@@ -444,3 +444,43 @@ func ExampleChunkReader() {
 	fmt.Println(m.CSID, m.Type, m.StreamID, m.Timestamp, string(m.Payload), err)
 	// Output: 3 20 1 100 hello <nil>
 }
+
+// Messages other than media are held to their own, smaller limit, checked
+// from the header before any byte is buffered.
+func TestReadCommandLimit(t *testing.T) {
+	for _, tc := range []struct {
+		typ    string
+		length string
+		err    bool
+	}{
+		{"14", "010000", false}, // a command of 64 KiB
+		{"14", "010001", true},  // one byte more
+		{"12", "010001", true},  // data
+		{"13", "010001", true},  // shared object
+		{"04", "010001", true},  // user control
+		{"09", "100000", false}, // video of 1 MiB: media
+		{"08", "100000", false}, // audio
+		{"16", "100000", false}, // aggregate
+	} {
+		in := hexb("03 000000 " + tc.length + " " + tc.typ + " 00000000")
+		var err error
+		n := allocatedBy(func() { err = readErr(in, 0) })
+		if refused := errors.Is(err, errProtocol); refused != tc.err {
+			t.Errorf("type %s of 0x%s bytes: err = %v, want refused %v", tc.typ, tc.length, err, tc.err)
+		}
+		if n > 64<<10 {
+			t.Errorf("type %s of 0x%s bytes: allocated %d for its header", tc.typ, tc.length, n)
+		}
+	}
+
+	cr := NewChunkReader(bytes.NewReader(hexb("03 000000 000801 14 00000000")), 0)
+	cr.SetMaxCommandSize(2048)
+	if _, err := cr.ReadMessage(); !errors.Is(err, errProtocol) || !strings.Contains(err.Error(), "exceeds the limit of 2048") {
+		t.Errorf("over SetMaxCommandSize: %v", err)
+	}
+	// A media limit below the command limit lowers it too.
+	cr = NewChunkReader(bytes.NewReader(hexb("03 000000 000801 14 00000000")), 2048)
+	if _, err := cr.ReadMessage(); !errors.Is(err, errProtocol) {
+		t.Errorf("command over a media limit of 2048: %v", err)
+	}
+}

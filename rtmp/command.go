@@ -21,6 +21,13 @@ type command struct {
 	args []any
 }
 
+// commandBudget bounds the decoding of a command, whose length the chunk
+// reader has bounded already (Server.MaxCommandSize): a real command holds
+// a few dozen values, nested three deep at most (enhanced RTMP's
+// videoFourCcInfoMap). Within it no command costs more than about 200 KiB
+// of memory, whatever its bytes.
+var commandBudget = flv.AMF0Limits{MaxValues: 1024, MaxDepth: 16}
+
 // parseCommand decodes a command message. An AMF3 command (type 17) as sent
 // by encoders is AMF0 behind one leading zero byte.
 func parseCommand(m Message) (command, error) {
@@ -28,7 +35,7 @@ func parseCommand(m Message) (command, error) {
 	if m.Type == TypeCommandAMF3 && len(p) > 0 && p[0] == 0 {
 		p = p[1:]
 	}
-	vals, err := flv.DecodeAMF0(p)
+	vals, err := commandBudget.Decode(p)
 	if err != nil {
 		return command{}, fmt.Errorf("%w: command: %w", errProtocol, err)
 	}
@@ -242,6 +249,7 @@ func (c *conn) onPublish(streamID uint32, cmd command) error {
 		return fmt.Errorf("%w: %s/%s: %w", errRefused, app, stream, err)
 	}
 	c.pub = &publication{req: req, sink: sink, start: time.Now()}
+	c.cr.SetMaxMessageSize(c.srv.MaxMessageSize)
 	c.log.Info("rtmp publish start", "app", req.App, "stream", req.Stream)
 	start, err := onStatus(streamID, statusInfo(levelStatus, "NetStream.Publish.Start", "Publishing "+stream+"."))
 	if err != nil {

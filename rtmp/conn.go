@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,8 @@ type conn struct {
 	cr  *ChunkReader
 	cw  *ChunkWriter
 	log *slog.Logger
+
+	client netip.Prefix // what the server's per-client cap counts it against
 
 	handshake    string // "plain" or "digest", for the log
 	connected    bool
@@ -91,7 +94,11 @@ func (c *conn) serve() error {
 	if digest {
 		c.handshake = "digest"
 	}
-	c.cr = NewChunkReader(c.br, c.srv.MaxMessageSize)
+	// Until a publish is accepted, media has nowhere to go: every message
+	// is held to the command limit, so that a client nobody authorized
+	// holds little memory.
+	c.cr = NewChunkReader(c.br, c.srv.maxCommandSize())
+	c.cr.SetMaxCommandSize(c.srv.maxCommandSize())
 	for {
 		m, err := c.cr.ReadMessage()
 		if err != nil {

@@ -133,6 +133,30 @@ func TestPublishSession(t *testing.T) {
 	}
 }
 
+// Before its publish is accepted a connection is held to the command limit
+// for every message; after, media may be as large as MaxMessageSize.
+func TestMediaLimitRaisedByPublish(t *testing.T) {
+	ts := startServer(t, func(ts *testServer) { ts.MaxCommandSize = 4096 })
+	c := dial(t, ts.addr)
+	c.connect("live")
+	id, _ := c.publish("big")
+	sink := ts.rec.next(t)
+	keyframe := append([]byte{0x17, 1, 0, 0, 0}, make([]byte, 1<<20)...)
+	c.media(TypeVideo, id, 0, keyframe)
+	if tags := sink.waitTags(t, 1); len(tags[0].Data) != len(keyframe) {
+		t.Errorf("keyframe of %d bytes arrived as %d", len(keyframe), len(tags[0].Data))
+	}
+	c.command(0, "FCPublish", 4, nil, string(make([]byte, 5000)))
+	c.expectClosed()
+	ts.logs.waitFor(t, "rtmp connection failed", "exceeds the limit of 4096")
+
+	early := dial(t, ts.addr)
+	early.connect("live")
+	early.media(TypeVideo, 1, 0, make([]byte, 4097))
+	early.expectClosed()
+	ts.logs.waitFor(t, "rtmp connection failed", "message of type 9 of 4097 bytes on chunk stream 6 exceeds the limit of 4096")
+}
+
 func TestSinkClosedOnDisconnect(t *testing.T) {
 	ts := startServer(t, nil)
 	c := dial(t, ts.addr)
@@ -443,4 +467,62 @@ func TestRequestReconnect(t *testing.T) {
 	}
 	// The session goes on until the client leaves.
 	c.media(TypeAudio, id, 23, []byte{0xaf, 1})
+}
+
+// Connections beyond MaxConns, or beyond MaxConnsPerClient from one
+// address, are closed at once with a logged reason; room comes back as
+// connections end.
+func TestConnectionLimits(t *testing.T) {
+	refused := make(chan string, 10)
+	ts := startServer(t, func(ts *testServer) {
+		ts.MaxConns, ts.MaxConnsPerClient = 3, 2
+		ts.Refused = func(limit string) { refused <- limit }
+	})
+	from := func(ip string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		nc, err := d.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return nc
+	}
+	expectRefused := func(nc net.Conn, limit string) {
+		t.Helper()
+		waitClosedRaw(t, nc)
+		select {
+		case got := <-refused:
+			if got != limit {
+				t.Errorf("refused by %q, want %q", got, limit)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no refusal reported")
+		}
+	}
+	a1, a2 := from("127.0.0.1"), from("127.0.0.1")
+	plainHandshake(t, a1)
+	plainHandshake(t, a2)
+	expectRefused(from("127.0.0.1"), "connections_per_client")
+	ts.logs.waitFor(t, "rtmp connection refused", "over 2 connections_per_client (limits.rtmp_connections_per_client)")
+	b1 := from("127.0.0.2")
+	plainHandshake(t, b1)
+	expectRefused(from("127.0.0.3"), "connections")
+	ts.logs.waitFor(t, "rtmp connection refused", "over 3 connections (limits.rtmp_connections)")
+
+	a1.Close()
+	// Once the server has seen a1 go, there is room for one more from
+	// 127.0.0.1.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := ts.Connections()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections 10 s after one of 3 closed", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	plainHandshake(t, from("127.0.0.1"))
 }

@@ -34,16 +34,18 @@ func FuzzChunkReader(f *testing.F) {
 		hexb("00 24 000000 000001 08 00000000 61"),
 		hexb("01 ff ff 000000 000001 08 00000000 61"),
 	))
+	f.Add(cat(hexb("03 000000 010001 14 00000000"), seq(128))) // command over its limit
+	f.Add(cat(hexb("03 000000 01ffff 09 00000000"), seq(128))) // video within the media limit
 	f.Fuzz(func(t *testing.T, in []byte) {
-		const limit = 1 << 16
+		const limit = 1 << 17
 		cr := NewChunkReader(bytes.NewReader(in), limit)
 		for {
 			m, err := cr.ReadMessage()
 			if err != nil {
 				break
 			}
-			if len(m.Payload) > limit {
-				t.Fatalf("message of %d bytes past the limit", len(m.Payload))
+			if len(m.Payload) > limit || !isMedia(m.Type) && len(m.Payload) > DefaultMaxCommandSize {
+				t.Fatalf("message of type %d of %d bytes past the limit", m.Type, len(m.Payload))
 			}
 			held := 0
 			for _, cs := range cr.streams {
@@ -89,6 +91,18 @@ func FuzzSession(f *testing.F) {
 	cw.Flush()
 	f.Add(session.Bytes())
 	f.Add(session.Bytes()[:200])
+	// Connects over the decoding budget: too many values, too deep.
+	for _, tail := range [][]byte{
+		cat(hexb("0a 000007d0"), bytes.Repeat([]byte{0x05}, 2000)),
+		cat(bytes.Repeat(hexb("0a 00000001"), 20), []byte{0x05}),
+	} {
+		var b bytes.Buffer
+		p, _ := flv.AppendAMF0(nil, "connect", 1, flv.Object{{Key: "app", Value: "live"}})
+		w := NewChunkWriter(&b)
+		w.WriteMessage(Message{CSID: csidCommand, Type: TypeCommandAMF0, Payload: append(p, tail...)})
+		w.Flush()
+		f.Add(b.Bytes())
+	}
 
 	handshake := make([]byte, 1+2*handshakeSize)
 	handshake[0] = handshakeVersion

@@ -16,6 +16,7 @@ const (
 	TypeCommandAMF3      uint8 = 17
 	TypeDataAMF0         uint8 = 18
 	TypeCommandAMF0      uint8 = 20
+	TypeAggregate        uint8 = 22
 )
 
 // User Control event types (section 7.1.7).

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"time"
@@ -42,12 +43,24 @@ const (
 // Server accepts RTMP connections and passes publish requests to its
 // Handler. Set the fields before calling Serve and do not change them after.
 type Server struct {
-	Handler          Handler
-	Logger           *slog.Logger  // nil means slog.Default()
-	MaxMessageSize   uint32        // largest message accepted; 0 means DefaultMaxMessageSize
+	Handler        Handler
+	Logger         *slog.Logger // nil means slog.Default()
+	MaxMessageSize uint32       // largest media message accepted from a publisher; 0 means DefaultMaxMessageSize
+	// MaxCommandSize is the largest message of any other type (commands,
+	// data, control), and of any type before a publish is accepted; 0 means
+	// DefaultMaxCommandSize.
+	MaxCommandSize   uint32
 	ChunkSize        uint32        // chunk size we send with; 0 (or over 2^31-1) means DefaultOutChunkSize
 	HandshakeTimeout time.Duration // for the handshake and the connect command; 0 means DefaultHandshakeTimeout
 	IdleTimeout      time.Duration // longest silence once connected; 0 means DefaultIdleTimeout
+	// MaxConns caps the connections at once, MaxConnsPerClient those from
+	// one client (an IPv4 address or an IPv6 /64); more are closed as soon
+	// as they are accepted, before the handshake. 0: no cap.
+	MaxConns          int
+	MaxConnsPerClient int
+	// Refused, if set, is called for each connection refused by a cap,
+	// with the cap's name: "connections" or "connections_per_client".
+	Refused func(limit string)
 
 	initOnce sync.Once
 	logger   *slog.Logger
@@ -57,6 +70,7 @@ type Server struct {
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
+	perClient map[netip.Prefix]int // connections by client, while MaxConnsPerClient is set
 	wg        sync.WaitGroup
 }
 
@@ -69,6 +83,7 @@ func (s *Server) init() {
 		s.warnings = ratelog.New(s.logger, warnEvery, warnBurst)
 		s.listeners = make(map[net.Listener]struct{})
 		s.conns = make(map[*conn]struct{})
+		s.perClient = make(map[netip.Prefix]int)
 	})
 }
 
@@ -108,17 +123,51 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		c := newConn(s, nc)
+		client := clientOf(nc.RemoteAddr())
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			nc.Close()
 			return nil
 		}
+		if limit, max := s.overLocked(client); limit != "" {
+			s.mu.Unlock()
+			s.refuse(nc, limit, max)
+			continue
+		}
+		c := newConn(s, nc)
+		c.client = client
 		s.conns[c] = struct{}{}
+		if s.MaxConnsPerClient > 0 {
+			s.perClient[client]++
+		}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go s.run(c)
+	}
+}
+
+// overLocked names the cap one more connection from client would pass, if
+// any, and its value.
+func (s *Server) overLocked(client netip.Prefix) (string, int) {
+	switch {
+	case s.MaxConns > 0 && len(s.conns) >= s.MaxConns:
+		return "connections", s.MaxConns
+	case s.MaxConnsPerClient > 0 && s.perClient[client] >= s.MaxConnsPerClient:
+		return "connections_per_client", s.MaxConnsPerClient
+	}
+	return "", 0
+}
+
+// refuse closes a connection beyond a cap at once: before the handshake
+// there is no way to tell the client why, and the cheapest refusal is the
+// point. The log says why, at a bounded rate per address.
+func (s *Server) refuse(nc net.Conn, limit string, max int) {
+	nc.Close()
+	s.warn(nc.RemoteAddr(), "rtmp connection refused", "remote", nc.RemoteAddr().String(),
+		"reason", fmt.Sprintf("over %d %s (limits.rtmp_%s)", max, limit, limit))
+	if s.Refused != nil {
+		s.Refused(limit)
 	}
 }
 
@@ -127,7 +176,28 @@ func (s *Server) run(c *conn) {
 	c.close(c.serve())
 	s.mu.Lock()
 	delete(s.conns, c)
+	if n := s.perClient[c.client] - 1; n > 0 {
+		s.perClient[c.client] = n
+	} else {
+		delete(s.perClient, c.client)
+	}
 	s.mu.Unlock()
+}
+
+// clientOf is the client a connection counts against: its IPv4 address,
+// or the /64 of its IPv6 address (one subscriber's network).
+func clientOf(a net.Addr) netip.Prefix {
+	var ip netip.Addr
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		ip, _ = netip.AddrFromSlice(tcp.IP)
+	}
+	ip = ip.Unmap()
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 // Close stops the listeners and closes every connection, ending their
@@ -178,6 +248,14 @@ func (s *Server) RequestReconnect(tcURL, description string) {
 	}
 }
 
+// Connections is the number of connections open now.
+func (s *Server) Connections() int {
+	s.init()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,6 +270,13 @@ func (s *Server) warn(addr net.Addr, msg string, args ...any) {
 		source = a.IP.String()
 	}
 	s.warnings.Warn(source, msg, args...)
+}
+
+func (s *Server) maxCommandSize() uint32 {
+	if s.MaxCommandSize == 0 {
+		return DefaultMaxCommandSize
+	}
+	return s.MaxCommandSize
 }
 
 func (s *Server) chunkSize() uint32 {

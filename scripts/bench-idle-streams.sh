@@ -14,7 +14,10 @@ bin=$(mktemp -d)
 trap 'kill "${pid:-}" "${bench:-}" 2>/dev/null || true; rm -rf "$bin"' EXIT
 go build -o "$bin/ingest" ./cmd/ingest
 go build -o "$bin/bench" ./cmd/bench
-printf 'admin:\n  listen: ""\nplayer:\n  enabled: false\n' >"$bin/flvedge.yaml"
+# Every stream comes from this one client: lift the per-client and count
+# limits above the streams published.
+printf 'admin:\n  listen: ""\nplayer:\n  enabled: false\nlimits:\n  streams: %d\n  publishers: %d\n  rtmp_connections: %d\n  rtmp_connections_per_client: 0\n' \
+	$((streams + 10)) $((streams + 10)) $((streams + 10)) >"$bin/flvedge.yaml"
 "$bin/ingest" --config "$bin/flvedge.yaml" --rtmp-listen 127.0.0.1:$port --http-listen 127.0.0.1:$((port + 1)) --log-level warn &
 pid=$!
 sleep 1

@@ -33,6 +33,9 @@ extra=()
 [ -x /usr/bin/chromium ] || extra+=(chromium)
 command -v yamdi >/dev/null || extra+=(yamdi)
 command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
+# Debian's nginx is the VOD origin of the edge cache tests
+# (internal/app/vodcache_test.go); they start it on their own.
+[ -x /usr/sbin/nginx ] || extra+=(nginx-light)
 # The region test (internal/regiontest, scripts/regiontest.sh) makes hosts
 # of network namespaces with iproute2 and fetches from them with curl.
 command -v ip >/dev/null && command -v curl >/dev/null || extra+=(iproute2 curl)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/internal/browsertest"
+	"github.com/flvedge/flvedge/vodcache"
 )
 
 // TestBrowserSeeksInFileWithoutIndex plays a file that has no keyframe
@@ -21,12 +23,44 @@ import (
 func TestBrowserSeeksInFileWithoutIndex(t *testing.T) {
 	browsertest.Require(t)
 	s := newVODServer(t, fixLong)
+	browserSeek(t, s, s.h)
+}
+
+// TestBrowserSeeksThroughTheCache does the same on an edge that has not
+// the file: it comes from an origin of static files (a FileServer, as
+// nginx serves them) through the slice cache, and the seek's Range
+// request reads the slices it needs.
+func TestBrowserSeeksThroughTheCache(t *testing.T) {
+	browsertest.Require(t)
+	s := newVODServer(t, fixLong)
+	origin := httptest.NewServer(http.FileServer(http.Dir(s.dir)))
+	defer origin.Close()
+	cache, err := vodcache.New(vodcache.Config{Dir: t.TempDir(), MaxBytes: 64 << 20, SliceSize: 64 << 10,
+		Origins: []vodcache.Origin{{Prefix: "/vod", URLs: []string{origin.URL + "/"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: SourceOf(cache.Open)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	statuses := browserSeek(t, s, h)
+	if !slices.Contains(statuses, "MISS") || slices.ContainsFunc(statuses, func(s string) bool { return s != "MISS" && s != "HIT" }) {
+		t.Fatalf("X-Cache-Status of the player's requests: %q", statuses)
+	}
+}
+
+// browserSeek plays fixLong from h in Chromium, seeks to its middle and
+// checks the seek, comparing with what s serves. It returns the
+// X-Cache-Status of h's answers.
+func browserSeek(t *testing.T, s *vodServer, h http.Handler) []string {
 	_, whole := s.get(t, "/vod/"+fixLong)
 	_, tags := parseFLV(t, whole)
 	positions, times := keyframesOf(t, metaOf(t, tags))
 
 	var mu sync.Mutex
-	var ranges []string
+	var ranges, statuses []string
 	mux := http.NewServeMux()
 	mux.Handle("/mpegts.js", browsertest.Assets())
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
@@ -37,7 +71,10 @@ func TestBrowserSeeksInFileWithoutIndex(t *testing.T) {
 		mu.Lock()
 		ranges = append(ranges, r.Header.Get("Range"))
 		mu.Unlock()
-		s.h.ServeHTTP(slowWriter{w}, r)
+		h.ServeHTTP(slowWriter{w}, r)
+		mu.Lock()
+		statuses = append(statuses, w.Header().Get(CacheStatusHeader))
+		mu.Unlock()
 	}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -92,6 +129,7 @@ func TestBrowserSeeksInFileWithoutIndex(t *testing.T) {
 	if seekedTo < 0 {
 		t.Fatalf("no Range request at a keyframe before %v s: %q", res.Target, ranges)
 	}
+	return statuses
 }
 
 // slowWriter sends about 320 KB/s, a few times the file's bitrate, so that

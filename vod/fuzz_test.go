@@ -234,3 +234,49 @@ func FuzzResync(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHeadScan runs the head-only index of a source's files on arbitrary
+// files: it takes the file's own index on trust after a few checks, so
+// what it finds must serve without a panic or unbounded memory, whatever
+// lies between the places checked (reads may fail; that request fails).
+func FuzzHeadScan(f *testing.F) {
+	good := synthFLV()
+	s, err := scanFile(bytes.NewReader(good), int64(len(good)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ix := buildIndex(s)
+	indexed, err := io.ReadAll(newVirtualFile(bytes.NewReader(good), &ix.whole, ix))
+	if err != nil {
+		f.Fatal(err)
+	}
+	if headScan(bytes.NewReader(indexed), int64(len(indexed))) == nil {
+		f.Fatal("the head of a well-formed indexed file is not taken")
+	}
+	f.Add(indexed)
+	f.Add(indexed[:len(indexed)-5])
+	damaged := bytes.Clone(indexed)
+	copy(damaged[len(damaged)/2:], "garbage in the middle")
+	f.Add(damaged)
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s *scan
+		if n := heapAllocated(func() { s = headScan(bytes.NewReader(b), int64(len(b))) }); n > 128<<10+64*uint64(len(b)) {
+			t.Fatalf("reading the head of %d bytes allocated %d", len(b), n)
+		}
+		if s == nil {
+			return
+		}
+		ix := buildIndex(s)
+		for _, off := range []int64{1, ix.whole.size / 2, ix.whole.size - 1} {
+			if l, _, err := ix.startLayout(bytes.NewReader(b), off); err == nil {
+				io.Copy(io.Discard, newVirtualFile(bytes.NewReader(b), &l, ix))
+			}
+		}
+		for _, tr := range [][2]int64{{0, -1}, {int64(s.endTs) / 2, -1}, {1, int64(s.endTs) / 2}} {
+			if l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1]); err == nil {
+				io.Copy(io.Discard, newVirtualFile(bytes.NewReader(b), &l, ix))
+			}
+		}
+	})
+}

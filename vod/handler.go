@@ -3,6 +3,7 @@ package vod
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"mime"
@@ -28,6 +29,9 @@ type Root struct {
 	// FollowSymlinks lets symbolic links lead out of Dir. Without it, a
 	// link is followed only when it is relative and stays inside Dir.
 	FollowSymlinks bool
+	// Source, when set, is where the files come from instead of Dir: a
+	// cache of origin servers.
+	Source Source
 }
 
 // Config is the VOD service's settings.
@@ -44,7 +48,10 @@ type Config struct {
 	IndexCacheBytes int64
 	// WriteTimeout bounds one write to a viewer. Default 15 s.
 	WriteTimeout time.Duration
-	Logger       *slog.Logger // nil: slog.Default()
+	// AccessLog logs every request at level info (else debug), with its
+	// X-Cache-Status.
+	AccessLog bool
+	Logger    *slog.Logger // nil: slog.Default()
 }
 
 // Defaults of Config's zero values.
@@ -70,6 +77,7 @@ type Handler struct {
 	timeout time.Duration
 	logger  *slog.Logger
 	bad     *ratelog.Logger
+	access  slog.Level
 }
 
 // New checks cfg and returns its Handler. Each root must be an existing
@@ -79,6 +87,10 @@ func New(cfg Config) (*Handler, error) {
 		exts:    []string{".flv", mp4Ext},
 		timeout: cfg.WriteTimeout,
 		logger:  cfg.Logger,
+		access:  slog.LevelDebug,
+	}
+	if cfg.AccessLog {
+		h.access = slog.LevelInfo
 	}
 	if h.logger == nil {
 		h.logger = slog.Default()
@@ -106,12 +118,14 @@ func New(cfg Config) (*Handler, error) {
 		if err := CheckPrefix(r.Prefix); err != nil {
 			return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
 		}
-		st, err := os.Stat(r.Dir)
-		if err != nil {
-			return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
-		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("vod: root %s: %s is not a directory", r.Prefix, r.Dir)
+		if r.Source == nil {
+			st, err := os.Stat(r.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
+			}
+			if !st.IsDir() {
+				return nil, fmt.Errorf("vod: root %s: %s is not a directory", r.Prefix, r.Dir)
+			}
 		}
 		for _, o := range h.roots {
 			if o.Prefix == r.Prefix {
@@ -142,19 +156,21 @@ func (h *Handler) Prefixes() []string {
 	return out
 }
 
-// requestError is a client error: its status and the text sent.
+// requestError is an answer other than the file: its status and the
+// text sent, and for a source's failure what it was.
 type requestError struct {
 	status int
 	msg    string
+	err    error
 }
 
 func (e *requestError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
-	return &requestError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &requestError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
-var errNotFound = &requestError{http.StatusNotFound, "not found"}
+var errNotFound = &requestError{status: http.StatusNotFound, msg: "not found"}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -162,10 +178,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	if err := h.serve(w, r); err != nil {
-		h.fail(w, r, err)
+	began := time.Now()
+	s := newSender(w, h.timeout)
+	if err := h.serve(s, r); err != nil {
+		h.fail(s, r, err)
 	}
+	s.done()
+	h.logger.Log(r.Context(), h.access, "vod request", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
+		"query", r.URL.RawQuery, "range", r.Header.Get("Range"), "status", s.status, "bytes", s.sent,
+		"cache", w.Header().Get(CacheStatusHeader), "took", time.Since(began).Round(time.Microsecond))
 }
+
+// CacheStatusHeader says where a VOD answer came from: HIT, MISS,
+// EXPIRED, REVALIDATED or STALE for the files of a source (see package
+// vodcache), BYPASS for local files and for what a source does not keep.
+const CacheStatusHeader = "X-Cache-Status"
 
 // fail answers a request that could not be served. Client errors are
 // logged at a bounded rate per client; others are the server's.
@@ -175,8 +202,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &re):
 		// Malformed requests are worth a (bounded) line; a missing file or
 		// a seek past the end is ordinary.
-		if re.status == http.StatusBadRequest {
+		switch {
+		case re.status == http.StatusBadRequest:
 			h.bad.Warn(clientOf(r), "vod: bad request", "remote", r.RemoteAddr, "path", r.URL.Path, "query", r.URL.RawQuery, "status", re.status, "err", re.msg)
+		case re.err != nil && re.status >= 500:
+			h.bad.Warn(r.URL.Path, "vod: origin failed", "path", r.URL.Path, "status", re.status, "err", re.err)
 		}
 		http.Error(w, re.msg, re.status)
 	default:
@@ -193,33 +223,35 @@ func clientOf(r *http.Request) string {
 	return host
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+func (h *Handler) serve(w *sender, r *http.Request) error {
 	if root, ism, rest, ok := h.resolveSmooth(r.URL.Path); ok {
+		setCacheStatus(w, root, nil)
 		return h.serveSmooth(w, r, root, ism, rest)
 	}
 	root, rel, err := h.resolve(r.URL.Path)
 	if err != nil {
 		return err
 	}
-	f, st, err := openFile(root, rel)
+	setCacheStatus(w, root, nil)
+	f, err := h.open(r.Context(), root, rel)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	setCacheStatus(w, root, f)
 
 	ext := strings.ToLower(filepath.Ext(rel))
 	if ext == mp4Ext {
-		key := cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()}
-		return h.serveMP4(w, r, key, f, st.ModTime())
+		return h.serveMP4(w, r, f)
 	}
-	etag := fmt.Sprintf(`"%x-%x`, st.Size(), st.ModTime().UnixNano())
+	etag := f.etag
 	hdr := w.Header()
 	if ext != ".flv" {
 		if ct := mime.TypeByExtension(ext); ct != "" {
 			hdr.Set("Content-Type", ct)
 		}
 		hdr.Set("Etag", etag+`"`)
-		return h.send(w, r, st.ModTime(), f)
+		return h.send(w, r, f, f.mod, plainFile(f))
 	}
 
 	q := r.URL.Query()
@@ -234,15 +266,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	key := cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()}
-	ix, err := h.cache.get(r.Context(), key, func() (*fileIndex, error) {
-		return h.index(f, key)
+	ix, err := h.cache.get(r.Context(), f.key, func() (*fileIndex, error) {
+		return h.index(f)
 	})
 	if errors.Is(err, errNotFLV) {
-		return &requestError{http.StatusUnprocessableEntity, "not a valid FLV file"}
+		return &requestError{status: http.StatusUnprocessableEntity, msg: "not a valid FLV file"}
 	}
 	if err != nil {
-		return fmt.Errorf("index %s: %w", key.path, err)
+		return fmt.Errorf("index %s: %w", r.URL.Path, sourceError(err))
 	}
 
 	hdr.Set("Content-Type", "video/x-flv")
@@ -263,7 +294,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		etag += fmt.Sprintf("-t%x-%x", p.pos, cut)
 	case ix.plain:
 		hdr.Set("Etag", etag+`"`)
-		return h.send(w, r, st.ModTime(), f)
+		return h.send(w, r, f, f.mod, plainFile(f))
 	default:
 		l = ix.whole
 		etag += "-i"
@@ -271,7 +302,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	// The suffix names the form of the virtual file, so that caches do not
 	// mix versions of this server that lay files out differently.
 	hdr.Set("Etag", etag+`-1"`)
-	return h.send(w, r, st.ModTime(), newVirtualFile(f, &l, ix))
+	return h.send(w, r, f, f.mod, newVirtualFile(f, &l, ix))
+}
+
+// setCacheStatus says where the answer comes from: BYPASS for a local
+// root; for a source's, MISS until the file is open (an origin's error
+// is a miss), then what the source says.
+func setCacheStatus(w http.ResponseWriter, root Root, f *stored) {
+	status := statusBypass
+	switch {
+	case f != nil && f.src != nil:
+		status = f.src.Status()
+	case root.Source != nil:
+		status = "MISS"
+	}
+	w.Header().Set(CacheStatusHeader, status)
 }
 
 // pastEnd answers a seek beyond the media like an unsatisfiable range:
@@ -282,30 +327,50 @@ func (h *Handler) pastEnd(w http.ResponseWriter, err error, size int64, format s
 	}
 	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
 	w.Header().Del("Content-Type")
-	return &requestError{http.StatusRequestedRangeNotSatisfiable, fmt.Sprintf(format, args...)}
+	return &requestError{status: http.StatusRequestedRangeNotSatisfiable, msg: fmt.Sprintf(format, args...)}
 }
 
-// send hands content to http.ServeContent through a sender.
-func (h *Handler) send(w http.ResponseWriter, r *http.Request, modtime time.Time, content interface {
-	Read([]byte) (int, error)
-	Seek(int64, int) (int64, error)
-}) error {
-	s := newSender(w, h.timeout)
-	defer s.done()
-	http.ServeContent(s, r, "", modtime, content)
+// send hands content, read from the stored file f, to
+// http.ServeContent. For a source's file, the bytes the answer starts
+// with are made present before its header goes out (see sender.before).
+func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time, content io.ReadSeeker) error {
+	if f != nil && f.src != nil && r.Method != http.MethodHead {
+		w.before = func() error {
+			off, err := content.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return err
+			}
+			if soff, ok := storedOffset(content, off); ok {
+				err = f.src.Ensure(soff)
+			}
+			w.Header().Set(CacheStatusHeader, f.src.Status())
+			return sourceError(err)
+		}
+	}
+	http.ServeContent(w, r, "", modtime, content)
 	return nil
 }
 
-// index scans f, logging what damage it finds once per file version.
-func (h *Handler) index(f *os.File, key cacheKey) (*fileIndex, error) {
+// index scans f, logging what damage it finds once per file version. A
+// source's file with a keyframe index is read at its head only (see
+// headScan).
+func (h *Handler) index(f *stored) (*fileIndex, error) {
 	start := time.Now()
-	s, err := scanFile(f, key.size)
-	if err != nil {
-		h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
-		return nil, err
+	key := f.key
+	var s *scan
+	if f.src != nil {
+		s = headScan(f, key.size)
+	}
+	head := s != nil
+	if s == nil {
+		var err error
+		if s, err = scanFile(f, key.size); err != nil {
+			h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
+			return nil, err
+		}
 	}
 	ix := buildIndex(s)
-	h.logger.Debug("vod: indexed", "path", key.path, "plain", ix.plain, "keyframes", len(s.video),
+	h.logger.Debug("vod: indexed", "path", key.path, "head_only", head, "plain", ix.plain, "keyframes", len(s.video),
 		"duration", time.Duration(s.endTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
 	if !s.clean() {
 		h.logger.Warn("vod: damaged FLV file served without its damaged parts", "path", key.path,

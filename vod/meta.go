@@ -41,6 +41,7 @@ type metaFacts struct {
 	base        baseMeta
 	duration    float64
 	positions   []float64 // keyframes.filepositions, when well formed
+	times       []float64 // keyframes.times, as many
 	hasKeyIndex bool
 }
 
@@ -64,7 +65,7 @@ func readMeta(body []byte) metaFacts {
 				f.duration = d
 			}
 		case "keyframes":
-			f.positions, f.hasKeyIndex = keyframePositions(p.Value)
+			f.positions, f.times, f.hasKeyIndex = keyframePositions(p.Value)
 		}
 		if !replacedKeys[p.Key] {
 			kept = append(kept, p)
@@ -78,9 +79,9 @@ func readMeta(body []byte) metaFacts {
 	return f
 }
 
-// keyframePositions reads keyframes.filepositions when it and
-// keyframes.times are arrays of numbers of the same, non-zero length.
-func keyframePositions(v any) ([]float64, bool) {
+// keyframePositions reads keyframes.filepositions and keyframes.times
+// when they are arrays of numbers of the same, non-zero length.
+func keyframePositions(v any) (positions, times []float64, ok bool) {
 	var props []flv.Property
 	switch v := v.(type) {
 	case flv.Object:
@@ -88,30 +89,30 @@ func keyframePositions(v any) ([]float64, bool) {
 	case flv.ECMAArray:
 		props = v
 	default:
-		return nil, false
+		return nil, nil, false
 	}
-	var pos, times flv.StrictArray
+	var pos, ts flv.StrictArray
 	for _, p := range props {
 		switch p.Key {
 		case "filepositions":
 			pos, _ = p.Value.(flv.StrictArray)
 		case "times":
-			times, _ = p.Value.(flv.StrictArray)
+			ts, _ = p.Value.(flv.StrictArray)
 		}
 	}
-	if len(pos) == 0 || len(pos) != len(times) {
-		return nil, false
+	if len(pos) == 0 || len(pos) != len(ts) {
+		return nil, nil, false
 	}
-	out := make([]float64, len(pos))
+	positions, times = make([]float64, len(pos)), make([]float64, len(pos))
 	for i := range pos {
 		p, ok1 := pos[i].(float64)
-		_, ok2 := times[i].(float64)
+		t, ok2 := ts[i].(float64)
 		if !ok1 || !ok2 {
-			return nil, false
+			return nil, nil, false
 		}
-		out[i] = p
+		positions[i], times[i] = p, t
 	}
-	return out, true
+	return positions, times, true
 }
 
 // metaInfo is what a served onMetaData says about the file it heads.

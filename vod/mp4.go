@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/flvedge/flvedge/mp4"
@@ -48,42 +47,43 @@ type movie struct {
 }
 
 // serveMP4 answers a request for the MP4 file f.
-func (h *Handler) serveMP4(w http.ResponseWriter, r *http.Request, key cacheKey, f *os.File, modtime time.Time) error {
+func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
+	key := f.key
 	start, end, clip, err := parseClipQuery(r)
 	if err != nil {
 		return err
 	}
 	m, err := h.movies.get(r.Context(), key, func() (*movie, error) { return h.parseMovie(f, key), nil })
 	if err != nil {
-		return fmt.Errorf("movie %s: %w", key.path, err)
+		return fmt.Errorf("movie %s: %w", r.URL.Path, err)
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", "video/mp4")
-	etag := fmt.Sprintf(`"%x-%x`, key.size, key.mtime)
+	etag := f.etag
 	switch {
 	case clip && m.err != nil:
-		return &requestError{http.StatusUnprocessableEntity, "cannot clip: " + m.err.Error()}
+		return &requestError{status: http.StatusUnprocessableEntity, msg: "cannot clip: " + m.err.Error()}
 	case !clip && m.fast != nil:
 		// The suffix names the form of the virtual file, so that caches
 		// do not mix versions of this server that lay files out
 		// differently.
 		hdr.Set("Etag", etag+`-f1"`)
-		return h.send(w, r, modtime, &movieFile{Reader: mp4.NewReader(m.fast, f), f: f})
+		return h.send(w, r, f, f.mod, &movieFile{Reader: mp4.NewReader(m.fast, f), st: f})
 	case !clip || m.f == nil:
 		hdr.Set("Etag", etag+`"`)
-		return h.send(w, r, modtime, f)
+		return h.send(w, r, f, f.mod, plainFile(f))
 	}
 	l, err := m.f.Clip(start, end)
 	switch {
 	case errors.Is(err, mp4.ErrOutOfRange):
 		hdr.Set("Content-Range", fmt.Sprintf("bytes */%d", key.size))
 		hdr.Del("Content-Type")
-		return &requestError{http.StatusRequestedRangeNotSatisfiable, "the clip starts after the end of the media"}
+		return &requestError{status: http.StatusRequestedRangeNotSatisfiable, msg: "the clip starts after the end of the media"}
 	case err != nil:
-		return &requestError{http.StatusUnprocessableEntity, "cannot clip: " + err.Error()}
+		return &requestError{status: http.StatusUnprocessableEntity, msg: "cannot clip: " + err.Error()}
 	}
 	hdr.Set("Etag", fmt.Sprintf(`%s-c%x-%x-1"`, etag, start.Milliseconds(), end.Milliseconds()))
-	return h.send(w, r, modtime, &movieFile{Reader: mp4.NewReader(l, f), f: f})
+	return h.send(w, r, f, f.mod, &movieFile{Reader: mp4.NewReader(l, f), st: f})
 }
 
 // parseClipQuery reads ?start= and ?end= (seconds, as in 45.5, or clock
@@ -123,7 +123,7 @@ func parseClipQuery(r *http.Request) (start, end time.Duration, clip bool, err e
 
 // parseMovie reads the moov of f, logging once per file version what
 // keeps it from being clipped or moved.
-func (h *Handler) parseMovie(f *os.File, key cacheKey) *movie {
+func (h *Handler) parseMovie(f io.ReaderAt, key cacheKey) *movie {
 	began := time.Now()
 	m := &movie{cost: 256}
 	m.f, m.err = mp4.Parse(f, key.size, nil)
@@ -153,11 +153,11 @@ func (h *Handler) parseMovie(f *os.File, key cacheKey) *movie {
 	return m
 }
 
-// movieFile is a virtual MP4 file read from the stored file f; the sender
-// sends its stored parts with sendfile.
+// movieFile is a virtual MP4 file read from the stored file st; the
+// sender sends its stored parts with sendfile.
 type movieFile struct {
 	*mp4.Reader
-	f *os.File
+	st *stored
 }
 
 // sendMovie sends n bytes of v from its offset: the parts held in memory
@@ -179,8 +179,8 @@ func (s *sender) sendMovie(v *movieFile, n int64) (int64, error) {
 			var w int
 			w, err = s.Write(p.Mem[:m])
 			k = int64(w)
-		} else if _, err = v.f.Seek(p.Src, io.SeekStart); err == nil {
-			k, err = s.sendFile(v.f, m)
+		} else {
+			k, err = s.sendFrom(v.st, p.Src, m)
 		}
 		sent += k
 		if _, serr := v.Seek(off+k, io.SeekStart); err == nil {

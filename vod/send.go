@@ -22,6 +22,12 @@ type sender struct {
 	http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	// before runs once, before the header of a 200 or 206 goes out; an
+	// error it returns is answered instead, and the body is dropped.
+	before func() error
+	failed bool
+	status int   // sent, for the access log
+	sent   int64 // body bytes sent
 }
 
 func newSender(w http.ResponseWriter, timeout time.Duration) *sender {
@@ -31,11 +37,49 @@ func newSender(w http.ResponseWriter, timeout time.Duration) *sender {
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (s *sender) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
+var errAnswered = errors.New("vod: answered with an error instead")
+
+func (s *sender) WriteHeader(code int) {
+	if s.status != 0 {
+		return
+	}
+	if before := s.before; before != nil && (code == http.StatusOK || code == http.StatusPartialContent) {
+		s.before = nil
+		if err := before(); err != nil {
+			s.failed = true
+			status, msg := http.StatusInternalServerError, "internal error"
+			var re *requestError
+			if errors.As(err, &re) {
+				status, msg = re.status, re.msg
+			}
+			hdr := s.Header()
+			for _, k := range []string{"Content-Length", "Content-Range", "Etag", "Last-Modified", "Accept-Ranges"} {
+				hdr.Del(k)
+			}
+			hdr.Set("Content-Type", "text/plain; charset=utf-8")
+			s.status = status
+			s.ResponseWriter.WriteHeader(status)
+			s.ResponseWriter.Write([]byte(msg + "\n"))
+			return
+		}
+	}
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
 func (s *sender) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.failed {
+		return 0, errAnswered
+	}
 	if err := s.deadline(); err != nil {
 		return 0, err
 	}
-	return s.ResponseWriter.Write(p)
+	n, err := s.ResponseWriter.Write(p)
+	s.sent += int64(n)
+	return n, err
 }
 
 func (s *sender) deadline() error {
@@ -55,10 +99,16 @@ func (s *sender) done() {
 // ReadFrom is what io.CopyN in http.ServeContent calls with the content,
 // limited to the range being sent.
 func (s *sender) ReadFrom(src io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.failed {
+		return 0, errAnswered
+	}
 	if lr, ok := src.(*io.LimitedReader); ok {
 		switch r := lr.R.(type) {
-		case *os.File:
-			n, err := s.sendFile(r, lr.N)
+		case *storedReader:
+			n, err := s.sendStored(r, lr.N)
 			lr.N -= n
 			return n, err
 		case *virtualFile:
@@ -99,6 +149,7 @@ func (s *sender) sendFile(f *os.File, n int64) (int64, error) {
 		chunk := min(n-sent, sendChunk)
 		m, err := rf.ReadFrom(&io.LimitedReader{R: f, N: chunk})
 		sent += m
+		s.sent += m
 		if err != nil {
 			return sent, err
 		}
@@ -119,10 +170,8 @@ func (s *sender) sendVirtual(v *virtualFile, n int64) (int64, error) {
 		m := min(pt.n-in, n-sent)
 		var err error
 		var k int64
-		if pt.mem == nil && !pt.rebase && v.f != nil {
-			if _, err = v.f.Seek(pt.foff+in, io.SeekStart); err == nil {
-				k, err = s.sendFile(v.f, m)
-			}
+		if st, ok := v.r.(*stored); ok && pt.mem == nil && !pt.rebase {
+			k, err = s.sendFrom(st, pt.foff+in, m)
 			v.off += k
 		} else {
 			k, err = s.copy(io.LimitReader(v, m))
@@ -133,4 +182,64 @@ func (s *sender) sendVirtual(v *virtualFile, n int64) (int64, error) {
 		}
 	}
 	return sent, nil
+}
+
+// sendFrom sends n bytes of the stored file st at off, with sendfile, a
+// chunk at a time: a source makes each chunk present before it goes.
+func (s *sender) sendFrom(st *stored, off, n int64) (int64, error) {
+	var sent int64
+	for sent < n {
+		chunk := min(n-sent, sendChunk)
+		f, err := st.fileAt(off+sent, chunk)
+		if err != nil {
+			return sent, err
+		}
+		k, err := s.sendFile(f, chunk)
+		sent += k
+		if err != nil {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+// storedReader is a stored file as http.ServeContent reads it.
+type storedReader struct {
+	*io.SectionReader
+	st *stored
+}
+
+func plainFile(st *stored) *storedReader {
+	return &storedReader{SectionReader: io.NewSectionReader(st, 0, st.size), st: st}
+}
+
+func (s *sender) sendStored(r *storedReader, n int64) (int64, error) {
+	off, err := r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	k, err := s.sendFrom(r.st, off, min(n, r.st.size-off))
+	if _, serr := r.Seek(off+k, io.SeekStart); err == nil {
+		err = serr
+	}
+	return k, err
+}
+
+// storedOffset maps an offset of what ServeContent reads to the stored
+// file: false when the bytes there are not stored ones (a new header in
+// memory), and then the answer starts without the origin.
+func storedOffset(content io.ReadSeeker, off int64) (int64, bool) {
+	switch c := content.(type) {
+	case *storedReader:
+		return off, true
+	case *virtualFile:
+		return c.l.stored(off)
+	case *movieFile:
+		p, ok := c.Layout().At(off)
+		if !ok || p.Mem != nil {
+			return 0, false
+		}
+		return p.Src, true
+	}
+	return 0, false
 }

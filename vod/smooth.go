@@ -104,14 +104,14 @@ func (h *Handler) resolveSmooth(urlPath string) (root Root, ism, rest string, ok
 // member is a file of a presentation, open for the request.
 type member struct {
 	rel string
-	f   *os.File
+	f   *stored
 	key cacheKey
 	mod time.Time
 }
 
 // serveSmooth answers a Smooth Streaming request for the presentation ism
 // (a path under root, checked) with what rest asks.
-func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root, ism, rest string) error {
+func (h *Handler) serveSmooth(w *sender, r *http.Request, root Root, ism, rest string) error {
 	if err := checkRel(ism); err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root,
 	if !ok {
 		return errNotFound
 	}
-	members, err := h.smoothMembers(root, ism)
+	members, err := h.smoothMembers(r, root, ism)
 	defer func() {
 		for _, m := range members {
 			m.f.Close()
@@ -131,36 +131,41 @@ func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root,
 	movies := make([]*movie, len(members))
 	for i, m := range members {
 		if movies[i], err = h.movies.get(r.Context(), m.key, func() (*movie, error) { return h.parseMovie(m.f, m.key), nil }); err != nil {
-			return fmt.Errorf("movie %s: %w", m.key.path, err)
+			return fmt.Errorf("movie %s: %w", m.rel, err)
 		}
 	}
-	key := planKey(filepath.Join(root.Dir, ism), members)
+	key := planKey(root.Prefix+"/"+ism, members)
 	pm, err := h.movies.get(r.Context(), key, func() (*movie, error) { return h.planMovie(ism, members, movies), nil })
 	if err != nil {
 		return fmt.Errorf("presentation %s: %w", ism, err)
 	}
 	if pm.err != nil {
-		return &requestError{http.StatusUnprocessableEntity, "no Smooth Streaming presentation: " + pm.err.Error()}
+		return &requestError{status: http.StatusUnprocessableEntity, msg: "no Smooth Streaming presentation: " + pm.err.Error()}
 	}
 	p := pm.smooth
 	etag := fmt.Sprintf(`"%x-%x`, key.size, key.mtime)
 	hdr := w.Header()
+	if len(members) == 1 {
+		// One file's presentation changes with that file only.
+		etag = members[0].f.etag + "-p"
+		setCacheStatus(w, root, members[0].f)
+	}
 	if req.manifest {
 		hdr.Set("Content-Type", "text/xml; charset=utf-8")
 		hdr.Set("Etag", etag+`-m1"`)
-		return h.send(w, r, p.modtime, bytes.NewReader(p.manifest))
+		return h.send(w, r, nil, p.modtime, bytes.NewReader(p.manifest))
 	}
 	s := p.stream(req.stream)
 	if s == nil {
-		return &requestError{http.StatusNotFound, "no stream " + req.stream}
+		return &requestError{status: http.StatusNotFound, msg: "no stream " + req.stream}
 	}
 	lv := s.level(req.bitrate)
 	if lv == nil {
-		return &requestError{http.StatusNotFound, fmt.Sprintf("no quality level of %d b/s in stream %s", req.bitrate, s.kind)}
+		return &requestError{status: http.StatusNotFound, msg: fmt.Sprintf("no quality level of %d b/s in stream %s", req.bitrate, s.kind)}
 	}
 	k, ok := slices.BinarySearch(s.starts, req.time)
 	if !ok {
-		return &requestError{http.StatusNotFound, fmt.Sprintf("no %s fragment starts at %d", s.kind, req.time)}
+		return &requestError{status: http.StatusNotFound, msg: fmt.Sprintf("no %s fragment starts at %d", s.kind, req.time)}
 	}
 	m, mf := members[lv.member], movies[lv.member].f
 	if mf == nil || lv.track >= len(mf.Tracks) {
@@ -178,8 +183,9 @@ func (h *Handler) serveSmooth(w http.ResponseWriter, r *http.Request, root Root,
 		return fmt.Errorf("fragment %s of %s: %w", req, m.key.path, err)
 	}
 	hdr.Set("Content-Type", "video/mp4")
-	hdr.Set("Etag", fmt.Sprintf(`"%x-%x-s%x-%s%x-1"`, m.key.size, m.key.mtime, req.bitrate, s.kind, req.time))
-	return h.send(w, r, m.mod, &movieFile{Reader: mp4.NewReader(l, m.f), f: m.f})
+	hdr.Set("Etag", fmt.Sprintf(`%s-s%x-%s%x-1"`, m.f.etag, req.bitrate, s.kind, req.time))
+	setCacheStatus(w, root, m.f)
+	return h.send(w, r, m.f, m.mod, &movieFile{Reader: mp4.NewReader(l, m.f), st: m.f})
 }
 
 // tfxd returns Smooth Streaming's TfxdBox of a fragment, version 1.
@@ -193,25 +199,26 @@ func tfxd(time, duration uint64) []*mp4.Box {
 }
 
 // smoothMembers opens the files of the presentation ism: the .mp4 files of
-// the folder of that name, or the .mp4 file of that name.
-func (h *Handler) smoothMembers(root Root, ism string) ([]member, error) {
-	names, err := readSmoothDir(root, ism)
-	switch {
-	case errors.Is(err, errNotDir):
-		names = []string{strings.TrimSuffix(ism, ismExt) + mp4Ext}
-	case err != nil:
-		return nil, err
+// the folder of that name, or the .mp4 file of that name. A source's
+// folders cannot be listed: there, a presentation is one file.
+func (h *Handler) smoothMembers(r *http.Request, root Root, ism string) ([]member, error) {
+	names := []string{strings.TrimSuffix(ism, ismExt) + mp4Ext}
+	if root.Source == nil {
+		list, err := readSmoothDir(root, ism)
+		switch {
+		case err == nil:
+			names = list
+		case !errors.Is(err, errNotDir):
+			return nil, err
+		}
 	}
 	var members []member
 	for _, rel := range names {
-		f, st, err := openFile(root, rel)
+		f, err := h.open(r.Context(), root, rel)
 		if err != nil {
 			return members, err
 		}
-		members = append(members, member{
-			rel: rel, f: f, mod: st.ModTime(),
-			key: cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()},
-		})
+		members = append(members, member{rel: rel, f: f, mod: f.mod, key: f.key})
 	}
 	return members, nil
 }
@@ -251,7 +258,7 @@ func readSmoothDir(root Root, rel string) ([]string, error) {
 		return nil, fmt.Errorf("read %s: %w", rel, err)
 	}
 	if len(entries) > maxDirEntries {
-		return nil, &requestError{http.StatusUnprocessableEntity, fmt.Sprintf("%s holds more than %d files", path.Base(rel), maxDirEntries)}
+		return nil, &requestError{status: http.StatusUnprocessableEntity, msg: fmt.Sprintf("%s holds more than %d files", path.Base(rel), maxDirEntries)}
 	}
 	var names []string
 	for _, e := range entries {
@@ -264,7 +271,7 @@ func readSmoothDir(root Root, rel string) ([]string, error) {
 		return nil, errNotFound
 	}
 	if len(names) > maxRenditions {
-		return nil, &requestError{http.StatusUnprocessableEntity, fmt.Sprintf("%s holds more than %d MP4 files", path.Base(rel), maxRenditions)}
+		return nil, &requestError{status: http.StatusUnprocessableEntity, msg: fmt.Sprintf("%s holds more than %d MP4 files", path.Base(rel), maxRenditions)}
 	}
 	slices.Sort(names)
 	return names, nil

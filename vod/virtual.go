@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/flvedge/flvedge/flv"
@@ -13,8 +12,7 @@ import (
 // virtualFile reads a layout as one file, for http.ServeContent, which
 // then answers Range and conditional requests for it as for any file.
 type virtualFile struct {
-	r   io.ReaderAt
-	f   *os.File // r when it is a file, for sendfile; else nil
+	r   io.ReaderAt // a *stored, whose stored parts go out with sendfile
 	l   *layout
 	ix  *fileIndex
 	off int64
@@ -25,9 +23,7 @@ type virtualFile struct {
 }
 
 func newVirtualFile(r io.ReaderAt, l *layout, ix *fileIndex) *virtualFile {
-	v := &virtualFile{r: r, l: l, ix: ix, tag: -1}
-	v.f, _ = r.(*os.File)
-	return v
+	return &virtualFile{r: r, l: l, ix: ix, tag: -1}
 }
 
 var errWhence = errors.New("vod: seek: bad whence")

@@ -3,7 +3,10 @@ package web
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,14 +16,31 @@ import (
 	"github.com/flvedge/flvedge/relay"
 )
 
+// AdminAccess is who may use the admin listener.
+type AdminAccess struct {
+	// Token, as a bearer token, allows DELETE and passes the Host check.
+	// Empty: DELETE is refused.
+	Token string
+	// Hosts are the host names that requests may give in Host beside
+	// localhost and IP addresses (any port): the listen address's name and
+	// the configured ones.
+	Hosts []string
+}
+
 // NewAdminHandler serves what operators and their tools ask a server:
 // /metrics for Prometheus; the stats API: GET /api/streams,
 // GET /api/streams/{app}/{stream}, and DELETE of the latter to disconnect
-// the stream's publisher, which needs the admin token as a bearer token
-// (no token configured: DELETE is refused); and the probes of load
-// balancers and Kubernetes: /healthz (the process serves) and /readyz
-// (it takes new viewers: 503 while ready says no, when draining).
-func NewAdminHandler(hub *relay.Hub, gatherer prometheus.Gatherer, adminToken string, ready func() bool) http.Handler {
+// the stream's publisher, which needs the admin token as a bearer token;
+// and the probes of load balancers and Kubernetes: /healthz (the process
+// serves) and /readyz (it takes new viewers: 503 while ready says no, when
+// draining).
+//
+// Everything but the probes needs a Host that access allows, or the token:
+// a web page that a visitor opens could otherwise reach the listener on
+// the visitor's machine or network through a DNS name of its own that
+// points there (DNS rebinding). An IP address in Host is no such name.
+func NewAdminHandler(hub *relay.Hub, gatherer prometheus.Gatherer, access AdminAccess, ready func() bool) http.Handler {
+	adminToken := access.Token
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
@@ -60,7 +80,32 @@ func NewAdminHandler(hub *relay.Hub, gatherer prometheus.Gatherer, adminToken st
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probe := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		if !probe && !access.allowsHost(r.Host) && !bearerMatches(r, adminToken) {
+			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// allowsHost reports whether a request's Host names this listener: an IP
+// address, localhost, or one of Hosts. No Host at all (HTTP/1.0 tools) is
+// no browser's request.
+func (a AdminAccess) allowsHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+	if host == "" || strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return slices.ContainsFunc(a.Hosts, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // bearerMatches checks "Authorization: Bearer TOKEN" in constant time; an

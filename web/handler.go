@@ -2,43 +2,65 @@ package web
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/flvedge/flvedge/auth"
 )
 
 // NewHandler returns the server's routes: live streams at /{app}/{stream}.flv.
-func NewHandler(live *Live) http.Handler { return NewGuardedHandler(live, nil) }
+func NewHandler(live *Live) http.Handler { return NewGuardedHandler(live, nil, CORS{}) }
 
 // NewGuardedHandler is NewHandler with guard's access rules in front of
-// every play route (nil: none), and mounts (VOD roots) among the play
-// routes. The play routes have a mux of their own behind the guard, so that
+// every play route (nil: none), cors's answers to other sites' pages, and
+// mounts (VOD roots) among the play routes. The play routes have a mux of their own behind the guard, so that
 // they are routed after the guard has taken an in-path token
 // (/TOKEN/EXPIRES/live/x.flv) off the path; preflights pass unguarded, as
 // browsers send them without credentials.
-func NewGuardedHandler(live *Live, guard *auth.Guard, mounts ...Mount) http.Handler {
+func NewGuardedHandler(live *Live, guard *auth.Guard, cors CORS, mounts ...Mount) http.Handler {
 	play := http.NewServeMux()
 	play.Handle("GET /{app}/{file}", live)
 	mux := http.NewServeMux()
 	mux.Handle("GET /", guarded(guard, mounted(mounts, play)))
 	mux.HandleFunc("OPTIONS /", preflight)
-	return withCORS(mux)
+	return cors.wrap(mux)
 }
 
-// withCORS lets players on other origins read the responses. mpegts.js
-// fetches cross-origin, and after a redirect the browser sends "Origin: null",
-// which must be answered like any other origin.
-func withCORS(next http.Handler) http.Handler {
+// CORS says what pages on other sites may read. mpegts.js fetches
+// cross-origin; after a redirect the browser sends "Origin: null", which
+// "*" answers like any other origin.
+type CORS struct {
+	// CredentialOrigins (scheme://host[:port]) may read with the visitor's
+	// cookies and HTTP authentication. Every other origin reads without:
+	// a page anywhere must not read, in a visitor's name and from its
+	// address, what cookies or IP rules protect.
+	CredentialOrigins []string
+}
+
+// wrap answers with the CORS headers before next.
+func (c CORS) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		if origin := r.Header.Get("Origin"); origin != "" {
+		if origin := r.Header.Get("Origin"); origin != "" && c.trusts(origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Add("Vary", "Origin")
 		} else {
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
+		if len(c.CredentialOrigins) > 0 {
+			// The answer depends on Origin: caches must keep one per origin.
+			h.Add("Vary", "Origin")
+		}
 		h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
 		next.ServeHTTP(w, r)
+	})
+}
+
+// trusts reports whether origin is one of CredentialOrigins; scheme and
+// host compare without case, as browsers send them in lower case anyway.
+func (c CORS) trusts(origin string) bool {
+	return slices.ContainsFunc(c.CredentialOrigins, func(o string) bool {
+		return strings.EqualFold(strings.TrimSuffix(o, "/"), origin)
 	})
 }
 

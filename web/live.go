@@ -82,6 +82,10 @@ func (l *Live) init() {
 	l.initOnce.Do(func() { l.refusals = ratelog.New(l.logger(), time.Second, 1) })
 }
 
+// Active is how many viewers are being served now. A viewer counts until
+// the end of its response is written.
+func (l *Live) Active() int { return int(l.viewers.Load()) }
+
 // admit counts a new viewer in, unless the server is full.
 func (l *Live) admit(max int) bool {
 	if n := l.viewers.Add(1); max > 0 && n > int64(max) {
@@ -107,6 +111,9 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := l.stream(r, app, name)
+	if s != nil {
+		countStreamOf(r, app, name)
+	}
 	if err != nil {
 		var ue *relay.UpstreamError
 		if !errors.As(err, &ue) {
@@ -150,15 +157,25 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	v := liveViewer{Viewer: viewer, out: out, pace: newPacer(&l.viewers, &l.load, limits), app: app, stream: name, remote: r.RemoteAddr}
+	pace := newPacer(&l.viewers, &l.load, limits)
+	if r.Header.Get(relay.ViaHeader) != "" {
+		// Another tier of this server pulls the stream for its own viewers,
+		// who coalesce there: delaying here too would add the delay once
+		// per tier. (A viewer forging the header costs us only the
+		// wake-ups coalescing saves.)
+		pace.most = 0
+	}
+	v := liveViewer{Viewer: viewer, out: out, pace: pace, app: app, stream: name, remote: r.RemoteAddr}
 	if _, taken := out.(*connWriter); taken {
 		// The connection is ours: the request may end now, which frees its
 		// goroutine's deep stack and net/http's buffers for the viewer's
 		// whole life. A fresh goroutine serves the stream, still counted by
 		// the access rules until it ends.
 		release := auth.Detach(r.Context())
+		counted := detachCount(r)
 		go func() {
 			defer release()
+			defer counted(http.StatusOK)
 			l.serve(v)
 		}()
 		return

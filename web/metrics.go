@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"io"
 	"net/http"
-	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,7 +25,24 @@ type Metrics struct {
 
 	requests *prometheus.CounterVec
 	desc     map[string]*prometheus.Desc
+
+	// Requests per stream and status class, counted as they end. At most
+	// maxStreams streams have counters of their own; the requests of
+	// others add up under {app, OtherStreams}. A stream's counters go
+	// after the first scrape that finds it gone from the hub.
+	streamRequests *prometheus.Desc
+	mu             sync.Mutex
+	perStream      map[streamKey]*[len(statusClasses)]uint64
+	ownSeries      int // keys of perStream with a stream of their own
 }
+
+type streamKey struct{ app, stream string }
+
+// statusClasses are the labels of the status classes; a status outside
+// 100-599 counts as the nearest.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
+func statusClass(status int) int { return min(max(status/100-1, 0), len(statusClasses)-1) }
 
 // NewMetrics registers the metrics of hub in reg; at most maxStreams streams
 // get series of their own.
@@ -36,6 +55,10 @@ func NewMetrics(reg prometheus.Registerer, hub *relay.Hub, maxStreams int) *Metr
 			Help: "HTTP requests answered, by status class (2xx, 3xx, 4xx, 5xx) and protocol.",
 		}, []string{"class", "proto"}),
 		desc: make(map[string]*prometheus.Desc),
+		streamRequests: prometheus.NewDesc("flvedge_stream_requests_total",
+			"Requests of a live stream (viewers, refusals), by status class, counted when they end.",
+			[]string{"app", "stream", "class"}, nil),
+		perStream: make(map[streamKey]*[len(statusClasses)]uint64),
 	}
 	for _, d := range streamMetrics {
 		labels := []string{"app", "stream"}
@@ -92,6 +115,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range m.desc {
 		ch <- d
 	}
+	ch <- m.streamRequests
 }
 
 // Collect reads every stream's figures; the streams past the cap are added
@@ -126,16 +150,136 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	m.collectRequests(ch, streams)
 }
 
-// CountRequests wraps next so that every response is counted by status
-// class and protocol.
+// collectRequests sends the requests per stream, then forgets the streams
+// that are gone (and the OtherStreams sum of an app without streams): their
+// last counts were just sent.
+func (m *Metrics) collectRequests(ch chan<- prometheus.Metric, streams []*relay.Stream) {
+	live := make(map[streamKey]bool, len(streams))
+	for _, s := range streams {
+		live[streamKey{s.App, s.Name}] = true
+		live[streamKey{s.App, OtherStreams}] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, counts := range m.perStream {
+		for class, n := range counts {
+			if n > 0 {
+				ch <- prometheus.MustNewConstMetric(m.streamRequests, prometheus.CounterValue, float64(n), k.app, k.stream, statusClasses[class])
+			}
+		}
+		if !live[k] {
+			delete(m.perStream, k)
+			if k.stream != OtherStreams {
+				m.ownSeries--
+			}
+		}
+	}
+}
+
+// countStream counts a request of the live stream app/name that ended with
+// status.
+func (m *Metrics) countStream(app, name string, status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := streamKey{app, name}
+	counts := m.perStream[k]
+	if counts == nil {
+		if m.ownSeries >= m.maxStreams {
+			k.stream = OtherStreams
+			counts = m.perStream[k]
+		} else {
+			m.ownSeries++
+		}
+	}
+	if counts == nil {
+		counts = new([len(statusClasses)]uint64)
+		m.perStream[k] = counts
+	}
+	counts[statusClass(status)]++
+}
+
+// CountRequests wraps next so that every request is counted when it ends,
+// with its final status: by status class and protocol, and per stream for
+// the requests of a live stream (one that the live handler served, or one
+// that the hub has when the request ends: refused by the access rules).
+// A handler that goes on with a response after its ServeHTTP returned
+// (a taken-over HTTP/1.x viewer) counts it at its end: detachCount.
 func (m *Metrics) CountRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		m.requests.WithLabelValues(strconv.Itoa(rec.status/100)+"xx", protoLabel(r)).Inc()
+		c := &requestCount{m: m, proto: protoLabel(r)}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestCountKey{}, c)))
+		if c.detached {
+			return
+		}
+		if c.stream == "" {
+			if app, name, ok := streamOfPath(r.URL.Path); ok && m.hub.Lookup(app, name) != nil {
+				c.app, c.stream = app, name
+			}
+		}
+		c.end(rec.status)
 	})
+}
+
+// streamOfPath reads app and stream from the last two segments of a live
+// path, /app/stream.flv, also behind an in-path token (/TOKEN/EXPIRES/...).
+func streamOfPath(path string) (app, name string, ok bool) {
+	dir, file, found := cutLast(path)
+	if !found {
+		return "", "", false
+	}
+	_, app, found = cutLast(dir)
+	name, ok = strings.CutSuffix(file, ".flv")
+	return app, name, found && ok && app != "" && name != ""
+}
+
+// cutLast cuts s around its last slash.
+func cutLast(s string) (before, after string, found bool) {
+	i := strings.LastIndexByte(s, '/')
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+1:], true
+}
+
+// requestCount is a request being counted.
+type requestCount struct {
+	m           *Metrics
+	proto       string
+	app, stream string // the live stream it asked for, if known
+	detached    bool
+}
+
+type requestCountKey struct{}
+
+func (c *requestCount) end(status int) {
+	c.m.requests.WithLabelValues(statusClasses[statusClass(status)], c.proto).Inc()
+	if c.stream != "" {
+		c.m.countStream(c.app, c.stream, status)
+	}
+}
+
+// countStreamOf notes that r asks for the live stream app/name, so that it
+// is counted for that stream even when the stream is gone at its end.
+func countStreamOf(r *http.Request, app, name string) {
+	if c, ok := r.Context().Value(requestCountKey{}).(*requestCount); ok {
+		c.app, c.stream = app, name
+	}
+}
+
+// detachCount takes the counting of r over from CountRequests, for a
+// response that goes on after the handler returned: the returned function
+// counts it with its final status.
+func detachCount(r *http.Request) func(status int) {
+	c, ok := r.Context().Value(requestCountKey{}).(*requestCount)
+	if !ok {
+		return func(int) {}
+	}
+	c.detached = true
+	return c.end
 }
 
 func protoLabel(r *http.Request) string {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/web/player"
 )
@@ -21,6 +22,11 @@ type Pages struct {
 	// fields a player needs and no more.
 	StreamList bool
 	Hub        *relay.Hub
+	// Guard, if set, hides from the list the streams that need a token to
+	// play: their names are for those who were given a signed URL.
+	Guard *auth.Guard
+	// CORS is what pages on other sites may read of the list.
+	CORS CORS
 }
 
 // WithPages serves p in front of next, the handler of NewGuardedHandler.
@@ -46,7 +52,7 @@ func WithPages(next http.Handler, p Pages) http.Handler {
 	}
 	if p.StreamList {
 		// CORS, as for the streams: a player page elsewhere may list them.
-		mux.Handle("GET /api/streams", withCORS(streamList(p.Hub)))
+		mux.Handle("GET /api/streams", p.CORS.wrap(streamList(p.Hub, p.Guard)))
 	}
 	return mux
 }
@@ -65,11 +71,14 @@ type PublicStream struct {
 	Height     int    `json:"height,omitempty"`
 }
 
-func streamList(hub *relay.Hub) http.Handler {
+func streamList(hub *relay.Hub, guard *auth.Guard) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		list := []PublicStream{}
 		for _, s := range hub.Streams() {
 			st := s.Stats()
+			if guard != nil && guard.NeedsToken("/"+st.App+"/"+st.Name+".flv") {
+				continue
+			}
 			list = append(list, PublicStream{
 				App: st.App, Stream: st.Name,
 				Path:       "/" + url.PathEscape(st.App) + "/" + url.PathEscape(st.Name) + ".flv",

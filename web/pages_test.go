@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/relay"
 )
 
@@ -73,7 +74,7 @@ func TestPublicStreamList(t *testing.T) {
 	s.publish("live", "a~b")
 	s.gop(2)
 	resp := s.get(t, "/api/streams", "Origin", "https://elsewhere.example")
-	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "https://elsewhere.example" {
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Fatalf("%d, CORS %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 	var list []map[string]any
@@ -98,6 +99,26 @@ func TestPublicStreamList(t *testing.T) {
 	// The player page is off: / is the play routes' again.
 	if resp := s.get(t, "/"); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("/ without the player: %d", resp.StatusCode)
+	}
+}
+
+func TestPublicStreamListHidesTokenStreams(t *testing.T) {
+	var cfg auth.Config
+	cfg.Play = []auth.Scope{{Prefix: "/private/", Token: &auth.TokenRule{Secrets: []string{"s3cret"}}}}
+	g, err := auth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	s := newPagesServer(t, Pages{StreamList: true, Guard: g})
+	s.publish("live", "open")
+	s.publish("private", "hidden")
+	var list []PublicStream
+	if err := json.NewDecoder(s.get(t, "/api/streams").Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Path != "/live/open.flv" {
+		t.Fatalf("public list %+v, want /live/open.flv alone", list)
 	}
 }
 

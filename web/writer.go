@@ -33,6 +33,11 @@ type flvWriter interface {
 // the next write fails.
 func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration, gone func()) (flvWriter, error) {
 	rc := http.NewResponseController(w)
+	if r.ProtoMajor == 1 {
+		// The connection ends with the response: the client must not
+		// reuse it, and closes its side once it has read the end.
+		w.Header().Set("Connection", "close")
+	}
 	w.WriteHeader(http.StatusOK)
 	// Flushing puts the header on the wire before the hijack, which keeps it,
 	// and lets the player know at once that the stream exists.
@@ -58,13 +63,16 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration,
 
 // watchHangUp reads the taken-over connection, on which a viewer sends
 // nothing after its request, until it fails: the client hung up, or we
-// closed it. It costs a small goroutine per viewer and finds a gone viewer
-// at once instead of at the next write.
+// closed it, or the response ended and the client took too long to hang up
+// (End's read deadline). Then the connection is closed. It costs a small
+// goroutine per viewer and finds a gone viewer at once instead of at the
+// next write.
 func watchHangUp(conn net.Conn, gone func()) {
 	var buf [64]byte
 	for {
 		if _, err := conn.Read(buf[:]); err != nil {
 			gone()
+			_ = conn.Close()
 			return
 		}
 	}
@@ -120,12 +128,27 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	return int64(size), nil
 }
 
+// lastChunk ends a chunked body (RFC 9112, 7.1).
+var lastChunk = []byte("0\r\n\r\n")
+
+// End sends the end of the body, the last chunk or (HTTP/1.0) the end of
+// the connection's output, and leaves the connection to watchHangUp: a
+// close while the client's input is unread would reset the connection, and
+// the client could lose the end.
 func (c *connWriter) End() {
+	_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	if c.chunked {
-		_ = c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
-		_, _ = c.conn.Write([]byte("0\r\n\r\n"))
+		if _, err := c.conn.Write(lastChunk); err != nil {
+			_ = c.conn.Close()
+			return
+		}
 	}
-	_ = c.conn.Close()
+	closer, ok := c.conn.(interface{ CloseWrite() error }) // TCP, TLS
+	if !ok || closer.CloseWrite() != nil {
+		_ = c.conn.Close()
+		return
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(c.timeout))
 }
 
 func (c *connWriter) Close() { _ = c.conn.Close() }

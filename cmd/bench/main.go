@@ -32,7 +32,10 @@
 //     measured window: how long after the tool published a tag a viewer
 //     had all of it (p50, p99, max). Without --publish the publish times
 //     are unknown, and the lag is counted from the first viewer to receive
-//     each tag instead, which hides any delay all viewers share;
+//     each tag instead, which hides any delay all viewers share. With
+//     --ref-url, the lag of its --ref-viewers is reported apart: the
+//     reference for the --url's, measured in the same run (an edge's
+//     viewers against its ingest's);
 //   - stalls: a viewer receiving nothing for over a second;
 //   - timestamp errors: an audio or video timestamp going backwards;
 //   - with --pid: the server's CPU time in the window (utime + stime from
@@ -86,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.ConnPerViewer, "conn-per-viewer", false, "give each h2 or h3 viewer a connection of its own instead of multiplexing them")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the server's TLS certificate (self-signed test servers)")
 	fs.IntVar(&cfg.Viewers, "viewers", 10, "number of viewers")
+	fs.StringVar(&cfg.RefURL, "ref-url", "", "another `URL` of the stream (an ingest in front of an edge) for --ref-viewers more viewers, whose lag is reported apart as a reference")
+	fs.IntVar(&cfg.RefViewers, "ref-viewers", 0, "number of viewers of --ref-url")
 	fs.DurationVar(&cfg.Ramp, "ramp", time.Second, "spread the viewers' connections over this `duration`")
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measure for this `duration` once all viewers have started")
 	fs.IntVar(&cfg.PID, "pid", 0, "server process `id` to sample CPU and RSS of")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,38 +22,45 @@ const (
 	refusalLogBurst = 3
 )
 
-// newGuard builds the access rules of the config.
-func newGuard(a config.Access, logger *slog.Logger) (*auth.Guard, error) {
+func newRefusalLog(logger *slog.Logger) *ratelog.Logger {
+	return ratelog.New(logger, refusalLogEvery, refusalLogBurst)
+}
+
+// newPolicy compiles the access rules of the config. log is the server's
+// one refusal log, kept over reloads so that a reload does not reset its
+// bound.
+func newPolicy(a config.Access, log auth.Warner) (*auth.Policy, error) {
 	c, err := a.Auth()
 	if err != nil {
 		return nil, err
 	}
-	c.Log = ratelog.New(logger, refusalLogEvery, refusalLogBurst)
-	g, err := auth.New(c)
+	c.Log = log
+	p, err := auth.NewPolicy(c)
 	if err != nil {
 		return nil, fmt.Errorf("access: %w", err)
 	}
-	return g, nil
+	return p, nil
 }
 
 // unauthorized is all a refused publisher is told.
 var unauthorized = &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "Unauthorized."}
 
-// guardedPublish asks the guard before it hands a publish request on.
+// guardedPublish asks the guard before it hands a publish request on, with
+// who the publisher proved to be.
 type guardedPublish struct {
-	guard func() *auth.Guard // the current one: a reload replaces it
-	next  rtmp.Handler
+	guard *auth.Guard
+	next  publishHandler
 }
 
 func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 	if relay.CheckName(req.App, req.Stream) != nil {
 		// The hub refuses it and next counts the refusal; the guard (and a
 		// publish callback's server) never sees the name.
-		return h.next.Publish(req)
+		return h.next.publish(req, "")
 	}
 	// The callback's timeout bounds the wait; the connection reads nothing
 	// meanwhile, which is what a publisher waiting for its answer expects.
-	err := h.guard().AuthorizePublish(context.Background(), auth.PublishRequest{
+	id, err := h.guard.AuthorizePublish(context.Background(), auth.PublishRequest{
 		App: req.App, Stream: req.Stream, Query: req.Query, Client: auth.AddrOf(req.RemoteAddr),
 	})
 	if err != nil {
@@ -62,48 +68,27 @@ func (h guardedPublish) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
 		// reason included, at a bounded rate.
 		return nil, fmt.Errorf("%w (%w)", unauthorized, err)
 	}
-	return h.next.Publish(req)
+	return h.next.publish(req, id)
 }
 
-// refusalCollector exports the guards' refusal counts, read at scrape time.
-// A reload replaces the guard; the old one's counts are kept, so that the
-// counters never go back.
+// refusalCollector exports the guard's refusal counts, read at scrape time.
 type refusalCollector struct {
-	guard func() *auth.Guard
+	guard *auth.Guard
 	desc  *prometheus.Desc
-
-	mu                  sync.Mutex
-	retiredPlay, retPub map[auth.Reason]uint64
 }
 
-func newRefusalCollector(guard func() *auth.Guard) *refusalCollector {
+func newRefusalCollector(guard *auth.Guard) *refusalCollector {
 	return &refusalCollector{guard: guard, desc: prometheus.NewDesc("flvedge_auth_refusals_total",
 		"Requests refused by the access rules, by kind (play, publish) and reason (token_invalid, token_expired, referer, rate, ...).",
-		[]string{"kind", "reason"}, nil),
-		retiredPlay: map[auth.Reason]uint64{}, retPub: map[auth.Reason]uint64{}}
-}
-
-// retire adds the counts of a guard that a reload replaced.
-func (c *refusalCollector) retire(old *auth.Guard) {
-	play, publish := old.Refusals()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for r, n := range play {
-		c.retiredPlay[r] += n
-	}
-	for r, n := range publish {
-		c.retPub[r] += n
-	}
+		[]string{"kind", "reason"}, nil)}
 }
 
 func (c *refusalCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *refusalCollector) Collect(ch chan<- prometheus.Metric) {
-	play, publish := c.guard().Refusals()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	play, publish := c.guard.Refusals()
 	for _, reason := range auth.AllReasons() {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(play[reason]+c.retiredPlay[reason]), "play", string(reason))
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(publish[reason]+c.retPub[reason]), "publish", string(reason))
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(play[reason]), "play", string(reason))
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(publish[reason]), "publish", string(reason))
 	}
 }

@@ -58,7 +58,7 @@ func TestPublishKeysWithFFmpeg(t *testing.T) {
 	publishFFmpeg(t, s.rtmpURL("cam2?"+signed.Query()))
 	waitStream(t, s.playURL("cam2"))
 
-	_, publish := s.currentGuard().Refusals()
+	_, publish := s.guard.Refusals()
 	if publish[auth.KeyInvalid] != 2 {
 		t.Fatalf("publish refusals %v", publish)
 	}
@@ -111,26 +111,16 @@ func TestLimitsSpareViewers(t *testing.T) {
 	for _, v := range viewers {
 		v.waitTags(t, 5)
 	}
-	status := func(client string) int {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
-		req.Header.Set("X-Forwarded-For", client)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if got := status("192.0.2.1"); got != http.StatusTooManyRequests {
+	if got := statusAs(t, url, "192.0.2.1"); got != http.StatusTooManyRequests {
 		t.Fatalf("a client's third request: %d, want 429", got)
 	}
-	if got := status("192.0.2.3"); got != http.StatusServiceUnavailable {
+	if got := statusAs(t, url, "192.0.2.3"); got != http.StatusServiceUnavailable {
 		t.Fatalf("the stream's fourth viewer: %d, want 503", got)
 	}
 	for _, v := range viewers {
 		v.waitTags(t, v.count()+20)
 	}
-	play, _ := s.currentGuard().Refusals()
+	play, _ := s.guard.Refusals()
 	if play[auth.ClientBusy] != 1 || play[auth.StreamFull] != 1 {
 		t.Fatalf("refusals %v", play)
 	}
@@ -156,4 +146,20 @@ func startDemoAt(t *testing.T, s *testServer, url string) {
 func watchAs(t *testing.T, url, client string) *viewer {
 	t.Helper()
 	return watch(t, url, "X-Forwarded-For", client)
+}
+
+// statusAs is the status of a GET by a client behind a proxy.
+func statusAs(t *testing.T, url, client string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Forwarded-For", client)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

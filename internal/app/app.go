@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -28,6 +29,7 @@ import (
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/relay"
 	"github.com/flvedge/flvedge/rtmp"
+	"github.com/flvedge/flvedge/vodcache"
 	"github.com/flvedge/flvedge/web"
 	"github.com/flvedge/flvedge/web/player"
 )
@@ -63,7 +65,9 @@ type options struct {
 	edits        []func(*config.Config) error // the flags that were given, in order
 }
 
-// apply puts the flags over the file's settings.
+// apply puts the flags over the file's settings. It is applied over the
+// file at start and again over every reloaded file, with the same result:
+// each flag sets its key whole, so what it replaced does not come back.
 func (o options) apply(c *config.Config) error {
 	for _, edit := range o.edits {
 		if err := edit(c); err != nil {
@@ -73,19 +77,55 @@ func (o options) apply(c *config.Config) error {
 	return nil
 }
 
+// overrideList defines a flag that may be repeated and whose values, in
+// order, replace a config list.
+type overrideList func(name, usage string, set func(c *config.Config, values []string) error)
+
 func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flagSet(role, &o, stderr)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	// Known at parse time, not when the edits run: they run later, on a
+	// copy of o.
+	fs.Visit(func(f *flag.Flag) { o.httpsGiven = o.httpsGiven || f.Name == "https-listen" })
+	return o, nil
+}
+
+// flagSet defines the flags of role, which parsing writes into o.
+func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(string(role), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
+	edit := func(name string, set func(c *config.Config) error) {
+		o.edits = append(o.edits, func(c *config.Config) error {
+			if err := set(c); err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+			return nil
+		})
+	}
 	// override defines a flag that, when given, replaces a config setting.
 	override := func(name, usage string, set func(c *config.Config, value string) error) {
 		fs.Func(name, usage, func(v string) error {
-			o.edits = append(o.edits, func(c *config.Config) error {
-				if err := set(c, v); err != nil {
-					return fmt.Errorf("--%s: %w", name, err)
-				}
-				return nil
-			})
+			edit(name, func(c *config.Config) error { return set(c, v) })
+			return nil
+		})
+	}
+	// A list flag's values are gathered while parsing; its one edit sets
+	// them all, so that the edit does the same over every file it is
+	// applied to (start and each reload), where appending would mix the
+	// file's list back in.
+	var list overrideList = func(name, usage string, set func(c *config.Config, values []string) error) {
+		var values []string
+		fs.Func(name, usage, func(v string) error {
+			if values == nil {
+				edit(name, func(c *config.Config) error { return set(c, values) })
+			}
+			values = append(values, v)
 			return nil
 		})
 	}
@@ -104,18 +144,13 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 		})
 	}
 	if role == Edge {
-		first := true
-		override("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v string) error {
-			if first {
-				c.Upstream.Origins, first = nil, false
-			}
-			c.Upstream.Origins = append(c.Upstream.Origins, v)
+		list("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v []string) error {
+			c.Upstream.Origins = slices.Clone(v)
 			return nil
 		})
 	}
 	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
 		c.HTTPSListen = v
-		o.httpsGiven = true
 		return nil
 	})
 	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
@@ -142,26 +177,16 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 		c.Publish.Grace, err = time.ParseDuration(v)
 		return err
 	})
-	firstSecret := true
-	override("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v string) error {
-		if firstSecret {
-			c.Access.SecureTokenSecrets, firstSecret = nil, false
-		}
-		c.Access.SecureTokenSecrets = append(c.Access.SecureTokenSecrets, v)
+	list("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v []string) error {
+		c.Access.SecureTokenSecrets = slices.Clone(v)
 		return nil
 	})
-	addVODFlags(override)
+	addVODFlags(override, list)
 	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
-		return o, err
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	return o, nil
+	return fs
 }
 
 // Run runs a server of the given role until ctx ends.
@@ -188,8 +213,8 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("flags: %w", err)
 	}
-	if role == Edge && !cfg.Upstream.Pulling() {
-		return errors.New("an edge needs origins: --origin URL, or upstream.origins in the config file")
+	if role == Edge && !cfg.Upstream.Pulling() && len(cfg.VOD.Origins) == 0 && len(cfg.VOD.Roots) == 0 {
+		return errors.New("an edge needs origins: --origin URL (live) or --vod-origin PREFIX=URL (VOD), or upstream.origins / vod.origins in the config file")
 	}
 	if cfg.HTTPSListen != "" && cfg.TLS.Cert == "" && !o.demo {
 		return errors.New("https_listen needs tls.cert and tls.key (--tls-cert, --tls-key); --demo makes a self-signed one")
@@ -292,49 +317,58 @@ type server struct {
 	closeOnce sync.Once
 
 	// What a reload changes: the settings read per request, the access
-	// rules, and the handler tree built on them.
-	cfg      atomic.Pointer[config.Config]
-	guard    atomic.Pointer[auth.Guard]
-	handler  atomic.Pointer[http.Handler]
-	live     *web.Live
-	requests *web.Metrics
-	refusals *refusalCollector
+	// rules in the guard, the VOD routes, and the handler tree built on
+	// them. The guard itself, with the live counts of its limits, stays.
+	cfg        atomic.Pointer[config.Config]
+	guard      *auth.Guard
+	vod        vodServing // changed by reloads only, on Run's goroutine
+	refusalLog auth.Warner
+	handler    atomic.Pointer[http.Handler]
+	live       *web.Live
+	requests   *web.Metrics
+	vodCache   *vodcache.Cache // nil without VOD origins
 }
-
-func (s *server) currentGuard() *auth.Guard { return s.guard.Load() }
 
 // apply puts cfg in force for the requests that come from now on: the
 // viewers' limits, the origins, the access rules, the VOD roots and the
 // pages. Listeners, windows and timeouts of running pulls stay as they
 // started; they need a restart.
 func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
-	mounts, err := vodMounts(cfg, logger)
+	vod, err := s.vod.next(cfg, s.vodCache, logger)
 	if err != nil {
 		return err
 	}
-	guard, err := newGuard(cfg.Access, logger)
+	policy, err := newPolicy(cfg.Access, s.refusalLog)
 	if err != nil {
 		return err
 	}
 	if s.https != nil {
 		if err := s.cert.load(cfg.TLS); err != nil {
-			guard.Close()
 			return err
 		}
 	}
-	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, guard, mounts...), web.Pages{
+	// Last of the checks, first of the changes: the cache's origins.
+	if s.vodCache != nil {
+		if err := s.vodCache.SetOrigins(cfg.VOD.CacheConfig().Origins); err != nil {
+			return fmt.Errorf("vod.origins: %w", err)
+		}
+	}
+	// The rules change; the counts of open requests and the rate buckets
+	// stay with the guard, so a reload resets no limit.
+	if s.guard == nil {
+		s.guard = auth.NewGuard(policy)
+	} else {
+		s.guard.SetPolicy(policy)
+	}
+	cors := web.CORS{CredentialOrigins: cfg.CORS.CredentialOrigins}
+	var h http.Handler = s.requests.CountRequests(web.WithPages(web.NewGuardedHandler(s.live, s.guard, cors, vod.mounts...), web.Pages{
 		Player: cfg.Player.Enabled, MpegtsURL: cfg.Player.MpegtsURL,
-		StreamList: cfg.Player.StreamList, Hub: s.hub,
+		StreamList: cfg.Player.StreamList, Hub: s.hub, Guard: s.guard, CORS: cors,
 	}))
 	s.cfg.Store(&cfg)
+	s.vod = vod
 	s.live.SetLimits(s.viewerLimits(cfg))
 	s.handler.Store(&h)
-	if old := s.guard.Swap(guard); old != nil {
-		s.refusals.retire(old)
-		// Requests that began a moment ago may still be checked by the
-		// old rules: close them a little later.
-		time.AfterFunc(10*time.Second, func() { old.Close() })
-	}
 	return nil
 }
 
@@ -360,6 +394,9 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		Grace:            graceOrNone(cfg.Publish.Grace),
 		Takeover:         cfg.Publish.Takeover,
 		MaxTimestampJump: cfg.Publish.MaxTimestampJump,
+		MaxStreams:       cfg.Limits.Streams,
+		MaxPublishers:    cfg.Limits.Publishers,
+		MaxWindow:        windowBytes(int64(cfg.Limits.WindowBytes), logger),
 		Logger:           logger,
 	})
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
@@ -382,13 +419,21 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		s.live.Pull = s.puller
 	}
 	s.metrics = prometheus.NewRegistry()
-	s.refusals = newRefusalCollector(s.currentGuard)
-	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), s.refusals)
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.refusalLog = newRefusalLog(logger)
 	s.requests = web.NewMetrics(s.metrics, s.hub, cfg.Admin.MetricsMaxStreams)
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "flvedge_window_bytes",
+		Help: "Bytes in every stream's window together (bounded by limits.window_bytes).",
+	}, func() float64 { return float64(s.hub.WindowBytes()) }))
+	if cfg.Upstream.Pulling() {
+		s.metrics.MustRegister(newOriginCollector(s.puller, func() config.Upstream { return s.cfg.Load().Upstream }))
+	}
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
-	if err := s.apply(cfg, logger); err != nil {
+	// abort undoes what is started so far.
+	abort := func(err error) (*server, error) {
 		s.httpLn.Close()
 		if s.rtmpLn != nil {
 			s.rtmpLn.Close()
@@ -397,15 +442,23 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		if s.puller != nil {
 			s.puller.Close()
 		}
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
 		return nil, err
 	}
-	s.http = &http.Server{
-		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		HTTP2:             s.http2Config(),
-		ConnContext:       connViewers,
+	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
+		return abort(err)
 	}
+	if s.vodCache != nil {
+		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
+	}
+	if err := s.apply(cfg, logger); err != nil {
+		return abort(err)
+	}
+	s.metrics.MustRegister(newRefusalCollector(s.guard))
+	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
+	s.limitStreams(s.http)
 	if cfg.TLS.H2C {
 		s.http.Protocols = new(http.Protocols)
 		s.http.Protocols.SetHTTP1(true)
@@ -419,36 +472,62 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	if cfg.Admin.Listen != "" {
-		if err := s.startAdmin(cfg.Admin, logger); err != nil {
+		if err := s.startAdmin(cfg, logger); err != nil {
 			s.close()
 			return nil, err
 		}
 	}
 	if s.rtmpLn != nil {
-		s.rtmp = &rtmp.Server{Handler: newPublishHandler(s.hub, s.metrics), Logger: logger, MaxMessageSize: uint32(cfg.Publish.MaxMessageSize)}
-		s.rtmp.Handler = guardedPublish{guard: s.currentGuard, next: s.rtmp.Handler}
+		refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flvedge_rtmp_connections_refused_total",
+			Help: "RTMP connections closed at accept, by the limit they would have passed (connections, connections_per_client).",
+		}, []string{"limit"})
+		s.metrics.MustRegister(refused, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "flvedge_rtmp_connections",
+			Help: "RTMP connections open now (bounded by limits.rtmp_connections).",
+		}, func() float64 { return float64(s.rtmp.Connections()) }))
+		s.rtmp = &rtmp.Server{
+			Handler:        guardedPublish{guard: s.guard, next: newPublishHandler(s.hub, s.metrics)},
+			Logger:         logger,
+			MaxMessageSize: uint32(cfg.Publish.MaxMessageSize), MaxCommandSize: uint32(cfg.Publish.MaxCommandSize),
+			MaxConns: cfg.Limits.RTMPConnections, MaxConnsPerClient: cfg.Limits.RTMPConnectionsPerClient,
+			Refused: func(limit string) { refused.WithLabelValues(limit).Inc() },
+		}
 		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
 		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
 	} else {
-		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins)
+		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins, "vod", vodPrefixes(cfg))
 	}
 	return s, nil
 }
 
+// httpServer serves h with the listeners' timeouts. There is neither a
+// ReadTimeout nor a WriteTimeout: they would cut the endless responses of
+// live viewers, whose writes have deadlines of their own.
+func httpServer(h http.Handler, t config.HTTPTimeouts, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.ReadHeader,
+		IdleTimeout:       t.Idle,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
 // startAdmin serves metrics and the stats API on their own listener, so that
 // they can stay on a private address.
-func (s *server) startAdmin(cfg config.Admin, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", cfg.Listen)
+func (s *server) startAdmin(cfg config.Config, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		return fmt.Errorf("admin listen: %w", err)
 	}
 	s.adminLn = ln
-	s.admin = &http.Server{
-		Handler:           web.NewAdminHandler(s.hub, s.metrics, cfg.Token, func() bool { return !s.draining.Load() }),
-		ReadHeaderTimeout: 10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	access := web.AdminAccess{Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}
+	if host, _, err := net.SplitHostPort(cfg.Admin.Listen); err == nil && host != "" {
+		access.Hosts = append(slices.Clip(access.Hosts), host)
 	}
+	s.admin = httpServer(web.WithCacheAPI(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), s.vodCache, access), cfg.HTTPTimeouts, logger)
+	// Its responses are all short.
+	s.admin.WriteTimeout = 30 * time.Second
 	go s.serve("admin", func() error { return s.admin.Serve(ln) })
 	logger.Info("admin listening", "addr", ln.Addr().String())
 	return nil
@@ -483,44 +562,70 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 
 // drain lets the server go without cutting viewers off: it stops taking new
 // ones (readiness fails, listeners close), asks publishers to reconnect
-// elsewhere, and waits for the viewers to leave, at most timeout. What
-// remains is ended cleanly by close.
+// elsewhere, and waits for the viewers to leave, at most timeout. Then it
+// ends the streams of those that remain, so that every response ends as
+// it should: the last chunk on HTTP/1.1, END_STREAM on HTTP/2 and HTTP/3.
 func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
 	s.draining.Store(true)
-	logger.Info("draining", "viewers", s.viewers(), "for", timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+	logger.Info("draining", "viewers", s.live.Active(), "for", timeout)
 	if s.rtmp != nil {
 		s.rtmpLn.Close()
 		s.rtmp.RequestReconnect("", "The server is shutting down; please reconnect.")
 	}
-	// Shutdown closes the listener and waits for the requests it tracks
-	// (VOD); live viewers have taken their connections over and are waited
-	// for below.
+	// Shutdown closes the listeners, sends HTTP/2 and HTTP/3 clients a
+	// GOAWAY and waits for the requests it tracks; HTTP/1.x viewers have
+	// taken their connections over and are waited for apart. It runs until
+	// the viewers have ended and their clients have gone, or ctx ends.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	shutdown := make(chan struct{})
 	go func() {
 		defer close(shutdown)
+		var wg sync.WaitGroup
 		if s.https != nil {
-			go s.https.Shutdown(ctx)
+			wg.Go(func() { s.https.Shutdown(ctx) })
 		}
 		if s.http3 != nil {
-			go s.http3.Shutdown(ctx)
+			wg.Go(func() { s.http3.Shutdown(ctx) })
 		}
 		s.http.Shutdown(ctx)
+		wg.Wait()
 	}()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for s.viewers() > 0 {
-		select {
-		case <-ctx.Done():
-			logger.Info("drain time over, ending the remaining viewers", "viewers", s.viewers())
-			<-shutdown
-			return
-		case <-tick.C:
+	if !s.waitViewers(time.Now().Add(timeout)) {
+		logger.Info("drain time over, ending the remaining viewers", "viewers", s.live.Active())
+		s.hub.Close()
+		// Each viewer's last write has the write timeout.
+		if !s.waitViewers(time.Now().Add(s.cfg.Load().Viewers.WriteTimeout + time.Second)) {
+			logger.Warn("viewers still writing their end", "viewers", s.live.Active())
 		}
 	}
+	// The ends are written; give them and the GOAWAYs a moment to reach
+	// the clients, which then close their connections.
+	select {
+	case <-shutdown:
+	case <-time.After(endGrace):
+	}
+	cancel()
 	<-shutdown
 	logger.Info("drained")
+}
+
+// endGrace is how long ended responses have to reach their clients before
+// the connections close.
+const endGrace = 3 * time.Second
+
+// waitViewers waits until every viewer's response has ended, at most until
+// deadline, and reports whether they all did.
+func (s *server) waitViewers(deadline time.Time) bool {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.live.Active() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
 }
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
@@ -534,15 +639,14 @@ func (s *server) viewerLimits(cfg config.Config) web.Limits {
 	}
 }
 
-// http2Config lets an HTTP/2 connection open more streams than it may have
-// live viewers, so that the excess viewers are refused rather than left
-// waiting for a stream (see web/streams.go).
-func (s *server) http2Config() *http.HTTP2Config {
-	return &http.HTTP2Config{MaxConcurrentStreams: s.perConn + web.StreamHeadroom}
+// limitStreams lets an HTTP/2 connection of srv open more streams than it
+// may have live viewers, so that the excess viewers are refused rather than
+// left waiting for a stream, and counts each connection's live viewers (see
+// web/streams.go).
+func (s *server) limitStreams(srv *http.Server) {
+	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.perConn + web.StreamHeadroom}
+	srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context { return web.WithConnViewers(ctx) }
 }
-
-// connViewers counts each connection's live viewers.
-func connViewers(ctx context.Context, _ net.Conn) context.Context { return web.WithConnViewers(ctx) }
 
 // coalesceMode maps the checked config value.
 func coalesceMode(s string) web.CoalesceMode {
@@ -550,15 +654,6 @@ func coalesceMode(s string) web.CoalesceMode {
 		return web.CoalesceFixed
 	}
 	return web.CoalesceAdaptive
-}
-
-// viewers counts the viewers of every stream.
-func (s *server) viewers() int {
-	n := 0
-	for _, st := range s.hub.Streams() {
-		n += st.Viewers()
-	}
-	return n
 }
 
 // serve reports a listener that fails on its own; after close or while
@@ -596,7 +691,10 @@ func (s *server) close() {
 			s.puller.Close()
 		}
 		s.hub.Close()
-		s.currentGuard().Close()
+		if s.vodCache != nil {
+			s.vodCache.Close()
+		}
+		s.guard.Close()
 	})
 }
 
@@ -622,7 +720,8 @@ func graceOrNone(d time.Duration) time.Duration {
 	return d
 }
 
-// publishHandler lets RTMP publishers into the hub, and counts them.
+// publishHandler lets RTMP publishers that the guard authorized into the
+// hub, and counts them.
 type publishHandler struct {
 	hub       *relay.Hub
 	publishes *prometheus.CounterVec
@@ -637,19 +736,28 @@ func newPublishHandler(hub *relay.Hub, reg prometheus.Registerer) publishHandler
 	return h
 }
 
-func (h publishHandler) Publish(req *rtmp.PublishRequest) (rtmp.Sink, error) {
-	p, err := h.hub.Publish(req.App, req.Stream, func() { req.Close() })
+// publish lets an authorized publisher in, as the identity it proved.
+func (h publishHandler) publish(req *rtmp.PublishRequest, id auth.PublishIdentity) (rtmp.Sink, error) {
+	p, err := h.hub.PublishAs(req.App, req.Stream, string(id), func() { req.Close() })
+	if err == nil {
+		h.publishes.WithLabelValues("accepted", "").Inc()
+		return p, nil
+	}
+	stream := "stream " + req.App + "/" + req.Stream
+	reason, desc := "closing", ""
 	switch {
 	case errors.Is(err, relay.ErrBadName):
-		h.publishes.WithLabelValues("refused", "bad_name").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: err.Error()}
+		reason, desc = "bad_name", err.Error()
 	case errors.Is(err, relay.ErrStreamBusy):
-		h.publishes.WithLabelValues("refused", "busy").Inc()
-		return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: "stream " + req.App + "/" + req.Stream + " is already being published"}
-	case err != nil:
-		h.publishes.WithLabelValues("refused", "closing").Inc()
+		reason, desc = "busy", stream+" is already being published"
+	case errors.Is(err, relay.ErrAtCapacity):
+		reason, desc = "capacity", err.Error()
+	case errors.Is(err, relay.ErrStreamHeld):
+		reason, desc = "held", stream+" is waiting for its publisher to come back; try again after its grace period"
+	}
+	h.publishes.WithLabelValues("refused", reason).Inc()
+	if desc == "" {
 		return nil, err
 	}
-	h.publishes.WithLabelValues("accepted", "").Inc()
-	return p, nil
+	return nil, &rtmp.StatusError{Code: "NetStream.Publish.BadName", Description: desc}
 }

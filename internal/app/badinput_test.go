@@ -7,9 +7,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/rtmp"
 )
 
 // handshake performs the plain RTMP handshake as a client.
@@ -103,5 +108,68 @@ func TestBadInputClosesOnlyThatConnection(t *testing.T) {
 	// logged at a bounded rate: at least the first few must be there.
 	if warnings := strings.Count(s.log.String(), "level=WARN"); warnings < 5 {
 		t.Fatalf("%d warnings logged for %d bad connections:\n%s", warnings, len(cases), s.log.String())
+	}
+}
+
+// The attack, three at once: connects of 8 MB whose body is a
+// strict array of nulls, before any authorization. Each took the ingest
+// from 22 to 423 MB of RSS; now each is refused from its header, its
+// connection closed and logged, and a viewer of another stream notices
+// nothing.
+func TestAMF0BombConnectsWhileViewersWatch(t *testing.T) {
+	s := startServer(t, Ingest, nil)
+	startDemoAt(t, s, s.playURL("demo"))
+	healthy := watch(t, s.playURL("demo"))
+	healthy.waitTags(t, 10)
+
+	payload, _ := flv.AppendAMF0(nil, "connect", 1, flv.Object{{Key: "app", Value: "live"}})
+	n := 8_000_000 - len(payload) - 5
+	payload = append(payload, 0x0a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	payload = append(payload, bytes.Repeat([]byte{0x05}, n)...)
+	var bomb bytes.Buffer
+	cw := rtmp.NewChunkWriter(&bomb)
+	if err := cw.WriteMessage(rtmp.Message{CSID: 3, Type: rtmp.TypeCommandAMF0, Payload: payload}); err != nil {
+		t.Fatal(err)
+	}
+	cw.Flush()
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	for range 3 {
+		c, err := net.Dial("tcp", s.rtmpLn.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		handshake(t, c)
+		wg.Go(func() {
+			c.Write(bomb.Bytes()) // fails once the server has closed
+		})
+		wg.Go(func() {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, err := io.Copy(io.Discard, c)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Error("server kept the connection open")
+			}
+		})
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	// The demo and the viewer allocate a little meanwhile; decoding the
+	// bombs allocated over 800 MB each.
+	if n := after.TotalAlloc - before.TotalAlloc; n > 16<<20 {
+		t.Errorf("server allocated %d bytes for 3 connects of 8 MB", n)
+	}
+	if lines := strings.Count(s.log.String(), "exceeds the limit of 65536"); lines != 3 {
+		t.Errorf("%d log lines say why, want 3:\n%s", lines, s.log.String())
+	}
+	n = healthy.count()
+	healthy.waitTags(t, n+20)
+	healthy.mu.Lock()
+	defer healthy.mu.Unlock()
+	if healthy.err != nil {
+		t.Errorf("the viewer's response ended: %v", healthy.err)
 	}
 }

@@ -276,7 +276,11 @@ func exportedLabels(t *testing.T) map[string][]string {
 		t.Fatal(err)
 	}
 	pub.Close()
-	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, ingest.baseURL()) })
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, ingest.baseURL())
+		c.VOD.Origins = []config.VODOrigin{{Prefix: "/vod", URLs: []string{ingest.baseURL()}}}
+		c.VOD.Cache.Dir = t.TempDir()
+	})
 	watch(t, edge.playURL("demo")).waitTags(t, 5)
 
 	labels := map[string][]string{}

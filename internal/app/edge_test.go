@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,8 +36,16 @@ func fastUpstream(c *config.Config, origins ...string) {
 func (s *testServer) baseURL() string { return "http://" + s.httpLn.Addr().String() }
 
 // startDemo publishes the built-in demo stream into a server's hub until the
-// test ends: a live stream without ffmpeg.
+// test ends: a live stream without ffmpeg. It returns when the stream plays.
 func startDemo(t *testing.T, s *testServer) {
+	t.Helper()
+	publishDemo(t, s)
+	waitStream(t, s.playURL("demo"))
+}
+
+// publishDemo is startDemo for a stream that may need a token: it returns
+// when the hub has the stream.
+func publishDemo(t *testing.T, s *testServer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -47,7 +57,13 @@ func startDemo(t *testing.T, s *testServer) {
 		cancel()
 		<-done
 	})
-	waitStream(t, s.playURL("demo"))
+	deadline := time.Now().Add(time.Minute)
+	for s.hub.Lookup("live", "demo") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the demo stream did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // recording saves a viewer's whole response.
@@ -107,26 +123,6 @@ func (r *recording) waitBytes(t *testing.T, n int) {
 	}
 }
 
-// tags parses the recording; the last tag may be cut by the stop.
-func (r *recording) tags(t *testing.T) []flv.Tag {
-	t.Helper()
-	r.mu.Lock()
-	data := bytes.Clone(r.data.Bytes())
-	r.mu.Unlock()
-	fr := flv.NewReader(bytes.NewReader(data))
-	if _, err := fr.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	var tags []flv.Tag
-	for {
-		tag, err := fr.ReadTag()
-		if err != nil {
-			return tags
-		}
-		tags = append(tags, tag)
-	}
-}
-
 // checkTimeline fails if a track's timestamps go back or jump by maxGap or more.
 func checkTimeline(t *testing.T, tags []flv.Tag, maxGap uint32) {
 	t.Helper()
@@ -146,23 +142,220 @@ func checkTimeline(t *testing.T, tags []flv.Tag, maxGap uint32) {
 	}
 }
 
+// countedListener serves an origin and counts its open connections; cut
+// kills it: the listener and every connection close at once.
+type countedListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[*countedConn]bool
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countedListener
+	once sync.Once
+}
+
+// serveCounted serves s's HTTP handler on a counted listener of its own.
+func serveCounted(t *testing.T, s *testServer) *countedListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countedListener{Listener: ln, conns: map[*countedConn]bool{}}
+	srv := &http.Server{Handler: s.http.Handler}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		srv.Close()
+		l.cut()
+	})
+	return l
+}
+
+func (l *countedListener) url() string { return "http://" + l.Addr().String() }
+
+func (l *countedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &countedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[cc] = true
+	l.mu.Unlock()
+	return cc, nil
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func (l *countedListener) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+func (l *countedListener) cut() {
+	l.Listener.Close()
+	l.mu.Lock()
+	conns := make([]*countedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// waitOpen waits until l has n connections open.
+func waitOpen(t *testing.T, l *countedListener, n int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for l.open() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d connections open, want %d", what, l.open(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// isKeyframe reports whether tag is a video keyframe with a picture (not a
+// sequence header).
+func isKeyframe(tag flv.Tag) bool {
+	return tag.Type == flv.TagVideo && len(tag.Data) > 1 && tag.Data[0]>>4 == 1 && tag.Data[1] == 1
+}
+
+// TestEdgeFailsOverToTheBackupIngest: two ingests carry the same picture
+// from two encoders started apart (clocks apart), each with a keyframe every
+// 5 s; the edge's primary dies under a viewer (see failOver).
 func TestEdgeFailsOverToTheBackupIngest(t *testing.T) {
 	primary := startServer(t, Ingest, nil)
 	backup := startServer(t, Ingest, nil)
-	publishFFmpeg(t, primary.rtmpURL("cam"))
-	publishFFmpeg(t, backup.rtmpURL("cam"))
+	publishFFmpegGOP(t, 150, primary.rtmpURL("cam"))
+	waitStream(t, primary.playURL("cam"))
+	publishFFmpegGOP(t, 150, backup.rtmpURL("cam"))
+	waitStream(t, backup.playURL("cam"))
+	failOver(t, primary, backup)
+}
+
+// TestEdgeFailsOverBetweenIngestsOfOneEncoder: one encoder publishes to both
+// ingests (the same clock, the same frames); the edge's primary dies under a
+// viewer (see failOver).
+func TestEdgeFailsOverBetweenIngestsOfOneEncoder(t *testing.T) {
+	primary := startServer(t, Ingest, nil)
+	backup := startServer(t, Ingest, nil)
+	publishFFmpegGOP(t, 150, primary.rtmpURL("cam"), backup.rtmpURL("cam"))
 	waitStream(t, primary.playURL("cam"))
 	waitStream(t, backup.playURL("cam"))
-	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, primary.baseURL(), backup.baseURL()) })
+	failOver(t, primary, backup)
+}
 
-	rec := record(t, edge.playURL("cam"))
-	rec.waitBytes(t, 200<<10)
-	before := rec.size()
-	primary.close() // the primary ingest dies mid-stream
-	rec.waitBytes(t, before+300<<10)
-	rec.stop()
+// failOver plays live/cam through an edge with the primary and backup
+// ingests as origins, and cuts the primary when the backup's latest
+// keyframe is 2.5 s old. The viewer's timeline steps by the real
+// wall-clock gap (the backup's window, 2.5 s of tags sent at once, does not
+// push it ahead), one upstream connection serves the stream at a time, and
+// ffmpeg decodes everything across the switch.
+func failOver(t *testing.T, primary, backup *testServer) {
+	t.Helper()
+	primaryLn, backupLn := serveCounted(t, primary), serveCounted(t, backup)
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, primaryLn.url(), backupLn.url())
+		// The primary dies by a cut, seen at once; a busy machine must not
+		// pass for a stalled primary before that.
+		c.Upstream.StallTimeout = 10 * time.Second
+	})
 
-	tags := rec.tags(t)
+	v := watch(t, edge.playURL("cam"))
+	v.waitTags(t, 100)
+	waitOpen(t, primaryLn, 1, "the primary")
+	if n := backupLn.open(); n != 0 {
+		t.Fatalf("the backup has %d connections from the edge while the primary serves", n)
+	}
+	// Kill the primary when the backup's latest keyframe is 2.5 s old: the
+	// backup's window, sent at once on the switch, then holds 2.5 s.
+	direct := watch(t, backup.playURL("cam"))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		direct.mu.Lock()
+		key, last := int64(-1), int64(0)
+		for _, tag := range direct.tags {
+			if isKeyframe(tag) {
+				key = int64(tag.Timestamp)
+			}
+			last = int64(tag.Timestamp)
+		}
+		direct.mu.Unlock()
+		if key >= 0 && last-key >= 2500 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the backup's stream never had a keyframe 2.5 s old")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	before := v.count()
+	primaryLn.cut() // the primary dies mid-stream
+	cut := time.Now()
+	v.waitTags(t, before+1)
+
+	// Measure for 2 s from a second after the backup's first tag.
+	v.mu.Lock()
+	first := v.at[before]
+	v.mu.Unlock()
+	for {
+		v.mu.Lock()
+		end := v.at[len(v.at)-1]
+		v.mu.Unlock()
+		if end.Sub(first) > 3*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the viewer got nothing for long after the switch:\n%s", edge.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	v.mu.Lock()
+	tags, at := slices.Clone(v.tags), slices.Clone(v.at)
+	v.mu.Unlock()
+
+	// A tag's lag is when it came minus its timestamp. Delays of the
+	// machine only add to it, so the least lag of a stretch is the
+	// timeline's offset from the wall clock there; the timestamp step at
+	// the switch minus the wall-clock gap is how much that offset moved.
+	leastLag := func(from, to time.Time) time.Duration {
+		least := time.Duration(math.MaxInt64)
+		for i, tag := range tags {
+			if tag.Type != flv.TagScript && !at[i].Before(from) && at[i].Before(to) {
+				least = min(least, at[i].Sub(cut)-time.Duration(tag.Timestamp)*time.Millisecond)
+			}
+		}
+		return least
+	}
+	lagBefore := leastLag(cut.Add(-2*time.Second), cut)
+	lagAfter := leastLag(first.Add(time.Second), first.Add(3*time.Second))
+	gap := first.Sub(at[before-1])
+	if moved := lagBefore - lagAfter; moved.Abs() > 500*time.Millisecond {
+		t.Fatalf("at the switch the timestamps stepped %v for a wall-clock gap of %v: %v off the real gap, want within 500 ms",
+			gap+moved, gap, moved)
+	}
+	t.Logf("switch: wall-clock gap %v, timestamps stepped %v", gap, gap+lagBefore-lagAfter)
+
+	waitOpen(t, backupLn, 1, "the backup")
+	if n := primaryLn.open(); n != 0 {
+		t.Fatalf("the dead primary still has %d connections", n)
+	}
+	v.mu.Lock()
+	tags = slices.Clone(v.tags)
+	v.mu.Unlock()
 	checkTimeline(t, tags, 3000)
 	// The viewer stopped reading in the middle of a tag: decode every whole
 	// tag it received.
@@ -228,7 +421,8 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// countingOrigin wraps an ingest's handler and counts the stream requests it gets.
+// countingOrigin wraps an ingest's handler and counts the stream requests it
+// gets (not the edge's health probes).
 type countingOrigin struct {
 	requests, active atomic.Int64
 	srv              *httptest.Server
@@ -237,6 +431,10 @@ type countingOrigin struct {
 func newCountingOrigin(t *testing.T, ingest *testServer) *countingOrigin {
 	o := &countingOrigin{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, ".flv") {
+			ingest.http.Handler.ServeHTTP(w, r) // a health probe
+			return
+		}
 		o.requests.Add(1)
 		o.active.Add(1)
 		defer o.active.Add(-1)
@@ -343,6 +541,14 @@ func TestEdgeWithAllOriginsDown(t *testing.T) {
 	}
 	n := playing.count()
 	playing.waitTags(t, n+10) // the other stream goes on
+
+	// The dead origins are down, the live one is up (it has not failed).
+	families := scrape(t, edge)
+	for origin, want := range map[string]float64{"http://" + refused: 0, "http://" + silent.Addr().String(): 0, ingest.baseURL(): 1} {
+		if got, ok := value(families, "flvedge_upstream_origin_up", map[string]string{"origin": origin}); !ok || got != want {
+			t.Errorf("flvedge_upstream_origin_up{origin=%q} = %v (found %v), want %v", origin, got, ok, want)
+		}
+	}
 }
 
 func TestIngestStaticPullRecovers(t *testing.T) {

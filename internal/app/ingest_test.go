@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,11 +64,28 @@ func (s *testServer) playURL(stream string) string {
 // test ends or the returned process is killed.
 func publishFFmpeg(t *testing.T, url string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-hide_banner", "-loglevel", "error", "-re",
+	return publishFFmpegGOP(t, 30, url)
+}
+
+// publishFFmpegGOP is publishFFmpeg with a keyframe every gop frames (30 a
+// second), to one URL or, from one encoder, to several at once.
+func publishFFmpegGOP(t *testing.T, gop int, urls ...string) *exec.Cmd {
+	t.Helper()
+	args := []string{"-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-t", "60", "-f", "flv", url)
+		"-c:v", "libx264", "-preset", "ultrafast", "-g", strconv.Itoa(gop), "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-t", "60"}
+	if len(urls) == 1 {
+		args = append(args, "-f", "flv", urls[0])
+	} else {
+		outputs := make([]string, len(urls))
+		for i, u := range urls {
+			outputs[i] = "[f=flv]" + u
+		}
+		args = append(args, "-map", "0:v", "-map", "1:a", "-f", "tee", strings.Join(outputs, "|"))
+	}
+	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), args...)
 	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -240,11 +258,18 @@ func TestGStreamerPublishes(t *testing.T) {
 type viewer struct {
 	mu    sync.Mutex
 	tags  []flv.Tag
+	at    []time.Time // when each tag was received
 	err   error
 	ended chan struct{}
 }
 
 func watch(t *testing.T, url string, header ...string) *viewer {
+	t.Helper()
+	return watchWith(t, http.DefaultClient, url, header...)
+}
+
+// watchWith is watch over client's protocol.
+func watchWith(t *testing.T, client *http.Client, url string, header ...string) *viewer {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -253,7 +278,7 @@ func watch(t *testing.T, url string, header ...string) *viewer {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +300,7 @@ func watch(t *testing.T, url string, header ...string) *viewer {
 			if tag, err = r.ReadTag(); err == nil {
 				v.mu.Lock()
 				v.tags = append(v.tags, tag)
+				v.at = append(v.at, time.Now())
 				v.mu.Unlock()
 			}
 		}

@@ -52,7 +52,13 @@ func secureServer(t *testing.T, edit func(*config.Config)) (*testServer, map[str
 	})
 	pool := x509.NewCertPool()
 	pool.AddCert(s.cert.current.Load().Leaf)
-	tlsConfig := &tls.Config{RootCAs: pool}
+	return s, protocolClients(t, &tls.Config{RootCAs: pool})
+}
+
+// protocolClients are clients of the three protocols, by the name of each
+// in responses: HTTP/1.1 (for the plain listener), HTTP/2 and HTTP/3 (for
+// the HTTPS one, with tlsConfig).
+func protocolClients(t *testing.T, tlsConfig *tls.Config) map[string]*http.Client {
 	// Each transport gets its own copy: the HTTP/2 one writes to its.
 	h2 := &http.Transport{TLSClientConfig: tlsConfig.Clone(), ForceAttemptHTTP2: true}
 	h2.Protocols = new(http.Protocols)
@@ -62,7 +68,7 @@ func secureServer(t *testing.T, edit func(*config.Config)) (*testServer, map[str
 		h2.CloseIdleConnections()
 		h3.Close()
 	})
-	return s, map[string]*http.Client{
+	return map[string]*http.Client{
 		"HTTP/1.1": http.DefaultClient,
 		"HTTP/2.0": {Transport: h2},
 		"HTTP/3.0": {Transport: h3},
@@ -71,6 +77,15 @@ func secureServer(t *testing.T, edit func(*config.Config)) (*testServer, map[str
 
 func (s *testServer) secureURL(stream string) string {
 	return "https://" + s.httpsLn.Addr().String() + "/live/" + stream + ".flv"
+}
+
+// protoURL is where a client of proto (a key of protocolClients) plays a
+// stream: HTTP/1.1 on the plain listener, the others on the HTTPS one.
+func (s *testServer) protoURL(proto, stream string) string {
+	if proto == "HTTP/1.1" {
+		return s.playURL(stream)
+	}
+	return s.secureURL(stream)
 }
 
 // readFLV reads the FLV header and n tags of a response over the given protocol.
@@ -152,12 +167,9 @@ func threeProtocolsCarryTheSameTags(t *testing.T, s *testServer, clients map[str
 	var wg sync.WaitGroup
 	results := map[string][]flv.Tag{}
 	for name, client := range viewers {
-		url, proto := s.secureURL("p"), name
-		switch name {
-		case "HTTP/1.1":
-			url = s.playURL("p")
-		case "HTTPS/1.1":
-			proto = "HTTP/1.1"
+		url, proto := s.protoURL(name, "p"), name
+		if name == "HTTPS/1.1" {
+			url, proto = s.secureURL("p"), "HTTP/1.1"
 		}
 		wg.Go(func() {
 			_, tags := readProto(t, client, url, proto, 300)
@@ -193,26 +205,14 @@ func TestOnlyAudioAndTokensOverEveryProtocol(t *testing.T) {
 	s, clients := secureServer(t, func(c *config.Config) { c.Access.SecureTokenSecrets = []string{secret} })
 	// The token rule covers every path, so the demo is started without
 	// waiting for it over HTTP.
-	ctx, cancel := context.WithCancel(context.Background())
-	demoDone := make(chan struct{})
-	go func() {
-		defer close(demoDone)
-		runDemo(ctx, s.hub, s.logger)
-	}()
-	defer func() { cancel(); <-demoDone }()
-	for s.hub.Lookup("live", "demo") == nil {
-		time.Sleep(10 * time.Millisecond)
-	}
+	publishDemo(t, s)
 	rule := auth.TokenRule{Scheme: auth.MD5, Secrets: []string{secret}}
 	signed, err := rule.Sign("/live/demo.flv", time.Now().Add(time.Hour), netip.Addr{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for proto, client := range clients {
-		base := s.secureURL("demo")
-		if proto == "HTTP/1.1" {
-			base = s.playURL("demo")
-		}
+		base := s.protoURL(proto, "demo")
 		resp, err := client.Get(base)
 		if err != nil {
 			t.Fatal(err)

@@ -110,6 +110,7 @@ func (s *server) startHTTPS(cfg config.Config, logger *slog.Logger) error {
 		s.http3 = &http3.Server{
 			Handler:     routes,
 			TLSConfig:   http3.ConfigureTLSConfig(tlsConfig),
+			IdleTimeout: cfg.HTTPTimeouts.Idle,
 			QUICConfig:  &quic.Config{MaxIncomingStreams: int64(s.perConn + web.StreamHeadroom)},
 			ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context { return web.WithConnViewers(ctx) },
 		}
@@ -119,14 +120,9 @@ func (s *server) startHTTPS(cfg config.Config, logger *slog.Logger) error {
 			routes.ServeHTTP(w, r)
 		})
 	}
-	s.https = &http.Server{
-		Handler:           h,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		HTTP2:             s.http2Config(),
-		ConnContext:       connViewers,
-	}
+	s.https = httpServer(h, cfg.HTTPTimeouts, logger)
+	s.https.TLSConfig = tlsConfig
+	s.limitStreams(s.https)
 	go s.serve("https", func() error { return s.https.ServeTLS(ln, "", "") })
 	logger.Info("https listening", "addr", ln.Addr().String(), "http3", cfg.TLS.HTTP3, "self_signed", cfg.TLS.Cert == "")
 	return nil

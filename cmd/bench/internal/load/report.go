@@ -14,7 +14,8 @@ import (
 // Report is what a run measured. Rates, CPU and lag cover the measured
 // window, which starts once every viewer has started and received its
 // first keyframe; connections, times to first byte and keyframe, stalls
-// and timestamp errors cover the whole run.
+// and timestamp errors cover the whole run. Every figure but the lag counts
+// the reference viewers (RefURL) too.
 type Report struct {
 	URL             string          `json:"url,omitempty"`
 	Publish         string          `json:"publish,omitempty"`
@@ -30,7 +31,10 @@ type Report struct {
 	TTFB            Percentiles     `json:"time_to_first_byte_ms"`
 	TTFK            Percentiles     `json:"time_to_first_keyframe_ms"`
 	Lag             Lag             `json:"delivery_lag_ms"`
-	Stalls          int             `json:"stalls"` // silences of over a second
+	RefURL          string          `json:"ref_url,omitempty"`
+	RefViewers      int             `json:"ref_viewers,omitempty"`
+	RefLag          *Lag            `json:"ref_delivery_lag_ms,omitempty"` // the viewers of RefURL
+	Stalls          int             `json:"stalls"`                        // silences of over a second
 	StalledViewers  int             `json:"stalled_viewers"`
 	TimestampErrors int64           `json:"timestamp_errors"` // a track's timestamp going back
 	Server          *ServerStats    `json:"server,omitempty"`
@@ -84,6 +88,16 @@ type Lag struct {
 	Unmatched int64 `json:"unmatched,omitempty"`
 }
 
+func (l *Lag) set(h *histogram, reference string) {
+	l.Reference = reference
+	if h.n > 0 {
+		l.Samples = h.n
+		l.P50 = h.quantile(0.5) / 1e3
+		l.P99 = h.quantile(0.99) / 1e3
+		l.Max = float64(h.max) / 1e3
+	}
+}
+
 // ServerStats is what /proc told of the server.
 type ServerStats struct {
 	PID               int     `json:"pid"`
@@ -112,7 +126,7 @@ func (rep *Report) fill(r *runner, viewers []viewer, start, end snapshot, mon *m
 	rep.BenchCPUSeconds = (end.self - start.self).Seconds()
 
 	var ttfb, ttfk, rates []float64
-	var lag histogram
+	var lag, refLag histogram
 	for i := range viewers {
 		v := &viewers[i]
 		got := end.bytes[i] - start.bytes[i]
@@ -139,8 +153,12 @@ func (rep *Report) fill(r *runner, viewers []viewer, start, end snapshot, mon *m
 		if t := v.ttfk.Load(); t > 0 {
 			ttfk = append(ttfk, float64(t)/1e3)
 		}
-		lag.merge(&v.lag)
-		rep.Lag.Unmatched += v.unmatched
+		if v.ref {
+			refLag.merge(&v.lag)
+		} else {
+			lag.merge(&v.lag)
+			rep.Lag.Unmatched += v.unmatched
+		}
 		rep.TimestampErrors += v.tsErrors.Load()
 	}
 	rep.Delivered.TotalMbps = mbps(rep.Delivered.Bytes, window)
@@ -155,15 +173,14 @@ func (rep *Report) fill(r *runner, viewers []viewer, start, end snapshot, mon *m
 	rep.TTFB = percentiles(ttfb)
 	rep.TTFK = percentiles(ttfk)
 
-	rep.Lag.Reference = "first_viewer"
+	reference := "first_viewer"
 	if r.publishing {
-		rep.Lag.Reference = "publish"
+		reference = "publish"
 	}
-	if lag.n > 0 {
-		rep.Lag.Samples = lag.n
-		rep.Lag.P50 = lag.quantile(0.5) / 1e3
-		rep.Lag.P99 = lag.quantile(0.99) / 1e3
-		rep.Lag.Max = float64(lag.max) / 1e3
+	rep.Lag.set(&lag, reference)
+	if rep.RefURL != "" {
+		rep.RefLag = &Lag{}
+		rep.RefLag.set(&refLag, reference)
 	}
 
 	if server == nil {
@@ -216,8 +233,11 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	row("url", "%s", rep.URL)
 	viewers := fmt.Sprintf("%d", rep.Viewers)
-	if rep.Launched != rep.Viewers {
-		viewers = fmt.Sprintf("%d of %d started", rep.Launched, rep.Viewers)
+	if rep.RefViewers > 0 {
+		viewers += fmt.Sprintf(" + %d of the reference", rep.RefViewers)
+	}
+	if total := rep.Viewers + rep.RefViewers; rep.Launched != total {
+		viewers = fmt.Sprintf("%d of %s started", rep.Launched, viewers)
 	}
 	row("viewers", "%s, ramp %s, measured %s%s", viewers, seconds(rep.RampSeconds), seconds(rep.MeasuredSeconds),
 		map[bool]string{true: " (interrupted)"}[rep.Interrupted])
@@ -235,18 +255,24 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	row("delivered", "%.1f Mbit/s, per viewer %.2f (min %.2f)", d.TotalMbps, d.PerViewerMeanMbps, d.PerViewerMinMbps)
 	row("first byte", "%s", rep.TTFB)
 	row("first keyframe", "%s", rep.TTFK)
-	l := rep.Lag
-	if l.Samples == 0 {
-		row("delivery lag", "-")
-	} else {
+	lagRow := func(name string, l Lag) {
+		if l.Samples == 0 {
+			row(name, "-")
+			return
+		}
 		since := "since published"
 		if l.Reference != "publish" {
 			since = "behind the first viewer to get each tag"
 		}
-		row("delivery lag", "p50 %s, p99 %s, max %s (%s; %d tags)", formatMillis(l.P50), formatMillis(l.P99), formatMillis(l.Max), since, l.Samples)
+		row(name, "p50 %s, p99 %s, max %s (%s; %d tags)", formatMillis(l.P50), formatMillis(l.P99), formatMillis(l.Max), since, l.Samples)
 	}
-	if l.Unmatched > 0 {
+	lagRow("delivery lag", rep.Lag)
+	if l := rep.Lag; l.Unmatched > 0 {
 		row("", "%d tags with a timestamp never published: not counted", l.Unmatched)
+	}
+	if rep.RefLag != nil {
+		lagRow("reference lag", *rep.RefLag)
+		row("", "%d viewers of %s", rep.RefViewers, rep.RefURL)
 	}
 	row("stalls (> 1 s)", "%d, in %d viewers", rep.Stalls, rep.StalledViewers)
 	row("timestamp errors", "%d", rep.TimestampErrors)

@@ -41,11 +41,17 @@ type Config struct {
 	// Insecure skips the verification of the server's certificate (a
 	// self-signed test server).
 	Insecure bool
-	Viewers  int           // how many viewers
-	Ramp     time.Duration // viewers' starts are spread evenly over this
-	Duration time.Duration // how long to measure once every viewer has started
-	PID      int           // server process to sample from /proc; 0: none
-	Progress io.Writer     // a status line a second, and notes; nil: none
+	Viewers  int // how many viewers
+	// RefURL, with RefViewers more viewers, is another URL of the same
+	// stream (the ingest in front of an edge): its viewers' lag is reported
+	// apart, measured in the same run against the same publish times, as a
+	// reference for the URL's.
+	RefURL     string
+	RefViewers int
+	Ramp       time.Duration // viewers' starts are spread evenly over this
+	Duration   time.Duration // how long to measure once every viewer has started
+	PID        int           // server process to sample from /proc; 0: none
+	Progress   io.Writer     // a status line a second, and notes; nil: none
 }
 
 func (c Config) check() error {
@@ -58,6 +64,8 @@ func (c Config) check() error {
 		return fmt.Errorf("ramp %s, duration %s: the ramp cannot be negative, the duration must be positive", c.Ramp, c.Duration)
 	case c.File != "" && c.Publish == "":
 		return errors.New("a file to publish needs a URL to publish to")
+	case c.RefURL != "" && (c.URL == "" || c.RefViewers < 1):
+		return errors.New("a reference URL needs a URL to play and at least one reference viewer")
 	}
 	return nil
 }
@@ -79,6 +87,7 @@ type runner struct {
 	clock      *tagClock
 	publishing bool // the clock holds publish times, else first-received times
 	target     target
+	refTarget  target      // for the viewers of Config.RefURL
 	measuring  atomic.Bool // lag is counted only in the measured window
 }
 
@@ -104,6 +113,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		defer r.target.close()
 	}
+	if cfg.RefURL != "" {
+		var err error
+		if r.refTarget, err = parseTarget(cfg.RefURL, cfg.Proto, cfg.Insecure, cfg.ConnPerViewer); err != nil {
+			return nil, fmt.Errorf("reference url: %w", err)
+		}
+		defer r.refTarget.close()
+	}
 	var server *serverProbe
 	if cfg.PID != 0 {
 		var err error
@@ -112,7 +128,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 
-	rep := &Report{URL: cfg.URL, Publish: cfg.Publish, Viewers: cfg.Viewers, RampSeconds: cfg.Ramp.Seconds()}
+	rep := &Report{URL: cfg.URL, Publish: cfg.Publish, Viewers: cfg.Viewers, RampSeconds: cfg.Ramp.Seconds(),
+		RefURL: cfg.RefURL, RefViewers: cfg.RefViewers}
 	var pub *publisher
 	var pubDone <-chan struct{} // stays nil without a publisher
 	// The publisher outlives an interrupt: viewers are measured to the end.
@@ -215,7 +232,10 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 		}
 	}
 
-	viewers := make([]viewer, cfg.Viewers)
+	viewers := make([]viewer, cfg.Viewers+cfg.RefViewers)
+	for i := cfg.Viewers; i < len(viewers); i++ {
+		viewers[i].ref = true
+	}
 	var launched atomic.Int64
 	mon := startMonitor(r, viewers, &launched, server, cfg.Progress)
 	vctx, stopViewers := context.WithCancel(context.Background())

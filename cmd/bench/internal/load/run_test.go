@@ -46,30 +46,36 @@ func TestRunPublishAndView(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rep, err := Run(ctx, Config{
-		Publish:  "rtmp://" + rtmpAddr + "/live/e2e",
-		File:     writeTestClip(t, 2000),
-		URL:      "http://" + httpAddr + "/live/e2e.flv",
-		Viewers:  5,
-		Ramp:     500 * time.Millisecond,
-		Duration: 2 * time.Second,
-		PID:      os.Getpid(), // the baseline runs in this process
-		Progress: &progress,
+		Publish: "rtmp://" + rtmpAddr + "/live/e2e",
+		File:    writeTestClip(t, 2000),
+		URL:     "http://" + httpAddr + "/live/e2e.flv",
+		Viewers: 5,
+		// The same URL as the reference: two more viewers, their lag apart.
+		RefURL:     "http://" + httpAddr + "/live/e2e.flv",
+		RefViewers: 2,
+		Ramp:       500 * time.Millisecond,
+		Duration:   2 * time.Second,
+		PID:        os.Getpid(), // the baseline runs in this process
+		Progress:   &progress,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := rep.Connections
-	if c.OK != 5 || c.Failed != 0 || rep.Launched != 5 {
+	if c.OK != 7 || c.Failed != 0 || rep.Launched != 7 {
 		t.Errorf("%d ok, %d failed of %d: %v", c.OK, c.Failed, rep.Launched, c.Failures)
 	}
 	if d := rep.Delivered; d.TotalMbps <= 0 || d.PerViewerMinMbps <= 0 || d.Bytes <= 0 {
 		t.Errorf("delivered %+v", d)
 	}
-	if rep.TTFB.Count != 5 || rep.TTFK.Count != 5 || rep.TTFK.P50 < rep.TTFB.P50 {
+	if rep.TTFB.Count != 7 || rep.TTFK.Count != 7 || rep.TTFK.P50 < rep.TTFB.P50 {
 		t.Errorf("first byte %+v, first keyframe %+v", rep.TTFB, rep.TTFK)
 	}
 	if l := rep.Lag; l.Reference != "publish" || l.Samples == 0 || l.Unmatched != 0 || l.P50 > l.P99 || l.P99 > l.Max {
 		t.Errorf("lag %+v", l)
+	}
+	if l := rep.RefLag; l == nil || l.Reference != "publish" || l.Samples == 0 || l.P50 > l.P99 || l.P99 > l.Max {
+		t.Errorf("reference lag %+v", l)
 	}
 	if rep.TimestampErrors != 0 {
 		t.Errorf("%d timestamp errors", rep.TimestampErrors)
@@ -83,7 +89,7 @@ func TestRunPublishAndView(t *testing.T) {
 	if rep.MeasuredSeconds < 2 || rep.Interrupted {
 		t.Errorf("measured %.1f s, interrupted %v", rep.MeasuredSeconds, rep.Interrupted)
 	}
-	if !strings.Contains(progress.String(), "viewers 5/5 up, 0 failed") {
+	if !strings.Contains(progress.String(), "viewers 7/7 up, 0 failed") {
 		t.Errorf("progress:\n%s", progress.String())
 	}
 	var table strings.Builder

@@ -134,6 +134,7 @@ type viewer struct {
 	ttfk     atomic.Int64 // µs from joining to the first whole keyframe; 0 until then
 	tsErrors atomic.Int64
 	lag      liveHistogram
+	ref      bool // plays Config.RefURL
 
 	joined    int64 // µs since the run began
 	ttfb      int64 // µs from joining to the first byte of the response; 0 until then
@@ -169,11 +170,15 @@ func (v *viewer) run(ctx context.Context, r *runner) {
 
 // watch returns why the viewer stopped: a failure category and its error.
 func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
-	if r.target.client != nil {
-		return v.watchHTTP(ctx, r)
+	target := r.target
+	if v.ref {
+		target = r.refTarget
+	}
+	if target.client != nil {
+		return v.watchHTTP(ctx, r, target)
 	}
 	d := net.Dialer{Timeout: dialTimeout}
-	conn, err := d.DialContext(ctx, "tcp", r.target.addr)
+	conn, err := d.DialContext(ctx, "tcp", target.addr)
 	if err != nil {
 		return dialFailure(err), err
 	}
@@ -181,14 +186,14 @@ func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
 	// Ending the run closes the connection, which ends the blocked read.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	if r.target.tls != nil {
-		tc := tls.Client(conn, r.target.tls)
+	if target.tls != nil {
+		tc := tls.Client(conn, target.tls)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return "TLS handshake failed", err
 		}
 		conn = tc
 	}
-	if _, err := conn.Write(r.target.request); err != nil {
+	if _, err := conn.Write(target.request); err != nil {
 		return "request not sent", err
 	}
 
@@ -221,15 +226,15 @@ func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
 
 // watchHTTP is watch for HTTP/2 and HTTP/3: the response comes through the
 // shared client, its body without transport framing.
-func (v *viewer) watchHTTP(ctx context.Context, r *runner) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.target.url, nil)
+func (v *viewer) watchHTTP(ctx context.Context, r *runner, target target) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.url, nil)
 	if err != nil {
 		return "request not sent", err
 	}
 	req.Header.Set("User-Agent", userAgent)
-	client := r.target.client
-	if r.target.perViewer {
-		rt := r.target.newTransport()
+	client := target.client
+	if target.perViewer {
+		rt := target.newTransport()
 		defer closeTransport(rt)
 		client = &http.Client{Transport: rt}
 	}
