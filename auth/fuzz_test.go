@@ -13,12 +13,13 @@ import (
 )
 
 // FuzzVerify feeds Verify what clients send. Besides never panicking, a
-// token that passes must be the one Sign makes for the path or its folder:
-// nothing else can be accepted.
+// token that passes must be the one Sign makes for the path, its folder or
+// its Smooth Streaming presentation: nothing else can be accepted.
 func FuzzVerify(f *testing.F) {
 	f.Add("9iAuffAIMgXPEDKLrDyVUA", "2000000000", "/live/x.flv", "")
 	f.Add("1MDBCH5671s8h0FjJeWizg==", "2000000000", "/live/x.flv", "203.0.113.7")
 	f.Add("vl9ZSoiTYSObQSKp77RHdA", "2000000000", "/live/", "::ffff:203.0.113.7")
+	f.Add("sdBNhmX54zxSnY8vTkhh5A", "2000000000", "/vod/film.ism/QualityLevels(1)/Fragments(video=0)", "")
 	f.Add("", "", "", "")
 	f.Add("%%%", "-1", "x", "not an address")
 	rules := []TokenRule{
@@ -54,7 +55,7 @@ func signedBy(rule TokenRule, sum []byte, expires, path string, client netip.Add
 	bound, _ := rule.Bind.clientString(client)
 	folder := path[:strings.LastIndexByte(path, '/')+1]
 	for _, secret := range rule.Secrets {
-		for _, p := range []string{path, folder} {
+		for _, p := range []string{path, folder, presentationFolder(path)} {
 			if string(rule.Scheme.sum(secret, expires, p, bound)) == string(sum) {
 				return true
 			}

@@ -140,10 +140,10 @@ func TestCountsEndWithRequests(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
+			t.Fatal("condition not met within a minute")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

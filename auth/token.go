@@ -207,8 +207,9 @@ func (s Signed) InPath() string { return "/" + s.Token + "/" + s.Expires + escap
 func escapePath(p string) string { return (&url.URL{Path: p}).EscapedPath() }
 
 // Sign makes a token for path (a file, or a folder ending in "/" that
-// covers the files directly in it), valid until expires, for client when
-// the rule binds tokens to clients.
+// covers the files directly in it, and for a Smooth Streaming presentation
+// "name.ism/" its fragments too), valid until expires, for client when the
+// rule binds tokens to clients.
 func (t *TokenRule) Sign(path string, expires time.Time, client netip.Addr) (Signed, error) {
 	if len(t.Secrets) == 0 {
 		return Signed{}, errNoSecret
@@ -229,7 +230,9 @@ func (t *TokenRule) Sign(path string, expires time.Time, client netip.Addr) (Sig
 }
 
 // Verify checks a token and expiry, as the client sent them, for path. A
-// token signed for path's folder ("/live/" for "/live/x.flv") is valid too.
+// token signed for path's folder ("/live/" for "/live/x.flv") is valid too,
+// and one for a presentation's folder for its fragments (see
+// presentationFolder).
 // The result is nil or an error carrying TokenMissing, TokenMalformed,
 // TokenInvalid or TokenExpired. Expiry is only told when the signature is
 // right, so that a forged expiry cannot be told from a forged token.
@@ -250,13 +253,17 @@ func (t *TokenRule) Verify(token, expires, path string, client netip.Addr, now t
 		return fmt.Errorf("%w: client address unknown, needed by IP binding %s", TokenInvalid, t.Bind)
 	}
 	folder := path[:strings.LastIndexByte(path, '/')+1]
+	presentation := presentationFolder(path)
 	match := 0
-	// Every secret and both paths are tried, whatever matches, so that the
+	// Every secret and every path is tried, whatever matches, so that the
 	// time taken says nothing about which one did.
 	for _, secret := range t.Secrets {
 		match |= subtle.ConstantTimeCompare(got, t.Scheme.sum(secret, expires, path, bound))
 		if folder != path && folder != "" {
 			match |= subtle.ConstantTimeCompare(got, t.Scheme.sum(secret, expires, folder, bound))
+		}
+		if presentation != "" {
+			match |= subtle.ConstantTimeCompare(got, t.Scheme.sum(secret, expires, presentation, bound))
 		}
 	}
 	if match == 0 {
@@ -266,6 +273,21 @@ func (t *TokenRule) Verify(token, expires, path string, client netip.Addr, now t
 		return fmt.Errorf("%w: at %d, %v ago", TokenExpired, exp, now.Sub(time.Unix(exp, 0)).Round(time.Second))
 	}
 	return nil
+}
+
+// presentationFolder returns the folder of the Smooth Streaming
+// presentation that holds a fragment's path: "/vod/film.ism/" for
+// "/vod/film.ism/QualityLevels(500000)/Fragments(video=0)". A fragment is a
+// level below the manifest, where the manifest's relative URLs put it, and
+// a token for the folder stands for the whole presentation. Paths of other
+// shapes have none: "".
+func presentationFolder(path string) string {
+	dir := path[:max(strings.LastIndexByte(path, '/'), 0)]
+	i := strings.LastIndexByte(dir, '/')
+	if i < 0 || !strings.HasPrefix(dir[i+1:], "QualityLevels(") || !strings.HasSuffix(dir[:i], ".ism") {
+		return ""
+	}
+	return dir[:i+1]
 }
 
 // parseExpires reads Unix seconds: decimal digits only, no sign or spaces,

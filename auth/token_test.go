@@ -159,6 +159,14 @@ func TestVerify(t *testing.T) {
 		{"folder token, other folder", TokenRule{Secrets: []string{"s3cret"}}, "vl9ZSoiTYSObQSKp77RHdA", exp, "/vod/x.flv", "", at, TokenInvalid},
 		{"file token does not cover its folder", TokenRule{Secrets: []string{"s3cret"}}, "9iAuffAIMgXPEDKLrDyVUA", exp, "/live/", "", at, TokenInvalid},
 
+		// A token for a Smooth Streaming presentation's folder covers its
+		// manifest and its fragments, a level below, and nothing else.
+		{"presentation token, manifest", TokenRule{Secrets: []string{"s3cret"}}, presentationToken, exp, "/vod/film.ism/Manifest", "", at, nil},
+		{"presentation token, fragment", TokenRule{Secrets: []string{"s3cret"}}, presentationToken, exp, "/vod/film.ism/QualityLevels(500000)/Fragments(video=0)", "", at, nil},
+		{"presentation token, other subfolder", TokenRule{Secrets: []string{"s3cret"}}, presentationToken, exp, "/vod/film.ism/sub/x.mp4", "", at, TokenInvalid},
+		{"presentation token, deeper", TokenRule{Secrets: []string{"s3cret"}}, presentationToken, exp, "/vod/film.ism/a/QualityLevels(1)/Fragments(video=0)", "", at, TokenInvalid},
+		{"presentation token, other presentation", TokenRule{Secrets: []string{"s3cret"}}, presentationToken, exp, "/vod/other.ism/QualityLevels(1)/Fragments(video=0)", "", at, TokenInvalid},
+
 		{"hmac valid", TokenRule{Scheme: HMACSHA256, Secrets: []string{"s3cret"}}, "d1dY1eNY5vy51peYRivJxHoWXvxv6e6qaybOynT_hLU", exp, "/live/x.flv", "", at, nil},
 		{"hmac tampered", TokenRule{Scheme: HMACSHA256, Secrets: []string{"s3cret"}}, "d1dY1eNY5vy51peYRivJxHoWXvxv6e6qaybOynT_hMU", exp, "/live/x.flv", "", at, TokenInvalid},
 		{"hmac expired", TokenRule{Scheme: HMACSHA256, Secrets: []string{"s3cret"}}, "d1dY1eNY5vy51peYRivJxHoWXvxv6e6qaybOynT_hLU", exp, "/live/x.flv", "", at.Add(time.Second), TokenExpired},

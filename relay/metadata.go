@@ -7,23 +7,15 @@ import (
 	"github.com/flvedge/flvedge/flv"
 )
 
-// Keys that describe one track in onMetaData. A viewer that does not get the
-// track must not read about it: players wait for a track that metadata
-// announces.
-var (
-	audioKeys = []string{"audiocodecid", "audiodatarate", "audiosamplerate", "audiosamplesize", "stereo", "audiodelay"}
-	videoKeys = []string{"videocodecid", "videodatarate", "width", "height", "framerate", "videoframerate"}
-)
-
 // fileKeys describe a file, not a live stream: a player that reads a
 // duration treats the stream as a clip of that length.
 var fileKeys = []string{"duration", "filesize"}
 
 // metadataVariants returns, for each set of announced tracks, the onMetaData
 // script body with hasAudio/hasVideo set to match and the other track's keys
-// removed, as well as the keys that only describe files. It returns nil
-// when values do not hold the usual object, in which case the tag passes as
-// it came.
+// removed (flv.KeptFor), as well as the keys that only describe files. It
+// returns nil when values do not hold the usual object, in which case the
+// tag passes as it came.
 func metadataVariants(values []any) *[buffer.AllTracks + 1][]byte {
 	props := flv.Properties(values)
 	if props == nil {
@@ -34,11 +26,7 @@ func metadataVariants(values []any) *[buffer.AllTracks + 1][]byte {
 		hasAudio, hasVideo := tracks.Has(buffer.TrackAudio), tracks.Has(buffer.TrackVideo)
 		kept := make(flv.ECMAArray, 0, len(props)+2)
 		for _, p := range props {
-			switch {
-			case p.Key == "hasAudio" || p.Key == "hasVideo" || slices.Contains(fileKeys, p.Key):
-			case !hasAudio && slices.Contains(audioKeys, p.Key):
-			case !hasVideo && slices.Contains(videoKeys, p.Key):
-			default:
+			if flv.KeptFor(p.Key, hasAudio, hasVideo) && !slices.Contains(fileKeys, p.Key) {
 				kept = append(kept, p)
 			}
 		}

@@ -49,7 +49,8 @@ type PullConfig struct {
 	// ViewerWait is the longest a viewer waits for a pull to start before
 	// it gets 504; default 10 s.
 	ViewerWait time.Duration
-	// IdleTimeout: a pull with no viewer for this long stops; default 10 s.
+	// IdleTimeout: a pull with no viewer, watching or waiting for it to
+	// start, for this long stops; default 10 s.
 	IdleTimeout time.Duration
 	// RetryFor: after losing every origin, a pull keeps trying this long
 	// while its viewers wait; default 10 s.
@@ -193,6 +194,11 @@ type pull struct {
 
 	ready chan struct{} // closed once the stream is in the hub, or the pull failed
 	err   error         // why it failed, set before ready closes
+
+	// waiting counts viewers waiting for the pull to start: they are
+	// viewers, so that a start slower than IdleTimeout is not taken for
+	// idleness and ended under them.
+	waiting atomic.Int64
 }
 
 // Stream returns the stream app/name for a viewer: the local one if it is
@@ -238,6 +244,8 @@ func (p *Puller) Stream(ctx context.Context, app, name string, via []string) (*S
 			return nil, &UpstreamError{http.StatusServiceUnavailable, "server is shutting down"}
 		}
 	}
+	pl.waiting.Add(1)
+	defer pl.waiting.Add(-1)
 	p.mu.Unlock()
 
 	timer := time.NewTimer(p.cfg.ViewerWait)
@@ -374,7 +382,8 @@ func (p *Puller) run(pl *pull) {
 	}
 }
 
-// stopWhenIdle cancels the pull once it has had no viewer for IdleTimeout.
+// stopWhenIdle cancels the pull once it has had no viewer, watching or
+// waiting for it to start, for IdleTimeout.
 func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl *pull) {
 	tick := time.NewTicker(min(p.cfg.IdleTimeout/4, time.Second))
 	defer tick.Stop()
@@ -385,7 +394,7 @@ func (p *Puller) stopWhenIdle(ctx context.Context, cancel context.CancelFunc, pl
 			return
 		case now := <-tick.C:
 			s := p.hub.Lookup(pl.key.app, pl.key.name)
-			if s != nil && s.Viewers() > 0 {
+			if pl.waiting.Load() > 0 || s != nil && s.Viewers() > 0 {
 				idleSince = time.Time{}
 				continue
 			}

@@ -34,7 +34,9 @@ extra=()
 command -v yamdi >/dev/null || extra+=(yamdi)
 command -v node >/dev/null && command -v npm >/dev/null || extra+=(nodejs npm)
 # Debian's nginx is the VOD origin of the edge cache tests
-# (internal/app/vodcache_test.go); they start it on their own.
+# (internal/app/vodcache_test.go), which start it on their own, and the
+# origin and the proxy_cache + slice reference of scripts/bench-vod.sh
+# (its smoke test: cmd/bench).
 [ -x /usr/sbin/nginx ] || extra+=(nginx-light)
 # The region test (internal/regiontest, scripts/regiontest.sh) makes hosts
 # of network namespaces with iproute2 and fetches from them with curl.

@@ -85,6 +85,13 @@ func (c *fileCache[V]) get(ctx context.Context, key cacheKey, build func() (V, e
 		case <-e.done:
 			return e.v, e.err
 		case <-ctx.Done():
+			// select picks at random among ready cases: a value that is
+			// ready serves even a request whose client just left.
+			select {
+			case <-e.done:
+				return e.v, e.err
+			default:
+			}
 			var zero V
 			return zero, ctx.Err()
 		}

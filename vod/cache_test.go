@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+	"testing/synctest"
 )
 
 // len returns the number of indexes kept, for tests.
@@ -25,7 +25,14 @@ func (c *fileCache[V]) waiting(key cacheKey) bool {
 
 // TestCacheBuildsOnceForConcurrentRequests: many requests for the same
 // new file share one build.
+//
+// synctest.Wait, not a sleep, knows when every request waits: each is then
+// blocked, the first in the build and the others on its result.
 func TestCacheBuildsOnceForConcurrentRequests(t *testing.T) {
+	synctest.Test(t, testCacheBuildsOnce)
+}
+
+func testCacheBuildsOnce(t *testing.T) {
 	c := newIndexCache(1<<20, 2)
 	var builds atomic.Int32
 	release := make(chan struct{})
@@ -46,7 +53,7 @@ func TestCacheBuildsOnceForConcurrentRequests(t *testing.T) {
 			results[i] = ix
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait()
 	close(release)
 	wg.Wait()
 	if builds.Load() != 1 {
@@ -62,19 +69,42 @@ func TestCacheBuildsOnceForConcurrentRequests(t *testing.T) {
 // TestCacheWaiterLeavesWithItsRequest: a request that goes away stops
 // waiting for another's build.
 func TestCacheWaiterLeavesWithItsRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newIndexCache(1<<20, 2)
+		release := make(chan struct{})
+		key := cacheKey{path: "/a.flv"}
+		go c.get(context.Background(), key, func() (*fileIndex, error) { <-release; return &fileIndex{}, nil })
+		synctest.Wait() // the build has started and waits
+		if !c.waiting(key) {
+			t.Fatal("no build under way")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := c.get(ctx, key, nil); !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v", err)
+		}
+		close(release)
+	})
+}
+
+// TestCacheReadyValueServesALeavingRequest: a value that is ready is
+// returned even to a request whose context has ended (select would pick
+// either at random), so that a client leaving at the last moment is not
+// reported as a failure to build.
+func TestCacheReadyValueServesALeavingRequest(t *testing.T) {
 	c := newIndexCache(1<<20, 2)
-	release := make(chan struct{})
 	key := cacheKey{path: "/a.flv"}
-	go c.get(context.Background(), key, func() (*fileIndex, error) { <-release; return &fileIndex{}, nil })
-	for c.waiting(key) == false {
-		time.Sleep(time.Millisecond)
+	want := &fileIndex{}
+	if _, err := c.get(context.Background(), key, func() (*fileIndex, error) { return want, nil }); err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.get(ctx, key, nil); !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v", err)
+	for range 200 {
+		if ix, err := c.get(ctx, key, nil); err != nil || ix != want {
+			t.Fatalf("got %v, %v; want the ready index", ix, err)
+		}
 	}
-	close(release)
 }
 
 // TestCacheBoundsAndVersions: entries are dropped least recently used

@@ -10,7 +10,10 @@
 //     keyframe and preceded by onMetaData and the codec sequence headers so
 //     that every response plays on its own;
 //   - ?t=<start>[,<end>] in seconds (W3C Media Fragments), a virtual clip
-//     with timestamps from zero and its own duration and index.
+//     with timestamps from zero and its own duration and index;
+//   - ?only_audio=1 and ?only_video=1, the file as if it never had the
+//     other track's tags, scanned for it and cached apart: its own header,
+//     onMetaData and index, and everything above on that virtual file.
 //
 // MP4 files get ?start=<s>&end=<s> in seconds (and ?t=), a virtual clip
 // that plays from exactly start, and their moov moved in front of their

@@ -54,49 +54,57 @@ func FuzzScan(f *testing.F) {
 	f.Add(damaged)
 	f.Add([]byte("FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var s *scan
-		var err error
-		// The window (64 KiB), the script body and the sequence headers
-		// the input holds, and per-tag bookkeeping in proportion to it.
-		if n := heapAllocated(func() { s, err = scanFile(bytes.NewReader(b), int64(len(b))) }); n > 128<<10+64*uint64(len(b)) {
-			t.Fatalf("scanning %d bytes allocated %d", len(b), n)
-		}
-		if err != nil {
-			if !errors.Is(err, errNotFLV) {
-				t.Fatalf("error that is not about the file being FLV: %v", err)
-			}
-			return
-		}
-		checkSegments(t, b, s)
-		ix := buildIndex(s)
-		whole := readLayout(t, b, &ix.whole, ix)
-		checkServed(t, whole, true)
-		if ix.plain && !bytes.Equal(whole, b) {
-			t.Fatal("a plain file is not served as stored")
-		}
-		for _, off := range []int64{1, ix.whole.size / 3, ix.whole.size / 2, ix.whole.size - 1} {
-			l, _, err := ix.startLayout(bytes.NewReader(b), off)
-			if errors.Is(err, errPastEnd) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("start=%d: %v", off, err)
-			}
-			// The onMetaData sent again is the whole file's: its index
-			// points into the whole file, for the next ?start=.
-			checkServed(t, readLayout(t, b, &l, ix), false)
-		}
-		for _, tr := range [][2]int64{{0, -1}, {int64(s.endTs) / 2, -1}, {1, int64(s.endTs) / 2}} {
-			l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1])
-			if errors.Is(err, errPastEnd) {
-				continue
-			}
-			if err != nil {
-				t.Fatalf("t=%v: %v", tr, err)
-			}
-			checkServed(t, readLayout(t, b, &l, ix), true)
+		// The whole file, and the views of one track (only_audio,
+		// only_video).
+		for _, want := range []tracks{allTracks, {audio: true}, {video: true}} {
+			fuzzScan(t, b, want)
 		}
 	})
+}
+
+func fuzzScan(t *testing.T, b []byte, want tracks) {
+	var s *scan
+	var err error
+	// The window (64 KiB), the script body and the sequence headers
+	// the input holds, and per-tag bookkeeping in proportion to it.
+	if n := heapAllocated(func() { s, err = scanTracks(bytes.NewReader(b), int64(len(b)), want) }); n > 128<<10+64*uint64(len(b)) {
+		t.Fatalf("scanning %d bytes allocated %d", len(b), n)
+	}
+	if err != nil {
+		if !errors.Is(err, errNotFLV) {
+			t.Fatalf("error that is not about the file being FLV: %v", err)
+		}
+		return
+	}
+	checkSegments(t, b, s)
+	ix := buildIndex(s)
+	whole := readLayout(t, b, &ix.whole, ix)
+	checkServed(t, whole, true)
+	if ix.plain && !bytes.Equal(whole, b) {
+		t.Fatal("a plain file is not served as stored")
+	}
+	for _, off := range []int64{1, ix.whole.size / 3, ix.whole.size / 2, ix.whole.size - 1} {
+		l, _, err := ix.startLayout(bytes.NewReader(b), off)
+		if errors.Is(err, errPastEnd) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("start=%d: %v", off, err)
+		}
+		// The onMetaData sent again is the whole file's: its index
+		// points into the whole file, for the next ?start=.
+		checkServed(t, readLayout(t, b, &l, ix), false)
+	}
+	for _, tr := range [][2]int64{{0, -1}, {int64(s.endTs) / 2, -1}, {1, int64(s.endTs) / 2}} {
+		l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1])
+		if errors.Is(err, errPastEnd) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("t=%v: %v", tr, err)
+		}
+		checkServed(t, readLayout(t, b, &l, ix), true)
+	}
 }
 
 // checkSegments checks that every run the scan kept is a chain of whole

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
 )
 
@@ -209,6 +210,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 			h.bad.Warn(r.URL.Path, "vod: origin failed", "path", r.URL.Path, "status", re.status, "err", re.err)
 		}
 		http.Error(w, re.msg, re.status)
+	case r.Context().Err() != nil:
+		// The client left while the request waited (for an index, a
+		// slice): nobody to answer, nothing wrong with the server.
+		h.logger.Debug("vod: client gone", "path", r.URL.Path, "err", err)
 	default:
 		h.logger.Error("vod: cannot serve", "path", r.URL.Path, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
@@ -255,9 +260,18 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	}
 
 	q := r.URL.Query()
+	audio, video, err := flv.WantedTracks(q)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	want := tracks{audio: audio, video: video}
 	startArg, timeArg := q.Get("start"), q.Get("t")
 	if startArg != "" && timeArg != "" {
 		return badRequest("start and t cannot be used together")
+	}
+	start, err := parseStart(startArg)
+	if err != nil {
+		return badRequest("start=%s: %v", startArg, err)
 	}
 	var clipStart, clipEnd int64
 	if timeArg != "" {
@@ -266,11 +280,21 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 		}
 	}
 
-	ix, err := h.cache.get(r.Context(), f.key, func() (*fileIndex, error) {
-		return h.index(f)
+	// A file served with one track is another file: its own index,
+	// cached apart, and its own ETags.
+	key := f.key
+	if want != allTracks {
+		key.path += "?" + want.query()
+		etag += "-" + want.query()
+	}
+	ix, err := h.cache.get(r.Context(), key, func() (*fileIndex, error) {
+		return h.index(f, key, want)
 	})
-	if errors.Is(err, errNotFLV) {
+	switch {
+	case errors.Is(err, errNotFLV):
 		return &requestError{status: http.StatusUnprocessableEntity, msg: "not a valid FLV file"}
+	case errors.Is(err, errTooManyRuns):
+		return &requestError{status: http.StatusUnprocessableEntity, msg: "cannot serve one track: " + err.Error()}
 	}
 	if err != nil {
 		return fmt.Errorf("index %s: %w", r.URL.Path, sourceError(err))
@@ -278,8 +302,8 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 
 	hdr.Set("Content-Type", "video/x-flv")
 	var l layout
-	switch start, ok := parseStart(startArg); {
-	case ok && start > 0:
+	switch {
+	case start > 0:
 		var p point
 		if l, p, err = ix.startLayout(f, start); err != nil {
 			return h.pastEnd(w, err, ix.whole.size, "start offset %d is past the last keyframe", start)
@@ -333,7 +357,16 @@ func (h *Handler) pastEnd(w http.ResponseWriter, err error, size int64, format s
 // send hands content, read from the stored file f, to
 // http.ServeContent. For a source's file, the bytes the answer starts
 // with are made present before its header goes out (see sender.before).
+// A Range in another unit than bytes is ignored (see byteRanges).
 func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time, content io.ReadSeeker) error {
+	size, err := content.Seek(0, io.SeekEnd)
+	if err == nil {
+		_, err = content.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("size of content: %w", err)
+	}
+	w.size = size
 	if f != nil && f.src != nil && r.Method != http.MethodHead {
 		w.before = func() error {
 			off, err := content.Seek(0, io.SeekCurrent)
@@ -347,24 +380,23 @@ func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time,
 			return sourceError(err)
 		}
 	}
-	http.ServeContent(w, r, "", modtime, content)
+	http.ServeContent(w, byteRanges(r), "", modtime, content)
 	return nil
 }
 
-// index scans f, logging what damage it finds once per file version. A
-// source's file with a keyframe index is read at its head only (see
-// headScan).
-func (h *Handler) index(f *stored) (*fileIndex, error) {
+// index scans f for the tracks wanted, logging what damage it finds once
+// per file version. A source's file with a keyframe index is read at its
+// head only (see headScan) when it is served whole.
+func (h *Handler) index(f *stored, key cacheKey, want tracks) (*fileIndex, error) {
 	start := time.Now()
-	key := f.key
 	var s *scan
-	if f.src != nil {
+	if f.src != nil && want == allTracks {
 		s = headScan(f, key.size)
 	}
 	head := s != nil
 	if s == nil {
 		var err error
-		if s, err = scanFile(f, key.size); err != nil {
+		if s, err = scanTracks(f, key.size, want); err != nil {
 			h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
 			return nil, err
 		}
@@ -372,7 +404,7 @@ func (h *Handler) index(f *stored) (*fileIndex, error) {
 	ix := buildIndex(s)
 	h.logger.Debug("vod: indexed", "path", key.path, "head_only", head, "plain", ix.plain, "keyframes", len(s.video),
 		"duration", time.Duration(s.endTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
-	if !s.clean() {
+	if s.damaged() {
 		h.logger.Warn("vod: damaged FLV file served without its damaged parts", "path", key.path,
 			"resyncs", s.damage, "runs", len(s.segments), "tail_dropped", s.tail)
 	}

@@ -31,7 +31,7 @@ func headScan(r io.ReaderAt, size int64) *scan {
 	if err != nil || len(flags) < 1 {
 		return nil
 	}
-	s := &scan{size: size, videoStride: 1, audioStride: 1}
+	s := &scan{size: size, want: allTracks, videoStride: 1, audioStride: 1}
 	for pos := first; !s.sawKeyframe(); {
 		if pos >= size || pos-first > headLimit {
 			return nil
@@ -42,7 +42,7 @@ func headScan(r io.ReaderAt, size int64) *scan {
 		}
 		pos += int64(h.size) + tagPrefix
 	}
-	facts := readMeta(s.metaBody)
+	facts := readMeta(s.metaBody, allTracks)
 	n := len(facts.positions)
 	if facts.duration <= 0 || facts.duration > math.MaxUint32/1000 || !facts.hasKeyIndex || n > maxPoints {
 		return nil

@@ -35,6 +35,13 @@ func rangeCases(size int64, etag, lastMod string) []rangeCase {
 		{"end clipped to size", []string{"Range", fmt.Sprintf("bytes=%d-%d", size-10, size+1000)}, 206, [][2]int64{{size - 10, size}}},
 		{"multiple", []string{"Range", "bytes=0-9,100-199,-20"}, 206, [][2]int64{{0, 10}, {100, 200}, {size - 20, size}}},
 		{"unsatisfiable", []string{"Range", fmt.Sprintf("bytes=%d-", size)}, 416, nil},
+		// RFC 9110: an invalid range is a 416 with the size too (§15.5.17),
+		// a unit the server does not know is ignored (§14.2), and units
+		// compare case-insensitively.
+		{"invalid", []string{"Range", "bytes=5-1"}, 416, nil},
+		{"unknown unit", []string{"Range", "items=0-5"}, 200, [][2]int64{{0, size}}},
+		{"no unit", []string{"Range", "0-5"}, 200, [][2]int64{{0, size}}},
+		{"unit in capitals", []string{"Range", "Bytes=0-99"}, 206, [][2]int64{{0, 100}}},
 		{"If-Range current ETag", []string{"Range", "bytes=10-19", "If-Range", etag}, 206, [][2]int64{{10, 20}}},
 		{"If-Range old ETag", []string{"Range", "bytes=10-19", "If-Range", `"old"`}, 200, [][2]int64{{0, size}}},
 		{"If-Range date", []string{"Range", "bytes=10-19", "If-Range", lastMod}, 206, [][2]int64{{10, 20}}},

@@ -40,7 +40,7 @@ type fileIndex struct {
 // view.
 func buildIndex(s *scan) *fileIndex {
 	ix := &fileIndex{s: s, head: flv.AppendHeader(nil, s.hasAudio, s.hasVideo)}
-	facts := readMeta(s.metaBody)
+	facts := readMeta(s.metaBody, s.want)
 	ix.base = facts.base
 	if s.clean() && facts.duration > 0 && facts.hasKeyIndex && ix.indexMatches(facts.positions) {
 		ix.plain = true
@@ -310,10 +310,17 @@ func (ix *fileIndex) nextSync(r io.ReaderAt, foff int64) (point, error) {
 			}
 		}
 	}
-	for ; i < len(pts); i++ {
-		if ix.isSync(pts[i]) {
-			return pts[i], nil
+	for j := i; j < len(pts); j++ {
+		if ix.isSync(pts[j]) {
+			return pts[j], nil
 		}
+	}
+	// No place to start decoding is left, but the index may still list a
+	// tag: the end of sequence after the last keyframe, which yamdi's index
+	// and ours hold. Players seek to every entry, so the file is served
+	// from it, as the mod_flv modules would.
+	if i < len(pts) {
+		return pts[i], nil
 	}
 	return point{}, errPastEnd
 }

@@ -64,15 +64,7 @@ func TestVirtualIndexMatchesYamdi(t *testing.T) {
 				t.Fatalf("only %d keyframes", len(pos))
 			}
 			// Every entry is a keyframe-type tag of the served file.
-			at := map[int64]flv.Tag{}
-			for _, tag := range tags {
-				at[tag.pos] = tag.Tag
-			}
-			for i, p := range pos {
-				if tag, ok := at[int64(p)]; !ok || !isKeyframeType(tag) {
-					t.Fatalf("entry %d at %v is not a keyframe-type tag", i, p)
-				}
-			}
+			checkEntries(t, pos, tags, isKeyframeType, "a keyframe-type tag")
 			if got := numberOf(t, meta, "filesize"); got != float64(len(body)) {
 				t.Fatalf("filesize %v, body %d", got, len(body))
 			}
@@ -88,6 +80,21 @@ func TestVirtualIndexMatchesYamdi(t *testing.T) {
 				t.Fatalf("duration %v, stored file says %v", d, want)
 			}
 		})
+	}
+}
+
+// checkEntries checks that every position of an index is that of a tag
+// of the body (parsed as tags) that is what it must be.
+func checkEntries(t *testing.T, pos []float64, tags []tagAt, is func(flv.Tag) bool, what string) {
+	t.Helper()
+	at := map[int64]flv.Tag{}
+	for _, tag := range tags {
+		at[tag.pos] = tag.Tag
+	}
+	for i, p := range pos {
+		if tag, ok := at[int64(p)]; !ok || !is(tag) {
+			t.Fatalf("entry %d at %v is not %s", i, p, what)
+		}
 	}
 }
 

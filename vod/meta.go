@@ -45,9 +45,10 @@ type metaFacts struct {
 	hasKeyIndex bool
 }
 
-// readMeta decodes a stored onMetaData body. A body that does not decode
-// contributes what decoded before the damage, or nothing.
-func readMeta(body []byte) metaFacts {
+// readMeta decodes a stored onMetaData body, for a response with the
+// tracks want (the keys that describe another go). A body that does not
+// decode contributes what decoded before the damage, or nothing.
+func readMeta(body []byte, want tracks) metaFacts {
 	var f metaFacts
 	if body == nil {
 		return f
@@ -67,7 +68,7 @@ func readMeta(body []byte) metaFacts {
 		case "keyframes":
 			f.positions, f.times, f.hasKeyIndex = keyframePositions(p.Value)
 		}
-		if !replacedKeys[p.Key] {
+		if !replacedKeys[p.Key] && flv.KeptFor(p.Key, want.audio, want.video) {
 			kept = append(kept, p)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/flvedge/flvedge/internal/testutil"
@@ -236,6 +237,12 @@ func TestMP4BadFiles(t *testing.T) {
 // TestMP4CacheParsesOnce: concurrent first requests for a file share one
 // parse; a file rewritten in place is parsed again.
 func TestMP4CacheParsesOnce(t *testing.T) {
+	synctest.Test(t, testMP4CacheParsesOnce)
+}
+
+// testMP4CacheParsesOnce knows by synctest.Wait, not a sleep, when every
+// request waits for the one parse.
+func testMP4CacheParsesOnce(t *testing.T) {
 	c := newMovieCache(1<<20, 2)
 	var builds atomic.Int32
 	release := make(chan struct{})
@@ -253,7 +260,7 @@ func TestMP4CacheParsesOnce(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	synctest.Wait()
 	close(release)
 	wg.Wait()
 	if n := builds.Load(); n != 1 {

@@ -13,23 +13,27 @@ import (
 const maxSeconds = 100 * 365 * 24 * 3600
 
 // parseStart reads ?start= as the mod_flv modules do: a decimal byte
-// offset. Anything else (empty, a sign, letters) means the whole file, as
-// there; ok is then false. A number too large for int64 is past any end.
-func parseStart(v string) (off int64, ok bool) {
+// offset, empty or 0 meaning the whole file. Anything else (a sign,
+// letters) is an error, as MP4's ?start= makes it: answered with the whole
+// file, a malformed seek would pass for a seek to the start. A number too
+// large for int64 is past any end.
+func parseStart(v string) (int64, error) {
 	if v == "" {
-		return 0, false
+		return 0, nil
 	}
 	for i := 0; i < len(v); i++ {
 		if v[i] < '0' || v[i] > '9' {
-			return 0, false
+			return 0, errStart
 		}
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
-		return math.MaxInt64, true // all digits: only overflow fails
+		return math.MaxInt64, nil // all digits: only overflow fails
 	}
-	return n, true
+	return n, nil
 }
+
+var errStart = errors.New("start must be a byte offset in decimal digits")
 
 var errTimeRange = errors.New("t must be start[,end] in seconds or [h:]mm:ss, with end after start")
 

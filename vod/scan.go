@@ -29,6 +29,12 @@ const (
 	// maxSegments bounds the runs of valid tags a damaged file is cut into;
 	// a file damaged in more places is served up to its 256th run.
 	maxSegments = 256
+	// maxRuns bounds the runs of kept tags of a file served with one track
+	// of two (only_audio, only_video), a run between two tags of the other
+	// track: 2^18 is three hours of video at 25 frames a second
+	// interleaved with audio. Each run costs a part of the virtual file
+	// (some 70 bytes) in the cached index and in each seek's layout.
+	maxRuns = 1 << 18
 	// maxResync is how far past a damaged place the scanner looks for the
 	// next valid tag: a whole tag body (up to 16 MiB) and then some.
 	maxResync = flv.MaxDataSize + 1<<20
@@ -79,10 +85,45 @@ type seqHeader struct {
 // as FLV at all.
 var errNotFLV = errors.New("not an FLV file")
 
+// errTooManyRuns is the error of a scan for one track of a file whose
+// tags of that track make more than maxRuns runs.
+var errTooManyRuns = fmt.Errorf("more than %d runs of tags of the track", maxRuns)
+
+// tracks are the tracks a response carries: both, or one for only_audio
+// and only_video. A scan for one track sees the file without the other's
+// tags, so that the whole view, seeking and its index are those of a file
+// that never had them.
+type tracks struct{ audio, video bool }
+
+var allTracks = tracks{audio: true, video: true}
+
+// keeps reports whether tags of type typ are served; script tags always are.
+func (t tracks) keeps(typ uint8) bool {
+	switch typ {
+	case flv.TagAudio:
+		return t.audio
+	case flv.TagVideo:
+		return t.video
+	}
+	return true
+}
+
+// query names a choice of one track as the request did, "" for both.
+func (t tracks) query() string {
+	switch {
+	case !t.video:
+		return "only_audio=1"
+	case !t.audio:
+		return "only_video=1"
+	}
+	return ""
+}
+
 // scan is what one pass over a stored FLV file finds.
 type scan struct {
 	size               int64
-	hasAudio, hasVideo bool // tags of that kind were seen
+	want               tracks // the tracks scanned; the other's tags are left out
+	hasAudio, hasVideo bool   // tags of that kind were seen
 	// segments are the runs of consecutive valid tags, in file order. A
 	// clean file has one, from the first tag to the end of the last
 	// complete tag.
@@ -107,6 +148,8 @@ type scan struct {
 	endTs uint32
 	// damage counts the resynchronisations, for the log.
 	damage int
+	// skipped is set when tags of a track not wanted were left out.
+	skipped bool
 
 	lastVideo, prevVideo, lastAudio, prevAudio uint32
 	videoFrames, audioFrames                   int
@@ -213,12 +256,18 @@ func readHeader(w *window) (first int64, err error) {
 // bytes are left out of what is served. Only a file that is not FLV at all
 // (or that cannot be read) is an error.
 func scanFile(r io.ReaderAt, size int64) (*scan, error) {
+	return scanTracks(r, size, allTracks)
+}
+
+// scanTracks is scanFile for the tags of the tracks wanted: the others are
+// left out of the segments, which are then the runs of kept tags.
+func scanTracks(r io.ReaderAt, size int64, want tracks) (*scan, error) {
 	w := newWindow(r, size)
 	first, err := readHeader(w)
 	if err != nil {
 		return nil, err
 	}
-	s := &scan{size: size, videoStride: 1, audioStride: 1}
+	s := &scan{size: size, want: want, videoStride: 1, audioStride: 1}
 	pos := first
 	for pos < size {
 		h, ok, err := validTag(w, pos, false, nil)
@@ -230,7 +279,7 @@ func scanFile(r io.ReaderAt, size int64) (*scan, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !found || len(s.segments) >= maxSegments {
+			if !found || s.damage+1 >= maxSegments {
 				s.tail = true
 				break
 			}
@@ -239,9 +288,17 @@ func scanFile(r io.ReaderAt, size int64) (*scan, error) {
 			continue
 		}
 		end := pos + int64(h.size) + tagPrefix
+		if !want.keeps(h.typ) {
+			s.skipped = true
+			pos = end
+			continue
+		}
 		if n := len(s.segments); n > 0 && s.segments[n-1].end == pos {
 			s.segments[n-1].end = end
 		} else {
+			if n >= maxRuns {
+				return nil, errTooManyRuns
+			}
 			s.segments = append(s.segments, span{pos, end})
 		}
 		if err := s.record(w, pos, h); err != nil {
@@ -487,9 +544,14 @@ func (s *scan) finish() {
 }
 
 // clean reports whether the file is served as it is stored: one run of
-// valid tags to the end of the file.
+// valid tags to the end of the file, none left out.
 func (s *scan) clean() bool {
-	return !s.tail && s.damage == 0 && len(s.segments) <= 1
+	return !s.tail && s.damage == 0 && len(s.segments) <= 1 && !s.skipped
+}
+
+// damaged reports whether damaged bytes were left out.
+func (s *scan) damaged() bool {
+	return s.tail || s.damage > 0
 }
 
 // dataEnd is the end of the last valid tag.

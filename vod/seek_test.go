@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
 )
 
 // checkPlayable checks what every seeked response must be: an FLV header,
@@ -163,14 +166,21 @@ func TestStartAtRandomOffset(t *testing.T) {
 	}
 }
 
-// TestStartWholeFile: 0, empty and anything but digits mean the whole file.
+// TestStartWholeFile: 0 and empty mean the whole file; anything but
+// digits is a 400, as for MP4 files, not a whole file that would pass for
+// a seek.
 func TestStartWholeFile(t *testing.T) {
 	s := newVODServer(t, fixAV)
 	resp, full := s.get(t, "/vod/"+fixAV)
-	for _, q := range []string{"start=0", "start=", "start=abc", "start=-5", "start=+100", "start=1e5", "start=0x100"} {
+	for _, q := range []string{"start=0", "start=", "start=000"} {
 		r, body := s.get(t, "/vod/"+fixAV+"?"+q)
 		if r.StatusCode != 200 || !bytes.Equal(body, full) || r.Header.Get("Etag") != resp.Header.Get("Etag") {
 			t.Fatalf("%s: %d, %d bytes, ETag %s", q, r.StatusCode, len(body), r.Header.Get("Etag"))
+		}
+	}
+	for _, q := range []string{"start=abc", "start=-5", "start=+100", "start=1e5", "start=0x100", "start=%2010", "start=1.5"} {
+		if r, body := s.get(t, "/vod/"+fixAV+"?"+q); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400: %.60q", q, r.StatusCode, body)
 		}
 	}
 }
@@ -317,5 +327,33 @@ func TestTimeErrors(t *testing.T) {
 		if resp.StatusCode != c.status || len(body) == 0 {
 			t.Fatalf("%s: %d %q, want %d", c.q, resp.StatusCode, body, c.status)
 		}
+	}
+}
+
+// TestStartAtLastIndexEntry: every entry of a file's own keyframe index is
+// a place to start, the last one too (the end-of-sequence tag that follows
+// the last keyframe in ffmpeg's files, which yamdi's index and ours list):
+// the file from that tag, not a 416.
+func TestStartAtLastIndexEntry(t *testing.T) {
+	yamdi := testutil.RequireTool(t, "yamdi", "yamdi")
+	s := newVODServer(t, fixAV, fixAVIndex)
+	out := filepath.Join(s.dir, "yamdi.flv")
+	if b, err := exec.Command(yamdi, "-i", filepath.Join(s.dir, fixAV), "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("yamdi: %v\n%s", err, b)
+	}
+	for _, name := range []string{fixAV, fixAVIndex, "yamdi.flv"} {
+		t.Run(name, func(t *testing.T) {
+			_, full := s.get(t, "/vod/"+name)
+			_, tags := parseFLV(t, full)
+			pos, _ := keyframesOf(t, metaOf(t, tags))
+			last := int64(pos[len(pos)-1])
+			resp, body := s.get(t, fmt.Sprintf("/vod/%s?start=%d", name, last))
+			if resp.StatusCode != 200 || !bytes.HasSuffix(body, full[last:]) {
+				t.Fatalf("start=%d (last entry of %d): %d, %d bytes", last, len(pos), resp.StatusCode, len(body))
+			}
+			if _, got := parseFLV(t, body); !bytes.Equal(got[0].Data, tags[0].Data) {
+				t.Fatal("no onMetaData in front")
+			}
+		})
 	}
 }

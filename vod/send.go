@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,10 +30,29 @@ type sender struct {
 	failed bool
 	status int   // sent, for the access log
 	sent   int64 // body bytes sent
+	size   int64 // of the content sent, for the Content-Range of a 416
 }
 
 func newSender(w http.ResponseWriter, timeout time.Duration) *sender {
 	return &sender{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout}
+}
+
+// byteRanges is r without its Range header when the header's unit is not
+// bytes: RFC 9110 §14.2 has a server ignore a range unit it does not know
+// (http.ServeContent would answer 416). Units compare case-insensitively,
+// so "Bytes=" is read as "bytes=".
+func byteRanges(r *http.Request) *http.Request {
+	v := r.Header.Get("Range")
+	if v == "" || strings.HasPrefix(v, "bytes=") {
+		return r
+	}
+	r = r.Clone(r.Context())
+	if unit, spec, ok := strings.Cut(v, "="); ok && strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+		r.Header.Set("Range", "bytes="+spec)
+	} else {
+		r.Header.Del("Range")
+	}
+	return r
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
@@ -39,9 +60,15 @@ func (s *sender) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 var errAnswered = errors.New("vod: answered with an error instead")
 
+// WriteHeader gives every 416 the size of the content, as RFC 9110
+// §15.5.17 asks (http.ServeContent does so only for ranges that start past
+// the end, not for invalid ones such as bytes=5-1), and runs before.
 func (s *sender) WriteHeader(code int) {
 	if s.status != 0 {
 		return
+	}
+	if h := s.Header(); code == http.StatusRequestedRangeNotSatisfiable && h.Get("Content-Range") == "" {
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(s.size, 10))
 	}
 	if before := s.before; before != nil && (code == http.StatusOK || code == http.StatusPartialContent) {
 		s.before = nil

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,6 +224,14 @@ func TestSmoothManifest(t *testing.T) {
 	one := getManifest(t, s, "/vod/single.ism/Manifest")
 	if len(one.Streams) != 2 || len(one.Streams[0].Levels) != 1 || len(one.Streams[0].C) != 6 {
 		t.Fatalf("single file: %+v", one)
+	}
+
+	// The manifest is found in any case, as IIS finds it: rewrite rules
+	// write "manifest".
+	for _, name := range []string{"manifest", "MANIFEST"} {
+		if other := getManifest(t, s, "/vod/film.ism/"+name); !reflect.DeepEqual(other, m) {
+			t.Fatalf("%s: another manifest", name)
+		}
 	}
 }
 

@@ -22,11 +22,14 @@ const maxStreamName = 32
 
 // parseSmoothPath reads "Manifest" or
 // "QualityLevels(<bitrate>)/Fragments(<stream>=<time>)", the URL template
-// of [MS-SSTR] 2.2.3 with the names this server's manifests give. Numbers
-// are plain decimal without sign or leading zeros, so that every fragment
-// has one URL, which caches on the way store once.
+// of [MS-SSTR] 2.2.3 with the names this server's manifests give. The
+// manifest is found in any case, as IIS finds it ("manifest" is common in
+// players' and proxies' rewrite rules). Fragments are named as the
+// manifest names them, and numbers are plain decimal without sign or
+// leading zeros, so that every fragment has one URL, which caches on the
+// way store once.
 func parseSmoothPath(p string) (smoothRequest, bool) {
-	if p == "Manifest" {
+	if strings.EqualFold(p, "Manifest") {
 		return smoothRequest{manifest: true}, true
 	}
 	var req smoothRequest

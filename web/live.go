@@ -14,6 +14,7 @@ import (
 
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
+	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
 	"github.com/flvedge/flvedge/relay"
 )
@@ -283,23 +284,18 @@ func liveStreamPath(r *http.Request) (app, name string, ok bool) {
 	return app, name, found && app != "" && name != ""
 }
 
-var errBothFilters = errors.New("only_audio and only_video exclude each other")
-
 func wantedTracks(r *http.Request) (buffer.Tracks, error) {
-	q := r.URL.Query()
-	audio, video := isTrue(q.Get("only_audio")), isTrue(q.Get("only_video"))
+	audio, video, err := flv.WantedTracks(r.URL.Query())
 	switch {
-	case audio && video:
-		return 0, errBothFilters
-	case audio:
+	case err != nil:
+		return 0, err
+	case !video:
 		return buffer.TrackAudio, nil
-	case video:
+	case !audio:
 		return buffer.TrackVideo, nil
 	}
 	return buffer.AllTracks, nil
 }
-
-func isTrue(v string) bool { return v == "1" || v == "true" || v == "yes" }
 
 func (l *Live) logger() *slog.Logger {
 	if l.Logger != nil {

@@ -222,10 +222,11 @@ func TestMidStreamViewerGetsPictureFirst(t *testing.T) {
 	s.gop(10)
 	s.gop(5) // the viewer joins in the middle of this GOP
 
-	start := time.Now()
+	// Nothing is published after the viewer joins: the picture it gets can
+	// only come from the window, at once (a bound on the time it took would
+	// be a timing a loaded machine misses).
 	resp := s.get(t, "/live/a.flv")
 	h, tags := readTags(t, resp.Body, 5)
-	elapsed := time.Since(start)
 	if !h.HasAudio || !h.HasVideo {
 		t.Fatalf("header announces audio %v video %v", h.HasAudio, h.HasVideo)
 	}
@@ -246,9 +247,6 @@ func TestMidStreamViewerGetsPictureFirst(t *testing.T) {
 	}
 	if tags[3].Timestamp != 400 {
 		t.Fatalf("started at keyframe %d ms, want the latest one (400)", tags[3].Timestamp)
-	}
-	if elapsed > 100*time.Millisecond {
-		t.Fatalf("first keyframe after %v, want within 100 ms", elapsed)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Command bench load-tests an HTTP-FLV server, flvedge or any other: it can
 // publish a stream over RTMP, play it with many viewers over HTTP/1.1, and
-// report what they received and what the server spent on them.
+// report what they received and what the server spent on them. With --vod
+// it reads a stored file in Range requests with many readers instead.
 //
 //	bench --publish rtmp://HOST:1935/live/bench --url http://HOST:8080/live/bench.flv \
 //	      --viewers 1000 --ramp 10s --duration 60s --pid $(pidof ingest) --json out.json
@@ -39,7 +40,8 @@
 //   - stalls: a viewer receiving nothing for over a second;
 //   - timestamp errors: an audio or video timestamp going backwards;
 //   - with --pid: the server's CPU time in the window (utime + stime from
-//     /proc/PID/stat) per GB delivered (10^9 bytes), and its RSS before
+//     /proc/PID/stat, with its children's, see VOD below) per GB
+//     delivered (10^9 bytes), and its RSS before
 //     the viewers came (idle), at the end, at peak, and per viewer above
 //     idle;
 //   - the tool's own CPU time, to tell whether it was short of CPU itself.
@@ -48,6 +50,36 @@
 // with the chunked framing and the FLV tag headers parsed in place, so
 // that thousands can run beside the server. Make sure the file descriptor
 // limit (ulimit -n) allows for them, on both sides.
+//
+// # VOD
+//
+// With --vod, the tool reads one stored file instead, as players and CDN
+// clients do, and measures a VOD server or cache (flvedge, nginx, any):
+//
+//	bench --vod http://HOST:8080/vod/film.flv --readers 200 --range-size 1MiB \
+//	      --duration 30s --pid $(cat nginx.pid) --verify film.flv --json out.json
+//
+// One request for the first range learns the file's size (from
+// Content-Range) and finds a wrong URL at once. Then --readers readers are
+// started over --ramp, each on a keep-alive HTTP/1.1 connection (a new one
+// when the server closes it), asking for --range-size bytes at a time:
+// at random offsets, or with --order sequential, range after range from
+// its own starting point (the readers spread evenly over the file),
+// wrapping at the end. Every answer must be 206 with the Content-Range
+// asked for and as many body bytes; with --verify, every byte is compared
+// with the local copy of the file (mapped, not read). Anything else is an
+// error, counted by cause, and the reader goes on with a new connection.
+// Measuring starts once every reader has had an answer, and lasts
+// --duration.
+//
+// What is reported: GB delivered (body bytes) and Gbit/s, requests
+// completed and per second, time to first byte and to the last byte of
+// each range (p50, p99), the answers' X-Cache-Status values, errors and
+// reconnections, and with --pid the server's CPU-seconds per GB and RSS,
+// as for live viewers. --pid counts the process and all its descendants
+// (nginx's master and workers; RSS then adds up each process's, shared
+// pages counted in each), and the time of descendants that ended and were
+// waited for.
 package main
 
 import (
@@ -63,6 +95,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/cmd/bench/internal/load"
+	"github.com/flvedge/flvedge/config"
 )
 
 func main() {
@@ -95,29 +128,75 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Duration, "duration", 30*time.Second, "measure for this `duration` once all viewers have started")
 	fs.IntVar(&cfg.PID, "pid", 0, "server process `id` to sample CPU and RSS of")
 	fs.StringVar(&jsonPath, "json", "", "also write the report as JSON to this `file`")
+	var vod load.VODConfig
+	rangeSize, order := "1MiB", "random"
+	fs.StringVar(&vod.URL, "vod", "", "read this stored file's http:// `URL` in Range requests (VOD mode)")
+	fs.IntVar(&vod.Readers, "readers", 10, "VOD: concurrent readers, one keep-alive connection each")
+	fs.StringVar(&rangeSize, "range-size", rangeSize, "VOD: bytes asked for in each request (`size`: 1MiB, 4M, 65536)")
+	fs.StringVar(&order, "order", order, "VOD: where ranges start: random, or sequential (each reader walks the file)")
+	fs.StringVar(&vod.Verify, "verify", "", "VOD: compare every byte received with this local copy of the `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if vod.URL != "" {
+		for _, live := range []string{"publish", "streams", "file", "url", "proto", "insecure", "viewers"} {
+			if set[live] {
+				return fmt.Errorf("--%s is for live streams, not with --vod", live)
+			}
+		}
+		size, err := config.ParseByteSize(rangeSize)
+		if err != nil {
+			return fmt.Errorf("--range-size: %w", err)
+		}
+		vod.RangeSize = int64(size)
+		switch order {
+		case "random":
+		case "sequential":
+			vod.Sequential = true
+		default:
+			return fmt.Errorf("--order %q: random or sequential", order)
+		}
+		vod.Ramp, vod.Duration, vod.PID, vod.Progress = cfg.Ramp, cfg.Duration, cfg.PID, stderr
+		rep, err := load.RunVOD(ctx, vod)
+		if rep == nil {
+			return err
+		}
+		return report(rep, stdout, jsonPath, err)
+	}
+	for _, vodOnly := range []string{"readers", "range-size", "order", "verify"} {
+		if set[vodOnly] {
+			return fmt.Errorf("--%s needs --vod", vodOnly)
+		}
+	}
 	cfg.Progress = stderr
 
 	rep, err := load.Run(ctx, cfg)
-	if rep != nil {
-		if werr := rep.WriteTable(stdout); werr != nil {
-			return werr
-		}
-		if jsonPath != "" {
-			if jerr := writeJSON(jsonPath, rep); jerr != nil {
-				return errors.Join(err, jerr)
-			}
-		}
+	if rep == nil {
+		return err
 	}
-	return err
+	return report(rep, stdout, jsonPath, err)
 }
 
-func writeJSON(path string, rep *load.Report) error {
+// report writes a run's table, and its JSON when asked; runErr is the
+// run's own error, returned with any of these.
+func report(rep interface{ WriteTable(io.Writer) error }, stdout io.Writer, jsonPath string, runErr error) error {
+	if err := rep.WriteTable(stdout); err != nil {
+		return err
+	}
+	if jsonPath != "" {
+		if err := writeJSON(jsonPath, rep); err != nil {
+			return errors.Join(runErr, err)
+		}
+	}
+	return runErr
+}
+
+func writeJSON(path string, rep any) error {
 	data, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return fmt.Errorf("json: %w", err)

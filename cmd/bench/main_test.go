@@ -1,20 +1,27 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/flvedge/flvedge/cmd/bench/internal/baseline"
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/rtmp"
 	"go.uber.org/goleak"
 )
@@ -28,7 +35,8 @@ func TestFlags(t *testing.T) {
 	if err := run(context.Background(), []string{"--help"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v", err)
 	}
-	for _, flagName := range []string{"--publish", "--file", "--url", "--viewers", "--ramp", "--duration", "--pid", "--json"} {
+	for _, flagName := range []string{"--publish", "--file", "--url", "--viewers", "--ramp", "--duration", "--pid", "--json",
+		"--vod", "--readers", "--range-size", "--order", "--verify"} {
 		if !strings.Contains(stderr.String(), flagName[1:]) {
 			t.Errorf("no %s in the usage:\n%s", flagName, stderr.String())
 		}
@@ -38,6 +46,63 @@ func TestFlags(t *testing.T) {
 	}
 	if err := run(context.Background(), nil, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "nothing to do") {
 		t.Errorf("no URL: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--viewers", "5"}, "--viewers is for live streams"},
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--url", "http://127.0.0.1:1/live/a.flv"}, "--url is for live streams"},
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--range-size", "lots"}, "--range-size"},
+		{[]string{"--vod", "http://127.0.0.1:1/a.flv", "--order", "backwards"}, "random or sequential"},
+		{[]string{"--url", "http://127.0.0.1:1/live/a.flv", "--readers", "5"}, "--readers needs --vod"},
+		{[]string{"--url", "http://127.0.0.1:1/live/a.flv", "--verify", "a.flv"}, "--verify needs --vod"},
+	} {
+		if err := run(context.Background(), tc.args, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%q: error %v, want one with %q", tc.args, err, tc.err)
+		}
+	}
+}
+
+// A VOD run reads the file in ranges and writes its table and its JSON.
+func TestVODWritesJSON(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "film.bin")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "film.bin", time.Time{}, bytes.NewReader(data))
+	}))
+	defer srv.Close()
+
+	jsonPath := filepath.Join(dir, "out.json")
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"--vod", srv.URL + "/vod/film.bin", "--readers", "3", "--range-size", "64KiB",
+		"--order", "sequential", "--verify", file, "--ramp", "0s", "--duration", "700ms", "--json", jsonPath}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "3, sequential ranges of 64.0 KiB") {
+		t.Errorf("table:\n%s", stdout.String())
+	}
+	out, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		FileSize  int64 `json:"file_size"`
+		RangeSize int64 `json:"range_size"`
+		Requests  int64
+		Errors    int64
+		Delivered struct{ Bytes int64 }
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.FileSize != int64(len(data)) || rep.RangeSize != 64<<10 || rep.Requests == 0 || rep.Errors != 0 || rep.Delivered.Bytes == 0 {
+		t.Errorf("%s", out)
 	}
 }
 
@@ -98,5 +163,65 @@ func TestPublishOnlyWritesJSON(t *testing.T) {
 	}
 	if rep.Publisher.Tags < 10 || rep.Measured < 0.7 || rep.Measured > float64(time.Minute) {
 		t.Errorf("%s", data)
+	}
+}
+
+// scripts/bench-vod.sh works end to end, small: Debian's nginx as the
+// origin and as the reference cache, the edge built from this tree, a few
+// readers for a second each, every byte checked; cold reads cost the
+// origin one copy of the file.
+func TestBenchVODScript(t *testing.T) {
+	for _, tool := range []string{"nginx", "curl", "ffmpeg"} {
+		testutil.RequireTool(t, tool, tool)
+	}
+	script, err := filepath.Abs("../../scripts/bench-vod.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	cmd := exec.CommandContext(ctx, script, "4", "1s")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "SIZE_MB=8", "COLD_READERS=3", "ROUNDS=1", "RANGE_SIZE=256KiB")
+	// The script stops its servers on its way out.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = time.Minute
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	summary := string(out[bytes.LastIndex(out, []byte("== summary")):])
+	for _, server := range []string{"nginx", "flvedge"} {
+		for _, want := range []string{server + " cold, 1 reader: 1.000 copies", server + " hot, round 1: ", server + " cold, 3 readers: "} {
+			if !strings.Contains(summary, want) {
+				t.Errorf("no %q in the summary:\n%s", want, summary)
+			}
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "bench-vod-"+server+"-4-1.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Requests      int64            `json:"requests"`
+			Errors        int64            `json:"errors"`
+			CacheStatus   map[string]int64 `json:"cache_status"`
+			VerifiedBytes int64            `json:"verified_bytes"`
+			Server        struct {
+				PerGB float64 `json:"cpu_seconds_per_gb"`
+			}
+		}
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Requests == 0 || rep.Errors != 0 || rep.CacheStatus["HIT"] != rep.Requests || rep.VerifiedBytes == 0 || rep.Server.PerGB <= 0 {
+			t.Errorf("%s: %s", server, data)
+		}
+	}
+	var copies float64
+	for _, line := range strings.Split(summary, "\n") {
+		if _, err := fmt.Sscanf(line[strings.Index(line, ":")+1:], " %f copies", &copies); err == nil && copies > 1.3 {
+			t.Errorf("%s", line)
+		}
 	}
 }

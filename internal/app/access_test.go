@@ -24,7 +24,7 @@ func publishRefused(t *testing.T, cmd *exec.Cmd) {
 		if err == nil {
 			t.Fatal("ffmpeg exited successfully, want a refusal")
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(time.Minute): // generous: a condition, not a timing
 		t.Fatal("ffmpeg still publishing, want a refusal")
 	}
 }
@@ -70,7 +70,9 @@ func TestPublishKeysWithFFmpeg(t *testing.T) {
 func TestLiveViewerOutlivesItsToken(t *testing.T) {
 	s := startServer(t, Ingest, func(c *config.Config) { c.Access.SecureTokenSecrets = []string{"s3cret"} })
 	rule := auth.TokenRule{Secrets: []string{"s3cret"}}
-	expires := time.Now().Add(2 * time.Second)
+	// Time to start the demo and the viewer before the token expires, with
+	// room for a loaded machine; the test then waits for the expiry.
+	expires := time.Now().Add(10 * time.Second)
 	signed, err := rule.Sign("/live/demo.flv", expires, netip.Addr{})
 	if err != nil {
 		t.Fatal(err)

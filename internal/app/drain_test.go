@@ -20,7 +20,7 @@ func runCommand(t *testing.T, ctx context.Context, args ...string) (map[string]s
 	var stdout, stderr testutil.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Ingest, args, &stdout, &stderr) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
 	for {
 		urls := printedURLs(stdout.String())
 		if urls["Admin"] != "" && (urls["Demo stream"] != "" || !strings.Contains(strings.Join(args, " "), "--demo")) {

@@ -218,7 +218,7 @@ func (l *countedListener) cut() {
 // waitOpen waits until l has n connections open.
 func waitOpen(t *testing.T, l *countedListener, n int, what string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
 	for l.open() != n {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s has %d connections open, want %d", what, l.open(), n)
@@ -283,7 +283,7 @@ func failOver(t *testing.T, primary, backup *testServer) {
 	// Kill the primary when the backup's latest keyframe is 2.5 s old: the
 	// backup's window, sent at once on the switch, then holds 2.5 s.
 	direct := watch(t, backup.playURL("cam"))
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous: conditions, not timings
 	for {
 		direct.mu.Lock()
 		key, last := int64(-1), int64(0)
@@ -315,7 +315,10 @@ func failOver(t *testing.T, primary, backup *testServer) {
 		v.mu.Lock()
 		end := v.at[len(v.at)-1]
 		v.mu.Unlock()
-		if end.Sub(first) > 3*time.Second {
+		direct.mu.Lock()
+		directEnd := direct.at[len(direct.at)-1]
+		direct.mu.Unlock()
+		if end.Sub(first) > 3*time.Second && directEnd.Sub(first) > 3*time.Second {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -326,12 +329,18 @@ func failOver(t *testing.T, primary, backup *testServer) {
 	v.mu.Lock()
 	tags, at := slices.Clone(v.tags), slices.Clone(v.at)
 	v.mu.Unlock()
+	direct.mu.Lock()
+	directTags, directAt := slices.Clone(direct.tags), slices.Clone(direct.at)
+	direct.mu.Unlock()
 
 	// A tag's lag is when it came minus its timestamp. Delays of the
 	// machine only add to it, so the least lag of a stretch is the
 	// timeline's offset from the wall clock there; the timestamp step at
 	// the switch minus the wall-clock gap is how much that offset moved.
-	leastLag := func(from, to time.Time) time.Duration {
+	// An encoder that a loaded machine slows below real time moves it too,
+	// by its own drift: the backup's own viewer measures that over the same
+	// stretches, and only what the edge adds to it counts.
+	leastLag := func(tags []flv.Tag, at []time.Time, from, to time.Time) time.Duration {
 		least := time.Duration(math.MaxInt64)
 		for i, tag := range tags {
 			if tag.Type != flv.TagScript && !at[i].Before(from) && at[i].Before(to) {
@@ -340,14 +349,16 @@ func failOver(t *testing.T, primary, backup *testServer) {
 		}
 		return least
 	}
-	lagBefore := leastLag(cut.Add(-2*time.Second), cut)
-	lagAfter := leastLag(first.Add(time.Second), first.Add(3*time.Second))
-	gap := first.Sub(at[before-1])
-	if moved := lagBefore - lagAfter; moved.Abs() > 500*time.Millisecond {
-		t.Fatalf("at the switch the timestamps stepped %v for a wall-clock gap of %v: %v off the real gap, want within 500 ms",
-			gap+moved, gap, moved)
+	moved := func(tags []flv.Tag, at []time.Time) time.Duration {
+		return leastLag(tags, at, cut.Add(-2*time.Second), cut) - leastLag(tags, at, first.Add(time.Second), first.Add(3*time.Second))
 	}
-	t.Logf("switch: wall-clock gap %v, timestamps stepped %v", gap, gap+lagBefore-lagAfter)
+	gap := first.Sub(at[before-1])
+	drift := moved(directTags, directAt)
+	if off := moved(tags, at) - drift; off.Abs() > 500*time.Millisecond {
+		t.Fatalf("at the switch the timestamps stepped %v for a wall-clock gap of %v and an encoder drift of %v: %v off, want within 500 ms",
+			gap+off+drift, gap, drift, off)
+	}
+	t.Logf("switch: wall-clock gap %v, encoder drift %v, timestamps stepped %v", gap, drift, gap+moved(tags, at))
 
 	waitOpen(t, backupLn, 1, "the backup")
 	if n := primaryLn.open(); n != 0 {
@@ -448,7 +459,14 @@ func TestEdgePullsOnceForManyViewers(t *testing.T) {
 	ingest := startServer(t, Ingest, nil)
 	startDemo(t, ingest)
 	origin := newCountingOrigin(t, ingest)
-	edge := startServer(t, Edge, func(c *config.Config) { fastUpstream(c, origin.srv.URL) })
+	edge := startServer(t, Edge, func(c *config.Config) {
+		fastUpstream(c, origin.srv.URL)
+		// One request is right only while the pull never fails: no timeout
+		// here that a loaded machine, serving 200 viewers under -race,
+		// could reach. The idle timeout stays short: the pull's end is
+		// checked below.
+		c.Upstream.ConnectTimeout, c.Upstream.StallTimeout, c.Upstream.ViewerWait = time.Minute, time.Minute, time.Minute
+	})
 
 	const viewers = 200
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: viewers}}
@@ -489,7 +507,7 @@ func TestEdgePullsOnceForManyViewers(t *testing.T) {
 	for _, b := range bodies {
 		b.Close()
 	}
-	deadline := time.Now().Add(5 * time.Second) // idle time 1 s, plus the checks' period
+	deadline := time.Now().Add(time.Minute) // idle time 1 s, plus the checks' period, on a loaded machine
 	for origin.active.Load() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the upstream request is still open long after the last viewer left")

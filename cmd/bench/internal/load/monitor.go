@@ -116,21 +116,7 @@ func (m *monitor) progress(prev *progressState, n int) {
 	rate := mbps(bytes-prev.bytes, elapsed)
 	prev.at, prev.bytes = now, bytes
 
-	server := ""
-	if m.server != nil {
-		if p, err := readProc(m.server.pid); err != nil {
-			m.server.failures.Add(1)
-			server = "  server: " + err.Error()
-		} else {
-			cpu := (p.cpu - prev.cpu.cpu).Seconds() / elapsed.Seconds()
-			prev.cpu = p
-			m.server.lastRSS.Store(p.rss)
-			if p.rss > m.server.peakRSS.Load() {
-				m.server.peakRSS.Store(p.rss)
-			}
-			server = fmt.Sprintf("  server cpu %3.0f%% rss %s", cpu*100, formatBytes(float64(p.rss)))
-		}
-	}
+	server := m.server.sample(&prev.cpu, elapsed)
 	if m.out == nil {
 		return
 	}
@@ -140,4 +126,25 @@ func (m *monitor) progress(prev *progressState, n int) {
 	}
 	fmt.Fprintf(m.out, "%5.0fs  viewers %d/%d up, %d failed  %8.1f Mbit/s  lag p99 %s  stalls %d  ts errors %d%s\n",
 		math.Round(time.Since(m.r.start).Seconds()), up, len(m.viewers), failed, rate, lagText, m.stalls, tsErrors, server)
+}
+
+// sample reads the server's process for the progress line, keeps its peak
+// RSS, and says what it used since prev, which it updates. A nil probe
+// says nothing.
+func (s *serverProbe) sample(prev *procSample, elapsed time.Duration) string {
+	if s == nil {
+		return ""
+	}
+	p, err := readProc(s.pid)
+	if err != nil {
+		s.failures.Add(1)
+		return "  server: " + err.Error()
+	}
+	cpu := (p.cpu - prev.cpu).Seconds() / elapsed.Seconds()
+	*prev = p
+	s.lastRSS.Store(p.rss)
+	if p.rss > s.peakRSS.Load() {
+		s.peakRSS.Store(p.rss)
+	}
+	return fmt.Sprintf("  server cpu %3.0f%% rss %s", cpu*100, formatBytes(float64(p.rss)))
 }

@@ -2,6 +2,8 @@ package load
 
 import (
 	"os"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +44,42 @@ func TestReadProcSelf(t *testing.T) {
 	}
 	if _, err := readProc(-1); err == nil {
 		t.Error("no error for pid -1")
+	}
+}
+
+// A server made of processes is measured whole: the children that run,
+// and the time of those that ended and were waited for.
+func TestReadProcTree(t *testing.T) {
+	sleeper := exec.Command("sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sleeper.Process.Kill()
+		sleeper.Wait()
+	}()
+	if !slices.Contains(childrenOf(os.Getpid()), sleeper.Process.Pid) {
+		t.Errorf("children %v, without the sleeper %d", childrenOf(os.Getpid()), sleeper.Process.Pid)
+	}
+	if children := childrenOf(sleeper.Process.Pid); len(children) != 0 {
+		t.Errorf("the sleeper has children %v", children)
+	}
+
+	before, err := readProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")
+	if err := busy.Run(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := readProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /proc counts in ticks of 10 ms.
+	spent := busy.ProcessState.UserTime() + busy.ProcessState.SystemTime()
+	if got := after.cpu - before.cpu; got < spent-20*time.Millisecond {
+		t.Errorf("CPU grew by %s while a child that used %s ran and was waited for", got, spent)
 	}
 }

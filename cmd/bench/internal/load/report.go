@@ -183,27 +183,33 @@ func (rep *Report) fill(r *runner, viewers []viewer, start, end snapshot, mon *m
 		rep.RefLag.set(&refLag, reference)
 	}
 
+	rep.Server = serverStats(server, start, end, rep.Delivered.Bytes, rep.Connections.OK)
+}
+
+// serverStats is what the server spent over the measured window, for
+// delivered bytes to clients (viewers or readers); nil without a server.
+func serverStats(server *serverProbe, start, end snapshot, delivered int64, clients int) *ServerStats {
 	if server == nil {
-		return
+		return nil
 	}
 	s := &ServerStats{PID: server.pid, IdleRSSBytes: server.idleRSS, PeakRSSBytes: server.peakRSS.Load()}
-	rep.Server = s
 	if err := cmp.Or(start.proc, end.proc); err != nil {
 		s.Error = err.Error()
-		return
+		return s
 	}
 	if n := server.failures.Load(); n > 0 {
 		s.Error = fmt.Sprintf("%d samples of /proc/%d failed", n, server.pid)
 	}
 	s.CPUSeconds = (end.server.cpu - start.server.cpu).Seconds()
-	if rep.Delivered.Bytes > 0 {
-		s.CPUSecondsPerGB = s.CPUSeconds / (float64(rep.Delivered.Bytes) / 1e9)
+	if delivered > 0 {
+		s.CPUSecondsPerGB = s.CPUSeconds / (float64(delivered) / 1e9)
 	}
 	s.RSSBytes = end.server.rss
 	s.PeakRSSBytes = max(s.PeakRSSBytes, s.RSSBytes)
-	if rep.Connections.OK > 0 {
-		s.RSSPerViewerBytes = (s.RSSBytes - s.IdleRSSBytes) / int64(rep.Connections.OK)
+	if clients > 0 {
+		s.RSSPerViewerBytes = (s.RSSBytes - s.IdleRSSBytes) / int64(clients)
 	}
+	return s
 }
 
 func percentiles(values []float64) Percentiles {
@@ -276,20 +282,26 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	}
 	row("stalls (> 1 s)", "%d, in %d viewers", rep.Stalls, rep.StalledViewers)
 	row("timestamp errors", "%d", rep.TimestampErrors)
-	if s := rep.Server; s != nil {
-		if s.Error != "" {
-			row("server", "pid %d: %s", s.PID, s.Error)
-		}
-		perGB := "-"
-		if s.CPUSecondsPerGB > 0 {
-			perGB = fmt.Sprintf("%.2f", s.CPUSecondsPerGB)
-		}
-		row("server cpu", "%.2f s, %s CPU-s/GB delivered", s.CPUSeconds, perGB)
-		row("server rss", "idle %s, end %s (peak %s), %s per viewer", formatBytes(float64(s.IdleRSSBytes)),
-			formatBytes(float64(s.RSSBytes)), formatBytes(float64(s.PeakRSSBytes)), formatBytes(float64(s.RSSPerViewerBytes)))
-	}
+	rep.Server.writeRows(row, "viewer")
 	row("bench cpu", "%.2f s", rep.BenchCPUSeconds)
 	return tw.Flush()
+}
+
+// writeRows adds the server's rows to a table, with RSS per client.
+func (s *ServerStats) writeRows(row func(name, format string, args ...any), client string) {
+	if s == nil {
+		return
+	}
+	if s.Error != "" {
+		row("server", "pid %d: %s", s.PID, s.Error)
+	}
+	perGB := "-"
+	if s.CPUSecondsPerGB > 0 {
+		perGB = fmt.Sprintf("%.2f", s.CPUSecondsPerGB)
+	}
+	row("server cpu", "%.2f s, %s CPU-s/GB delivered", s.CPUSeconds, perGB)
+	row("server rss", "idle %s, end %s (peak %s), %s per %s", formatBytes(float64(s.IdleRSSBytes)),
+		formatBytes(float64(s.RSSBytes)), formatBytes(float64(s.PeakRSSBytes)), formatBytes(float64(s.RSSPerViewerBytes)), client)
 }
 
 func (p Percentiles) String() string {

@@ -6,6 +6,9 @@
 // machine: one goroutine each, one reused read buffer, a hand-written
 // HTTP/1.1 request on a raw connection, and a streaming parse of the
 // chunked framing and the FLV tag headers that allocates nothing per tag.
+//
+// RunVOD reads a stored file instead, with many readers asking for ranges
+// of it on keep-alive connections, for the cost of VOD delivery.
 package load
 
 import (
@@ -240,37 +243,19 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 	mon := startMonitor(r, viewers, &launched, server, cfg.Progress)
 	vctx, stopViewers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	launchStart := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for i := range viewers {
-		due := launchStart.Add(cfg.Ramp * time.Duration(i) / time.Duration(len(viewers)))
-		if wait := time.Until(due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-			case <-pubDone:
-			}
-		}
-		if stopped() {
-			break
-		}
-		wg.Add(1)
-		launched.Add(1)
-		go func(v *viewer) {
-			defer wg.Done()
-			v.run(vctx, r)
-		}(&viewers[i])
-	}
-	viewers = viewers[:launched.Load()]
+	all := viewers // viewers is cut to the launched below, while they run
+	viewers = viewers[:rampUp(ctx, len(viewers), cfg.Ramp, pubDone, &wg, &launched, func(i int) {
+		all[i].run(vctx, r)
+	})]
 	rep.Launched = len(viewers)
 
 	settle(viewers, stopped)
-	start := takeSnapshot(viewers, server)
+	viewerBytes := func(i int) int64 { return viewers[i].bytes.Load() }
+	start := takeSnapshot(len(viewers), viewerBytes, server)
 	r.measuring.Store(true)
 	if !stopped() {
-		timer.Reset(cfg.Duration)
+		timer := time.NewTimer(cfg.Duration)
+		defer timer.Stop()
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
@@ -278,13 +263,46 @@ func runViewers(ctx context.Context, cfg Config, r *runner, server *serverProbe,
 		case <-pubDone:
 		}
 	}
-	end := takeSnapshot(viewers, server)
+	end := takeSnapshot(len(viewers), viewerBytes, server)
 	r.measuring.Store(false)
 	stopViewers()
 	wg.Wait()
 	mon.stop()
 	rep.fill(r, viewers, start, end, mon, server)
 	return nil
+}
+
+// rampUp runs run(i) in a goroutine of wg for i from 0 to n-1, the starts
+// spread evenly over ramp and counted in launched, and returns how many it
+// started: fewer when ctx ends or halt closes first.
+func rampUp(ctx context.Context, n int, ramp time.Duration, halt <-chan struct{}, wg *sync.WaitGroup, launched *atomic.Int64, run func(i int)) int {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	begin := time.Now()
+	for i := range n {
+		if wait := time.Until(begin.Add(ramp * time.Duration(i) / time.Duration(n))); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			case <-halt:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return i
+		case <-halt:
+			return i
+		default:
+		}
+		wg.Add(1)
+		launched.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i)
+		}()
+	}
+	return n
 }
 
 // probe plays the URL with one viewer until it gets a keyframe, retrying
@@ -359,17 +377,18 @@ func settle(viewers []viewer, stopped func() bool) {
 // snapshot is the state at one end of the measured window.
 type snapshot struct {
 	at     time.Time
-	bytes  []int64 // per viewer
+	bytes  []int64 // per viewer or reader
 	self   time.Duration
 	server procSample
 	proc   error
 }
 
-// takeSnapshot reads the counters at one end of the measured window.
-func takeSnapshot(viewers []viewer, server *serverProbe) snapshot {
-	s := snapshot{at: time.Now(), bytes: make([]int64, len(viewers)), self: selfCPU()}
-	for i := range viewers {
-		s.bytes[i] = viewers[i].bytes.Load()
+// takeSnapshot reads the counters of n clients at one end of the measured
+// window.
+func takeSnapshot(n int, bytesOf func(int) int64, server *serverProbe) snapshot {
+	s := snapshot{at: time.Now(), bytes: make([]int64, n), self: selfCPU()}
+	for i := range n {
+		s.bytes[i] = bytesOf(i)
 	}
 	if server != nil {
 		s.server, s.proc = readProc(server.pid)

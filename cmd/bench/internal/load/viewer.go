@@ -270,33 +270,44 @@ func (v *viewer) watchHTTP(ctx context.Context, r *runner, target target) (strin
 // readHead reads the response header and returns the body bytes that came
 // with it, in buf.
 func (v *viewer) readHead(conn net.Conn, buf []byte, r *runner) ([]byte, string, error) {
+	head, body, category, err := readHead(conn, buf, func() { v.ttfb = max(r.now()-v.joined, 1) })
+	if err != nil {
+		return nil, category, err
+	}
+	if head.status != 200 {
+		return nil, "http status " + strconv.Itoa(head.status), fmt.Errorf("status %d", head.status)
+	}
+	v.chunked, v.remaining = head.chunked, head.length
+	v.lastRecv.Store(r.now())
+	return body, "", nil
+}
+
+// readHead reads a response header from conn into buf and returns it with
+// the body bytes that came with it, in buf; on failure, a category and the
+// error. firstByte is called when the first bytes arrive.
+func readHead(conn net.Conn, buf []byte, firstByte func()) (responseHead, []byte, string, error) {
 	filled := 0
 	for {
 		n, err := conn.Read(buf[filled:])
-		if n > 0 && v.ttfb == 0 {
-			v.ttfb = max(r.now()-v.joined, 1)
+		if n > 0 && filled == 0 {
+			firstByte()
 		}
 		filled += n
 		if end := bytes.Index(buf[:filled], []byte("\r\n\r\n")); end >= 0 {
 			head, err := parseResponseHead(buf[:end])
 			if err != nil {
-				return nil, "bad response header", err
+				return head, nil, "bad response header", err
 			}
-			if head.status != 200 {
-				return nil, "http status " + strconv.Itoa(head.status), fmt.Errorf("status %d", head.status)
-			}
-			v.chunked, v.remaining = head.chunked, head.length
-			v.lastRecv.Store(r.now())
-			return buf[end+4 : filled], "", nil
+			return head, buf[end+4 : filled], "", nil
 		}
 		if err != nil {
 			if err == io.EOF {
-				return nil, "closed before the response header", io.ErrUnexpectedEOF
+				return responseHead{}, nil, "closed before the response header", io.ErrUnexpectedEOF
 			}
-			return nil, readFailure(err), err
+			return responseHead{}, nil, readFailure(err), err
 		}
 		if filled == len(buf) {
-			return nil, "bad response header", fmt.Errorf("response header over %d bytes", len(buf))
+			return responseHead{}, nil, "bad response header", fmt.Errorf("response header over %d bytes", len(buf))
 		}
 	}
 }
@@ -386,11 +397,14 @@ func trackOf(typ uint8) int {
 	return -1
 }
 
-// responseHead is what a viewer needs of a response header.
+// responseHead is what a viewer or a reader needs of a response header.
 type responseHead struct {
-	status  int
-	chunked bool
-	length  int64 // Content-Length; -1 without one
+	status       int
+	chunked      bool
+	length       int64  // Content-Length; -1 without one
+	close        bool   // the server closes the connection after this response
+	contentRange string // as sent
+	cacheStatus  string // X-Cache-Status, as sent
 }
 
 // parseResponseHead reads a response header without its final empty line.
@@ -408,7 +422,8 @@ func parseResponseHead(h []byte) (responseHead, error) {
 		}
 		status = 10*status + int(c-'0')
 	}
-	head := responseHead{status: status, length: -1}
+	// HTTP/1.0 closes unless asked not to; a reader never asks.
+	head := responseHead{status: status, length: -1, close: string(proto) == "HTTP/1.0"}
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, []byte("\r\n"))
 		name, value, ok := bytes.Cut(line, []byte(":"))
@@ -429,6 +444,16 @@ func parseResponseHead(h []byte) (responseHead, error) {
 				return responseHead{}, fmt.Errorf("Content-Length %q", value)
 			}
 			head.length = n
+		case bytes.EqualFold(name, []byte("Connection")):
+			for _, option := range bytes.Split(value, []byte(",")) {
+				if bytes.EqualFold(bytes.TrimSpace(option), []byte("close")) {
+					head.close = true
+				}
+			}
+		case bytes.EqualFold(name, []byte("Content-Range")):
+			head.contentRange = string(value)
+		case bytes.EqualFold(name, []byte("X-Cache-Status")):
+			head.cacheStatus = string(value)
 		}
 	}
 	if head.chunked {

@@ -36,7 +36,8 @@ func TestParseResponseHead(t *testing.T) {
 	}{
 		{in: "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nTransfer-Encoding: chunked", want: responseHead{status: 200, chunked: true, length: -1}},
 		{in: "HTTP/1.1 200 OK\r\ntransfer-encoding:  Chunked \r\nContent-Length: 5", want: responseHead{status: 200, chunked: true, length: -1}},
-		{in: "HTTP/1.0 200 OK\r\nConnection: close", want: responseHead{status: 200, length: -1}},
+		{in: "HTTP/1.0 200 OK", want: responseHead{status: 200, length: -1, close: true}},
+		{in: "HTTP/1.1 206 Partial Content\r\nConnection: keep-alive, Close\r\ncontent-range: bytes 0-9/20\r\nX-Cache-Status:  HIT\r\nContent-Length: 10", want: responseHead{status: 206, length: 10, close: true, contentRange: "bytes 0-9/20", cacheStatus: "HIT"}},
 		{in: "HTTP/1.1 200", want: responseHead{status: 200, length: -1}},
 		{in: "HTTP/1.1 404 Not Found\r\nContent-Length: 18", want: responseHead{status: 404, length: 18}},
 		{in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked", err: "only chunked"},
