@@ -105,7 +105,7 @@ func RunVOD(ctx context.Context, cfg VODConfig) (*VODReport, error) {
 	}
 	tg, err := parseTarget(cfg.URL, "h1", false, false)
 	if err == nil && tg.tls != nil {
-		err = errors.New("VOD readers speak plain HTTP (http://)")
+		err = errors.New("scheme \"https\": VOD readers speak plain HTTP (http://)")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
