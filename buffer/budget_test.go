@@ -15,6 +15,10 @@ func TestBudgetBoundsRingsTogether(t *testing.T) {
 	// then only inter frames, a GOP that never ends.
 	steady := NewRing(Config{Budget: b})
 	hog := NewRing(Config{Budget: b})
+	// Both are watched, so that their windows would reach back beyond their
+	// latest keyframes (a ring nobody watches keeps only from it).
+	steady.NewCursor(AllTracks)
+	hog.NewCursor(AllTracks)
 	body := make([]byte, frame-slotCost) // a packet costs frame, its slot included
 	full := false
 	for i := range 100 {

@@ -21,14 +21,32 @@ type Cursor struct {
 	next      uint64
 	seen      uint64 // the ring's next at the last Next: Wait waits for more
 	stopped   bool   // guarded by the ring's lock
+	closed    bool   // guarded by the ring's lock
 	skips     int
 	header    [flv.HeaderSize + 4]byte
 }
 
 // NewCursor returns a cursor for a viewer that wants the given tracks
-// (AllTracks, or one of them for only_audio / only_video).
+// (AllTracks, or one of them for only_audio / only_video). Close it when the
+// viewer goes: while cursors are open, the window keeps older tags for them.
 func (r *Ring) NewCursor(want Tracks) *Cursor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cursors++
 	return &Cursor{r: r, want: want}
+}
+
+// Close stops the cursor and lets the window forget it; more calls do
+// nothing.
+func (c *Cursor) Close() {
+	r := c.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !c.closed {
+		c.closed, c.stopped = true, true
+		r.cursors--
+		r.changed.Broadcast()
+	}
 }
 
 // Announced is the set of tracks the viewer's FLV header declared; zero until

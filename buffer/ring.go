@@ -11,8 +11,10 @@ import (
 
 // Config bounds a stream's window. The window always reaches back to the
 // latest keyframe, so that a new viewer starts with a picture; beyond that it
-// keeps older tags for viewers that lag, up to MaxDuration. MaxBytes is a hard
-// bound that wins over both, so a publisher that never sends a keyframe
+// keeps older tags for viewers that lag, up to MaxDuration, while it has
+// viewers: a new viewer never starts before the latest keyframe, so a stream
+// nobody watches keeps only what the next viewer needs. MaxBytes is a hard
+// bound that wins over all, so a publisher that never sends a keyframe
 // cannot grow it without limit.
 type Config struct {
 	MaxDuration time.Duration // default 10 s
@@ -58,6 +60,7 @@ type Ring struct {
 	changed sync.Cond // broadcast on every append, on Close and on a cursor's Stop
 	closed  bool
 	skips   uint64 // cursors moved to the newest keyframe, all together
+	cursors int    // open cursors: the window keeps older tags for them
 }
 
 // configIndex maps a tag type to its slot in Ring.config.
@@ -164,18 +167,19 @@ func (r *Ring) grow() {
 	r.slots = bigger
 }
 
-// trim drops the oldest packets while the window is over its bounds. Time
-// only counts before the latest keyframe; bytes and slots count always.
-// While the Budget is over, the window keeps no more than from its latest
-// keyframe, and no more than its share of the Budget even of that (the
-// newest packet stays).
+// trim drops the oldest packets while the window is over its bounds. Bytes
+// and slots count always. Packets before the point where a new viewer would
+// start are kept only for open cursors that may still need them, and only
+// for MaxDuration. While the Budget is over, the window keeps no more than
+// from its latest keyframe, and no more than its share of the Budget even
+// of that (the newest packet stays).
 func (r *Ring) trim() {
 	for r.first < r.next {
 		oldest := &r.slots[r.first&r.mask()]
 		over := r.bytes > r.cfg.MaxBytes || r.next-r.first > maxPackets
-		if !over && r.hasKey && r.first < r.keySeq {
+		if keep, ok := r.newest(); !over && ok && r.first < keep {
 			newest := r.slots[(r.next-1)&r.mask()].Timestamp
-			over = time.Duration(newest-oldest.Timestamp)*time.Millisecond > r.cfg.MaxDuration
+			over = r.cursors == 0 || time.Duration(newest-oldest.Timestamp)*time.Millisecond > r.cfg.MaxDuration
 		}
 		if !over && r.first+1 < r.next && r.cfg.Budget.Full() {
 			over = r.hasKey && r.first < r.keySeq || int64(r.bytes) > r.cfg.Budget.share()
@@ -191,6 +195,20 @@ func (r *Ring) trim() {
 			r.hasKey = false
 		}
 	}
+}
+
+// newest is the latest point where a viewer may start: the latest keyframe,
+// or the live edge of a stream without video. Unlike startPoint it ignores
+// codec changes, so that a publisher's new sequence header does not make
+// the window keep its tags until the next keyframe.
+func (r *Ring) newest() (uint64, bool) {
+	switch {
+	case r.hasKey:
+		return r.keySeq, true
+	case !r.seen.Has(TrackVideo) && r.seen != 0:
+		return r.next, true
+	}
+	return 0, false
 }
 
 // startPoint is where a new viewer, or one that fell behind, begins: the

@@ -185,6 +185,62 @@ func TestWindowKeepsLatestGOPAndBoundsTime(t *testing.T) {
 	}
 }
 
+// A stream nobody watches keeps only what a new viewer needs: from the
+// latest keyframe on. A viewer keeps the older tags within MaxDuration for as
+// long as its cursor is open, and a new viewer's start is the same either way.
+func TestIdleWindowKeepsOnlyTheLatestGOP(t *testing.T) {
+	r := NewRing(Config{MaxDuration: time.Hour})
+	r.Append(config(flv.TagVideo, "avc"))
+	publishGOP(r, 0, 10)
+	publishGOP(r, 1000, 10)
+	if n := r.Len(); n != 1+2*9 {
+		t.Fatalf("idle window holds %d packets, want the latest GOP (%d)", n, 1+2*9)
+	}
+	watcher := r.NewCursor(AllTracks)
+	if got := drain(t, watcher); fmt.Sprint(got[:3]) != "[HEADER avc k1000]" {
+		t.Fatalf("the viewer started with %v", got[:3])
+	}
+	publishGOP(r, 2000, 10)
+	publishGOP(r, 3000, 10)
+	if n := r.Len(); n != 3*(1+2*9) {
+		t.Fatalf("watched window holds %d packets, want three GOPs (%d)", n, 3*(1+2*9))
+	}
+	newcomer := r.NewCursor(AllTracks)
+	if got := drain(t, newcomer); fmt.Sprint(got[:3]) != "[HEADER avc k3000]" {
+		t.Fatalf("a new viewer of a watched stream starts with %v", got[:3])
+	}
+	watcher.Close()
+	newcomer.Close()
+	r.Append(pkt(flv.TagAudio, 3095, "a3095"))
+	if n := r.Len(); n != 1+2*9+1 {
+		t.Fatalf("window after the viewers left holds %d packets, want the latest GOP and one (%d)", n, 1+2*9+1)
+	}
+	if got := drain(t, r.NewCursor(AllTracks)); fmt.Sprint(got[:3]) != "[HEADER avc k3000]" {
+		t.Fatalf("a new viewer of an idle stream starts with %v", got[:3])
+	}
+}
+
+// An audio-only stream's viewers start at the live edge: nobody watching, it
+// keeps nothing; watched, it keeps MaxDuration.
+func TestAudioOnlyWindowIsBoundedByTime(t *testing.T) {
+	r := NewRing(Config{MaxDuration: 100 * time.Millisecond})
+	r.Append(config(flv.TagAudio, "aac"))
+	for ts := uint32(0); ts < 1000; ts += 20 {
+		r.Append(pkt(flv.TagAudio, ts, "a"))
+	}
+	if n := r.Len(); n != 0 {
+		t.Fatalf("idle audio window holds %d packets", n)
+	}
+	c := r.NewCursor(AllTracks)
+	defer c.Close()
+	for ts := uint32(1000); ts < 2000; ts += 20 {
+		r.Append(pkt(flv.TagAudio, ts, "a"))
+	}
+	if n := r.Len(); n != 6 {
+		t.Fatalf("watched audio window holds %d packets, want 100 ms of them (6)", n)
+	}
+}
+
 func TestWindowBytesIsAHardBound(t *testing.T) {
 	r := NewRing(Config{MaxBytes: 1000})
 	r.Append(key(0, "k"))

@@ -65,8 +65,13 @@ type Publish struct {
 type Viewers struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	Coalesce     time.Duration `yaml:"coalesce"`
-	Max          int           `yaml:"max"`
-	Drain        time.Duration `yaml:"drain"`
+	CoalesceMode string        `yaml:"coalesce_mode"`
+	// CoalesceWrites is the adaptive mode's writes per second; 0: per CPU.
+	CoalesceWrites int `yaml:"coalesce_writes"`
+	Max            int `yaml:"max"`
+	// MaxPerConnection caps the live viewers of one HTTP/2 or HTTP/3 connection.
+	MaxPerConnection int           `yaml:"max_per_connection"`
+	Drain            time.Duration `yaml:"drain"`
 }
 
 // Load reads the defaults, then the file at path over them (if path is not
@@ -128,6 +133,12 @@ func (c Config) Check() error {
 		return errors.New("viewers.write_timeout: must be positive, e.g. 15s")
 	case c.Viewers.Coalesce < 0 || c.Viewers.Coalesce > time.Second:
 		return errors.New("viewers.coalesce: must be between 0 and 1s")
+	case c.Viewers.CoalesceMode != "adaptive" && c.Viewers.CoalesceMode != "fixed":
+		return fmt.Errorf("viewers.coalesce_mode: %q is neither adaptive nor fixed", c.Viewers.CoalesceMode)
+	case c.Viewers.CoalesceWrites < 0:
+		return errors.New("viewers.coalesce_writes: must not be negative (0: 3000 per CPU)")
+	case c.Viewers.MaxPerConnection < 1 || c.Viewers.MaxPerConnection > 10000:
+		return errors.New("viewers.max_per_connection: must be between 1 and 10000")
 	case c.Viewers.Drain < 0:
 		return errors.New("viewers.drain: must not be negative")
 	case c.Viewers.Max < 0:

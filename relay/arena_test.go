@@ -19,7 +19,25 @@ func TestArenaTagsDoNotOverlap(t *testing.T) {
 			}
 		}
 	}
-	if big := a.alloc(arenaChunk); cap(big) != arenaChunk {
+	if big := a.alloc(arenaMaxChunk); cap(big) != arenaMaxChunk {
 		t.Fatalf("a big tag got capacity %d", cap(big))
+	}
+}
+
+// Chunks follow the stream's tag sizes: small for a low bitrate, up to
+// arenaMaxChunk for a high one.
+func TestArenaChunksFollowTagSizes(t *testing.T) {
+	for _, c := range []struct{ tag, chunk int }{
+		{100, arenaMinChunk},
+		{400, arenaTagsPerChunk * 400},
+		{4000, arenaMaxChunk},
+	} {
+		var a arena
+		for range 200 {
+			a.alloc(c.tag)
+		}
+		if got := cap(a.chunk); got < c.chunk*9/10 || got > c.chunk {
+			t.Errorf("tags of %d bytes: chunks of %d bytes, want about %d", c.tag, got, c.chunk)
+		}
 	}
 }

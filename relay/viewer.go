@@ -21,9 +21,12 @@ func (s *Stream) Join(want buffer.Tracks) *Viewer {
 	return &Viewer{Cursor: s.ring.NewCursor(want), stream: s}
 }
 
-// Leave ends the viewer's count; more calls do nothing.
+// Leave ends the viewer's count and closes its cursor; more calls do nothing.
 func (v *Viewer) Leave() {
-	v.once.Do(func() { v.stream.viewers.Add(-1) })
+	v.once.Do(func() {
+		v.Cursor.Close()
+		v.stream.viewers.Add(-1)
+	})
 }
 
 // Sent counts bytes written to the viewer.

@@ -4,11 +4,18 @@
 # SERVER is "ingest" (flvedge), "baseline" (cmd/bench/baseline, the floor)
 # or "chain": three tiers, ingest -> shield edge -> edge, VIEWERS on the
 # edge and as many on the ingest, whose lag is the reference (same run).
-# COALESCE is a write-merging delay such as 50ms (default 0: off).
-# PROTO is h1 (default), h2 or h3 (ingest only, on its HTTPS listener).
+# COALESCE is a fixed write-merging delay such as 50ms (default 0: off), or
+# for flvedge adaptive[:MAX] (the load-following wait, at most MAX, default
+# 200ms).
+# PROTO is h1 (default), or on the ingest's HTTPS listener h1s (HTTP/1.1
+# over TLS), h2 or h3; h2 and h3 multiplex the viewers over shared
+# connections (players of one page), h2-conn and h3-conn give each viewer a
+# connection of its own (viewers on different devices).
 # The server and the load tool run side by side on this machine; the
 # report (table on stdout, JSON in bench-SERVER-VIEWERS-COALESCE.json) has
 # the server's CPU-seconds per GB, RSS per viewer, first keyframe and lag.
+# BENCH_PORT (default 19935) moves the listeners (it and the next four), so
+# that runs in other checkouts on the same machine do not collide.
 set -euo pipefail
 out=$PWD # the JSON report goes where the script was called from
 cd "$(dirname "$0")/.."
@@ -25,18 +32,26 @@ go build -o "$bin/edge" ./cmd/edge
 go build -o "$bin/baseline" ./cmd/bench/baseline
 go build -o "$bin/bench" ./cmd/bench
 
-rtmp=127.0.0.1:19935
-http=127.0.0.1:18935
-https=127.0.0.1:18936
+port=${BENCH_PORT:-19935}
+rtmp=127.0.0.1:$port
+http=127.0.0.1:$((port + 1))
+https=127.0.0.1:$((port + 2))
 url=http://$http/live/bench.flv
 [ "$proto" = h1 ] || url=https://$https/live/bench.flv
+flags=(--proto "${proto%-conn}")
+case $proto in
+h1s) flags=(--proto h1) ;;
+*-conn) flags+=(--conn-per-viewer) ;;
+esac
+mode=fixed max=$coalesce
+case $coalesce in adaptive*) mode=adaptive max=${coalesce#adaptive:} && [ "$max" != adaptive ] || max=200ms ;; esac
+cfg=$bin/flvedge.yaml
+printf 'viewers:\n  coalesce: %s\n  coalesce_mode: %s\nadmin:\n  listen: ""\n  access_log: false\nplayer:\n  enabled: false\n' "$max" "$mode" >"$cfg"
 ref=()
 case $server in
 ingest)
-  cfg=$bin/flvedge.yaml
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
     -addext subjectAltName=IP:127.0.0.1 -keyout "$bin/key.pem" -out "$bin/cert.pem" 2>/dev/null
-  printf 'viewers:\n  coalesce: %s\nadmin:\n  listen: ""\n  access_log: false\nplayer:\n  enabled: false\n' "$coalesce" >"$cfg"
   "$bin/ingest" --config "$cfg" --rtmp-listen "$rtmp" --http-listen "$http" --log-level warn \
     --https-listen "$https" --tls-cert "$bin/cert.pem" --tls-key "$bin/key.pem" >/dev/null &
   ;;
@@ -45,10 +60,8 @@ baseline)
   ;;
 chain)
   [ "$proto" = h1 ] || { echo "chain: HTTP/1.1 only" >&2; exit 2; }
-  cfg=$bin/flvedge.yaml
-  printf 'viewers:\n  coalesce: %s\nadmin:\n  listen: ""\n  access_log: false\nplayer:\n  enabled: false\n' "$coalesce" >"$cfg"
-  shield=127.0.0.1:18937
-  edge=127.0.0.1:18938
+  shield=127.0.0.1:$((port + 3))
+  edge=127.0.0.1:$((port + 4))
   "$bin/ingest" --config "$cfg" --rtmp-listen "$rtmp" --http-listen "$http" --log-level warn >/dev/null &
   tiers=$!
   "$bin/edge" --config "$cfg" --http-listen "$shield" --origin "http://$http" --log-level warn >/dev/null &
@@ -61,6 +74,6 @@ chain)
 esac
 pid=$!
 sleep 1
-"$bin/bench" --publish "rtmp://$rtmp/live/bench" --url "$url" --proto "$proto" --insecure \
+"$bin/bench" --publish "rtmp://$rtmp/live/bench" --url "$url" "${flags[@]}" --insecure \
   --viewers "$viewers" "${ref[@]}" --ramp 5s --duration "$duration" --pid "$pid" \
   --json "$out/bench-$server-$viewers-$coalesce-$proto.json"

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,7 @@ type Live struct {
 
 	limits   atomic.Pointer[Limits]
 	viewers  atomic.Int64
+	load     viewerLoad
 	initOnce sync.Once
 	refusals *ratelog.Logger
 }
@@ -41,14 +43,23 @@ type Limits struct {
 	// WriteTimeout bounds one write to a viewer; a viewer that accepts
 	// nothing for that long is disconnected. Default 15 s.
 	WriteTimeout time.Duration
-	// Coalesce delays each viewer's write after a wake-up by this much, so
-	// that the tags of that time leave in one write: fewer wake-ups and
-	// system calls for more latency. 0: write at once.
+	// Coalesce is the longest a viewer waits after a wake-up before it
+	// writes, so that the tags of that time leave in one write: fewer
+	// wake-ups and system calls for more latency. 0: write at once.
 	Coalesce time.Duration
+	// CoalesceMode waits as the load asks (adaptive, see coalesce.go) or
+	// always Coalesce (fixed).
+	CoalesceMode CoalesceMode
+	// CoalesceWrites is the adaptive mode's budget of writes per second,
+	// below which viewers write at once. 0: DefaultCoalesceWrites per CPU.
+	CoalesceWrites int
 	// MaxViewers caps the viewers of all streams together; more get 503.
 	// The cap keeps file descriptors for publishers, origins and new
 	// requests when viewers would take them all. 0: no cap.
 	MaxViewers int
+	// MaxViewersPerConn caps the live viewers of one HTTP/2 or HTTP/3
+	// connection (see streams.go); more get 429. 0: no cap.
+	MaxViewersPerConn int
 }
 
 const defaultWriteTimeout = 15 * time.Second
@@ -125,6 +136,14 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limits := l.currentLimits()
+	leaveConn := joinConn(r.Context(), limits.MaxViewersPerConn)
+	if leaveConn == nil {
+		l.init()
+		l.refusals.Warn("conn", "viewer refused: too many live streams on one connection", "max_per_connection", limits.MaxViewersPerConn, "remote", r.RemoteAddr)
+		http.Error(w, fmt.Sprintf("too many live streams on this connection (at most %d): open another connection", limits.MaxViewersPerConn), http.StatusTooManyRequests)
+		return
+	}
+	defer leaveConn() // HTTP/2 and HTTP/3 viewers are served within this call
 	if !l.admit(limits.MaxViewers) {
 		l.init()
 		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", limits.MaxViewers, "remote", r.RemoteAddr)
@@ -139,15 +158,15 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	coalesce := limits.Coalesce
+	pace := newPacer(&l.viewers, &l.load, limits)
 	if r.Header.Get(relay.ViaHeader) != "" {
 		// Another tier of this server pulls the stream for its own viewers,
 		// who coalesce there: delaying here too would add the delay once
 		// per tier. (A viewer forging the header costs us only the
 		// wake-ups coalescing saves.)
-		coalesce = 0
+		pace.most = 0
 	}
-	v := liveViewer{Viewer: viewer, out: out, coalesce: coalesce, app: app, stream: name, remote: r.RemoteAddr}
+	v := liveViewer{Viewer: viewer, out: out, pace: pace, app: app, stream: name, remote: r.RemoteAddr}
 	if _, taken := out.(*connWriter); taken {
 		// The connection is ours: the request may end now, which frees its
 		// goroutine's deep stack and net/http's buffers for the viewer's
@@ -172,7 +191,7 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type liveViewer struct {
 	*relay.Viewer
 	out         flvWriter
-	coalesce    time.Duration
+	pace        pacer
 	app, stream string
 	remote      string
 }
@@ -183,7 +202,7 @@ func (l *Live) serve(v liveViewer) {
 	defer l.viewers.Add(-1)
 	defer v.Leave()
 	start := time.Now()
-	n, reason := copyStream(v.Viewer, v.out, v.coalesce)
+	n, reason := copyStream(v.Viewer, v.out, v.pace)
 	level := slog.LevelDebug
 	if l.AccessLog {
 		level = slog.LevelInfo
@@ -227,10 +246,10 @@ func viaOf(r *http.Request) []string {
 }
 
 // copyStream hands every batch the cursor has to out until the stream ends
-// or the viewer fails or is stopped. After a wake-up it waits coalesce, if
-// set, so that more tags leave in one write. It returns the bytes written and
-// why it stopped.
-func copyStream(cur *relay.Viewer, out flvWriter, coalesce time.Duration) (int64, string) {
+// or the viewer fails or is stopped. After a wake-up it waits as pace says,
+// so that more tags leave in one write. It returns the bytes written and why
+// it stopped.
+func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 	var written int64
 	var bufs [][]byte
 	for {
@@ -240,6 +259,7 @@ func copyStream(cur *relay.Viewer, out flvWriter, coalesce time.Duration) (int64
 			n, werr := out.WriteBatch(bufs)
 			written += n
 			cur.Sent(n)
+			pace.load.sent(len(bufs))
 			clear(bufs) // do not keep tags alive after the window drops them
 			if werr != nil {
 				out.Close()
@@ -255,8 +275,8 @@ func copyStream(cur *relay.Viewer, out flvWriter, coalesce time.Duration) (int64
 			return written, err.Error()
 		case len(bufs) == 0:
 			cur.Wait()
-			if coalesce > 0 {
-				time.Sleep(coalesce)
+			if d := pace.wait(time.Now()); d > 0 {
+				time.Sleep(d)
 			}
 		}
 	}

@@ -293,24 +293,27 @@ func (s *server) reload(o options, logger *slog.Logger) {
 // server is a running ingest or edge: an HTTP listener serving the hub,
 // which an RTMP listener (ingest) and pulls from origins feed.
 type server struct {
-	hub       *relay.Hub
-	puller    *relay.Puller // nil without origins or static pulls
-	rtmp      *rtmp.Server  // nil on an edge
-	http      *http.Server
-	rtmpLn    net.Listener
-	httpLn    net.Listener
-	https     *http.Server // nil without https_listen
-	httpsLn   net.Listener
-	http3     *http3.Server // nil without tls.http3
-	quicConn  net.PacketConn
-	cert      certificate
-	metrics   *prometheus.Registry
-	admin     *http.Server
-	adminLn   net.Listener
-	failed    chan error
-	stopped   chan struct{}
-	draining  atomic.Bool
-	fdLimit   uint64
+	hub      *relay.Hub
+	puller   *relay.Puller // nil without origins or static pulls
+	rtmp     *rtmp.Server  // nil on an edge
+	http     *http.Server
+	rtmpLn   net.Listener
+	httpLn   net.Listener
+	https    *http.Server // nil without https_listen
+	httpsLn  net.Listener
+	http3    *http3.Server // nil without tls.http3
+	quicConn net.PacketConn
+	cert     certificate
+	metrics  *prometheus.Registry
+	admin    *http.Server
+	adminLn  net.Listener
+	failed   chan error
+	stopped  chan struct{}
+	draining atomic.Bool
+	fdLimit  uint64
+	// perConn caps the live viewers of one HTTP/2 or HTTP/3 connection; the
+	// servers' stream limits are made from it at start, so a reload keeps it.
+	perConn   int
 	closeOnce sync.Once
 
 	// What a reload changes: the settings read per request, the access
@@ -410,6 +413,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 	}
 	s.fdLimit = raiseFileLimit(logger)
+	s.perConn = cfg.Viewers.MaxPerConnection
 	s.live = &web.Live{Hub: s.hub, Logger: logger, AccessLog: cfg.Admin.AccessLog}
 	if cfg.Upstream.Pulling() {
 		s.live.Pull = s.puller
@@ -454,6 +458,7 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	}
 	s.metrics.MustRegister(newRefusalCollector(s.guard))
 	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
+	s.limitStreams(s.http)
 	if cfg.TLS.H2C {
 		s.http.Protocols = new(http.Protocols)
 		s.http.Protocols.SetHTTP1(true)
@@ -625,10 +630,30 @@ func (s *server) waitViewers(deadline time.Time) bool {
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
 	return web.Limits{
-		WriteTimeout: cfg.Viewers.WriteTimeout,
-		Coalesce:     cfg.Viewers.Coalesce,
-		MaxViewers:   maxViewers(cfg.Viewers.Max, s.fdLimit),
+		WriteTimeout:      cfg.Viewers.WriteTimeout,
+		Coalesce:          cfg.Viewers.Coalesce,
+		CoalesceMode:      coalesceMode(cfg.Viewers.CoalesceMode),
+		CoalesceWrites:    cfg.Viewers.CoalesceWrites,
+		MaxViewers:        maxViewers(cfg.Viewers.Max, s.fdLimit),
+		MaxViewersPerConn: s.perConn,
 	}
+}
+
+// limitStreams lets an HTTP/2 connection of srv open more streams than it
+// may have live viewers, so that the excess viewers are refused rather than
+// left waiting for a stream, and counts each connection's live viewers (see
+// web/streams.go).
+func (s *server) limitStreams(srv *http.Server) {
+	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.perConn + web.StreamHeadroom}
+	srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context { return web.WithConnViewers(ctx) }
+}
+
+// coalesceMode maps the checked config value.
+func coalesceMode(s string) web.CoalesceMode {
+	if s == "fixed" {
+		return web.CoalesceFixed
+	}
+	return web.CoalesceAdaptive
 }
 
 // serve reports a listener that fails on its own; after close or while

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -135,20 +136,45 @@ func fingerprints(tags []flv.Tag, from uint32) []string {
 	return out
 }
 
+// Every protocol carries the same tags, written as they come (an idle
+// server) and in batches of about 7 tags (a fixed wait of 100 ms): an HTTP/2
+// or HTTP/3 viewer's batch leaves in one write, as an HTTP/1.1 viewer's.
 func TestThreeProtocolsCarryTheSameTags(t *testing.T) {
-	s, clients := secureServer(t, nil)
+	for _, wait := range []time.Duration{0, 100 * time.Millisecond} {
+		t.Run("wait "+wait.String(), func(t *testing.T) {
+			s, clients := secureServer(t, func(c *config.Config) {
+				c.Viewers.CoalesceMode, c.Viewers.Coalesce = "fixed", wait
+			})
+			threeProtocolsCarryTheSameTags(t, s, clients)
+		})
+	}
+}
+
+func threeProtocolsCarryTheSameTags(t *testing.T, s *testServer, clients map[string]*http.Client) {
 	publishFFmpeg(t, s.rtmpURL("p"))
 	waitStream(t, s.playURL("p"))
+
+	// HTTP/1.1 over TLS too: its taken-over connection gathers each batch
+	// into one TLS write.
+	h1s := &http.Transport{TLSClientConfig: clients["HTTP/2.0"].Transport.(*http.Transport).TLSClientConfig.Clone()}
+	h1s.Protocols = new(http.Protocols)
+	h1s.Protocols.SetHTTP1(true)
+	defer h1s.CloseIdleConnections()
+	viewers := map[string]*http.Client{"HTTPS/1.1": {Transport: h1s}}
+	maps.Copy(viewers, clients)
 
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	results := map[string][]flv.Tag{}
-	for proto, client := range clients {
-		url := s.protoURL(proto, "p")
+	for name, client := range viewers {
+		url, proto := s.protoURL(name, "p"), name
+		if name == "HTTPS/1.1" {
+			url, proto = s.secureURL("p"), "HTTP/1.1"
+		}
 		wg.Go(func() {
 			_, tags := readProto(t, client, url, proto, 300)
 			mu.Lock()
-			results[proto] = tags
+			results[name] = tags
 			mu.Unlock()
 		})
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/relay"
+	"github.com/flvedge/flvedge/web"
 )
 
 // certificate holds the HTTPS listener's certificate; a reload swaps it,
@@ -105,7 +107,13 @@ func (s *server) startHTTPS(cfg config.Config, logger *slog.Logger) error {
 			return fmt.Errorf("http3 listen: %w", err)
 		}
 		s.quicConn = udp
-		s.http3 = &http3.Server{Handler: routes, TLSConfig: http3.ConfigureTLSConfig(tlsConfig), IdleTimeout: cfg.HTTPTimeouts.Idle}
+		s.http3 = &http3.Server{
+			Handler:     routes,
+			TLSConfig:   http3.ConfigureTLSConfig(tlsConfig),
+			IdleTimeout: cfg.HTTPTimeouts.Idle,
+			QUICConfig:  &quic.Config{MaxIncomingStreams: int64(s.perConn + web.StreamHeadroom)},
+			ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context { return web.WithConnViewers(ctx) },
+		}
 		go s.serve("http3", func() error { return s.http3.Serve(udp) })
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.http3.SetQUICHeaders(w.Header()) // Alt-Svc: h3 on this port
@@ -114,6 +122,7 @@ func (s *server) startHTTPS(cfg config.Config, logger *slog.Logger) error {
 	}
 	s.https = httpServer(h, cfg.HTTPTimeouts, logger)
 	s.https.TLSConfig = tlsConfig
+	s.limitStreams(s.https)
 	go s.serve("https", func() error { return s.https.ServeTLS(ln, "", "") })
 	logger.Info("https listening", "addr", ln.Addr().String(), "http3", cfg.TLS.HTTP3, "self_signed", cfg.TLS.Cert == "")
 	return nil

@@ -6,9 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/flvedge/flvedge/flv"
@@ -42,6 +44,12 @@ func streamFLV(w http.ResponseWriter, r *http.Request) {
 func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
 	h2 := httptest.NewUnstartedServer(http.HandlerFunc(streamFLV))
 	h2.EnableHTTP2 = true
+	var conns atomic.Int64
+	h2.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
 	h2.StartTLS()
 	defer h2.Close()
 
@@ -49,23 +57,41 @@ func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h3 := &http3.Server{Handler: http.HandlerFunc(streamFLV), TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: h2.TLS.Certificates})}
+	h3 := &http3.Server{
+		Handler:   http.HandlerFunc(streamFLV),
+		TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: h2.TLS.Certificates}),
+		ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context {
+			conns.Add(1)
+			return ctx
+		},
+	}
 	go h3.Serve(udp)
 	defer func() {
 		h3.Close()
 		udp.Close()
 	}()
 
-	for proto, url := range map[string]string{
-		"h2": h2.URL + "/live/a.flv",
-		"h3": "https://" + udp.LocalAddr().String() + "/live/a.flv",
+	for _, c := range []struct {
+		proto, url string
+		perViewer  bool
+		conns      int64 // the first viewer, which checks the URL, and the 5
+	}{
+		{"h1", h2.URL + "/live/a.flv", false, 6},
+		{"h2", h2.URL + "/live/a.flv", false, 1},
+		{"h2", h2.URL + "/live/a.flv", true, 6},
+		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", false, 1},
+		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", true, 6},
 	} {
-		rep, err := Run(context.Background(), Config{URL: url, Proto: proto, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: time.Second})
+		conns.Store(0)
+		rep, err := Run(context.Background(), Config{URL: c.url, Proto: c.proto, ConnPerViewer: c.perViewer, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: time.Second})
 		if err != nil {
-			t.Fatalf("%s: %v", proto, err)
+			t.Fatalf("%s: %v", c.proto, err)
 		}
 		if rep.Connections.OK != 5 || rep.Connections.Failed != 0 || rep.TTFK.P50 <= 0 || rep.TimestampErrors != 0 {
-			t.Fatalf("%s: %+v", proto, rep.Connections)
+			t.Fatalf("%s: %+v", c.proto, rep.Connections)
+		}
+		if n := conns.Load(); n != c.conns {
+			t.Errorf("%s (connection per viewer: %v): %d connections, want %d", c.proto, c.perViewer, n, c.conns)
 		}
 	}
 }

@@ -33,9 +33,14 @@ type Config struct {
 	File    string // FLV file to publish; empty: the default clip, made with ffmpeg
 	URL     string // http:// URL the viewers play (https:// for h2, h3); empty: no viewers
 	// Proto is the viewers' HTTP version: "h1" (default, a raw HTTP/1.1
-	// client, the cheapest), "h2" (HTTP/2 over TLS, viewers multiplexed on
+	// client, the cheapest; over TLS for an https:// URL), "h2" (HTTP/2
+	// over TLS, viewers multiplexed on
 	// shared connections) or "h3" (HTTP/3 over QUIC).
 	Proto string
+	// ConnPerViewer gives each HTTP/2 or HTTP/3 viewer a connection of its
+	// own (viewers on different devices) instead of sharing connections
+	// (many players on one page).
+	ConnPerViewer bool
 	// Insecure skips the verification of the server's certificate (a
 	// self-signed test server).
 	Insecure bool
@@ -106,14 +111,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &runner{start: time.Now(), clock: new(tagClock), publishing: cfg.Publish != ""}
 	if cfg.URL != "" {
 		var err error
-		if r.target, err = parseTarget(cfg.URL, cfg.Proto, cfg.Insecure); err != nil {
+		if r.target, err = parseTarget(cfg.URL, cfg.Proto, cfg.Insecure, cfg.ConnPerViewer); err != nil {
 			return nil, fmt.Errorf("url: %w", err)
 		}
 		defer r.target.close()
 	}
 	if cfg.RefURL != "" {
 		var err error
-		if r.refTarget, err = parseTarget(cfg.RefURL, cfg.Proto, cfg.Insecure); err != nil {
+		if r.refTarget, err = parseTarget(cfg.RefURL, cfg.Proto, cfg.Insecure, cfg.ConnPerViewer); err != nil {
 			return nil, fmt.Errorf("reference url: %w", err)
 		}
 		defer r.refTarget.close()

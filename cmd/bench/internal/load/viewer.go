@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -31,15 +32,19 @@ const (
 
 // target is where viewers go, worked out once for all of them.
 type target struct {
-	addr    string // host:port to dial
-	request []byte // the request every viewer sends
+	addr    string      // host:port to dial
+	request []byte      // the request every viewer sends
+	tls     *tls.Config // HTTP/1.1 over TLS; nil: plain
 	// client, set for HTTP/2 and HTTP/3, makes the viewers' requests
-	// through net/http or quic-go, which share connections among viewers.
-	client *http.Client
-	url    string
+	// through net/http or quic-go, which share connections among viewers;
+	// with perViewer, each viewer has a client of its own from newTransport.
+	client       *http.Client
+	perViewer    bool
+	newTransport func() http.RoundTripper
+	url          string
 }
 
-func parseTarget(rawURL, proto string, insecure bool) (target, error) {
+func parseTarget(rawURL, proto string, insecure, perViewer bool) (target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return target{}, err
@@ -48,29 +53,43 @@ func parseTarget(rawURL, proto string, insecure bool) (target, error) {
 		return target{}, errors.New("URL has no host")
 	}
 	tlsConfig := &tls.Config{InsecureSkipVerify: insecure}
+	var newTransport func() http.RoundTripper
 	switch proto {
 	case "", "h1":
 	case "h2":
-		t := &http.Transport{TLSClientConfig: tlsConfig, ForceAttemptHTTP2: true, DisableCompression: true}
-		t.Protocols = new(http.Protocols)
-		t.Protocols.SetHTTP2(true)
-		return target{client: &http.Client{Transport: t}, url: rawURL}, checkTLS(u)
+		newTransport = func() http.RoundTripper {
+			t := &http.Transport{TLSClientConfig: tlsConfig.Clone(), ForceAttemptHTTP2: true, DisableCompression: true}
+			t.Protocols = new(http.Protocols)
+			t.Protocols.SetHTTP2(true)
+			return t
+		}
 	case "h3":
-		t := &http3.Transport{TLSClientConfig: tlsConfig, DisableCompression: true}
-		return target{client: &http.Client{Transport: t}, url: rawURL}, checkTLS(u)
+		newTransport = func() http.RoundTripper {
+			return &http3.Transport{TLSClientConfig: tlsConfig.Clone(), DisableCompression: true}
+		}
 	default:
 		return target{}, fmt.Errorf("proto %q: h1, h2 or h3", proto)
 	}
-	if u.Scheme != "http" {
-		return target{}, fmt.Errorf("scheme %q: HTTP/1.1 viewers speak plain HTTP (http://); use --proto h2 or h3 for https://", u.Scheme)
+	if newTransport != nil {
+		t := target{client: &http.Client{Transport: newTransport()}, perViewer: perViewer, newTransport: newTransport, url: rawURL}
+		return t, checkTLS(u)
 	}
 	port := u.Port()
-	if port == "" {
-		port = "80"
+	var viewerTLS *tls.Config
+	switch u.Scheme {
+	case "http":
+		port = cmp.Or(port, "80")
+	case "https":
+		port = cmp.Or(port, "443")
+		viewerTLS = tlsConfig
+		viewerTLS.ServerName = u.Hostname()
+		viewerTLS.NextProtos = []string{"http/1.1"}
+	default:
+		return target{}, fmt.Errorf("scheme %q: http:// or https://", u.Scheme)
 	}
 	req := "GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host +
 		"\r\nUser-Agent: " + userAgent + "\r\nAccept: */*\r\n\r\n"
-	return target{addr: net.JoinHostPort(u.Hostname(), port), request: []byte(req)}, nil
+	return target{addr: net.JoinHostPort(u.Hostname(), port), request: []byte(req), tls: viewerTLS}, nil
 }
 
 func checkTLS(u *url.URL) error {
@@ -82,13 +101,16 @@ func checkTLS(u *url.URL) error {
 
 // close ends the shared connections of HTTP/2 and HTTP/3 viewers.
 func (t target) close() {
-	if t.client == nil {
-		return
+	if t.client != nil {
+		closeTransport(t.client.Transport)
 	}
-	if c, ok := t.client.Transport.(io.Closer); ok {
+}
+
+func closeTransport(rt http.RoundTripper) {
+	if c, ok := rt.(io.Closer); ok {
 		c.Close()
-	} else {
-		t.client.CloseIdleConnections()
+	} else if t, ok := rt.(*http.Transport); ok {
+		t.CloseIdleConnections()
 	}
 }
 
@@ -164,6 +186,13 @@ func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
 	// Ending the run closes the connection, which ends the blocked read.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
+	if target.tls != nil {
+		tc := tls.Client(conn, target.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return "TLS handshake failed", err
+		}
+		conn = tc
+	}
 	if _, err := conn.Write(target.request); err != nil {
 		return "request not sent", err
 	}
@@ -203,7 +232,13 @@ func (v *viewer) watchHTTP(ctx context.Context, r *runner, target target) (strin
 		return "request not sent", err
 	}
 	req.Header.Set("User-Agent", userAgent)
-	resp, err := target.client.Do(req)
+	client := target.client
+	if target.perViewer {
+		rt := target.newTransport()
+		defer closeTransport(rt)
+		client = &http.Client{Transport: rt}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return dialFailure(err), err
 	}

@@ -103,7 +103,10 @@ func RunVOD(ctx context.Context, cfg VODConfig) (*VODReport, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	tg, err := parseTarget(cfg.URL, "h1", false)
+	tg, err := parseTarget(cfg.URL, "h1", false, false)
+	if err == nil && tg.tls != nil {
+		err = errors.New("scheme \"https\": VOD readers speak plain HTTP (http://)")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("url: %w", err)
 	}

@@ -1,0 +1,114 @@
+package web
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// recorder is the ResponseWriter of an HTTP/2 or HTTP/3 viewer as the
+// writer sees it: it counts Writes and Flushes.
+type recorder struct {
+	header  http.Header
+	body    bytes.Buffer
+	writes  int
+	flushes int
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(int)             {}
+func (r *recorder) Write(p []byte) (int, error) { r.writes++; return r.body.Write(p) }
+func (r *recorder) Flush()                      { r.flushes++ }
+
+// SetWriteDeadline is there as in HTTP/2's and HTTP/3's writers.
+func (r *recorder) SetWriteDeadline(time.Time) error { return nil }
+
+func newRecorded() (*recorder, *responseWriter) {
+	rec := &recorder{header: http.Header{}}
+	return rec, &responseWriter{w: rec, rc: http.NewResponseController(rec), timeout: time.Second}
+}
+
+// A batch of tags leaves in one Write and one Flush, with its bytes in
+// order; one larger than the pooled buffer in as few Writes as it takes, a
+// keyframe from its own bytes.
+func TestResponseWriterWritesABatchAtOnce(t *testing.T) {
+	rec, w := newRecorded()
+	small := func(n int) [][]byte {
+		var b [][]byte
+		for i := range n {
+			b = append(b, bytes.Repeat([]byte{byte(i)}, 1000))
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name   string
+		batch  [][]byte
+		writes int
+	}{
+		{"tags", [][]byte{[]byte("FLV header"), []byte("tag one"), []byte("tag two"), []byte("tag three")}, 1},
+		{"one tag", [][]byte{[]byte("x")}, 1},
+		{"30 KiB of tags", small(30), 1},
+		{"100 KiB of tags", small(100), 4},
+		{"a keyframe among tags", append(append(small(3), bytes.Repeat([]byte{9}, 64<<10)), small(3)...), 3},
+		{"a keyframe that fits among tags", append(append(small(3), bytes.Repeat([]byte{9}, 20<<10)), small(3)...), 3},
+	} {
+		rec.body.Reset()
+		rec.writes, rec.flushes = 0, 0
+		n, err := w.WriteBatch(c.batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.Join(c.batch, nil)
+		if n != int64(len(want)) || !bytes.Equal(rec.body.Bytes(), want) {
+			t.Fatalf("%s: %d bytes reported, %d written, want %d in order", c.name, n, rec.body.Len(), len(want))
+		}
+		if rec.writes != c.writes || rec.flushes != 1 {
+			t.Fatalf("%s: %d writes and %d flushes, want %d and 1", c.name, rec.writes, rec.flushes, c.writes)
+		}
+	}
+}
+
+// BenchmarkResponseWriterBatch measures an HTTP/2 or HTTP/3 viewer's batch
+// of 8 tags of 4 KiB into its response: the copy into one pooled buffer,
+// without the transport.
+func BenchmarkResponseWriterBatch(b *testing.B) {
+	rec, w := newRecorded()
+	batch := make([][]byte, 8)
+	for i := range batch {
+		batch[i] = make([]byte, 4<<10)
+	}
+	b.ReportAllocs()
+	b.SetBytes(8 * 4 << 10)
+	for b.Loop() {
+		rec.body.Reset()
+		if _, err := w.WriteBatch(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// countingConn is a taken-over connection that records what is written.
+type countingConn struct {
+	net.Conn
+	body   bytes.Buffer
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error)      { c.writes++; return c.body.Write(p) }
+func (c *countingConn) SetWriteDeadline(time.Time) error { return nil }
+
+// An HTTP/1.1 viewer over TLS, where a vectored write would become a record
+// and a system call per tag, gets its chunk in one Write.
+func TestTLSViewerChunkLeavesInOneWrite(t *testing.T) {
+	conn := &countingConn{}
+	w := &connWriter{conn: conn, chunked: true, gather: true, timeout: time.Second}
+	n, err := w.WriteBatch([][]byte{[]byte("tag one"), []byte("tag two")})
+	if err != nil || n != 14 {
+		t.Fatalf("%d bytes, %v", n, err)
+	}
+	if got := conn.body.String(); got != "e\r\ntag onetag two\r\n" || conn.writes != 1 {
+		t.Fatalf("%d writes of %q, want one chunk in one", conn.writes, got)
+	}
+}
