@@ -16,6 +16,8 @@
 # the server's CPU-seconds per GB, RSS per viewer, first keyframe and lag.
 # BENCH_PORT (default 19935) moves the listeners (it and the next four), so
 # that runs in other checkouts on the same machine do not collide.
+# BENCH_INGEST, if set, is an ingest binary to measure instead of this
+# checkout's (another commit's build, for a before-and-after pair).
 set -euo pipefail
 out=$PWD # the JSON report goes where the script was called from
 cd "$(dirname "$0")/.."
@@ -31,6 +33,7 @@ go build -o "$bin/ingest" ./cmd/ingest
 go build -o "$bin/edge" ./cmd/edge
 go build -o "$bin/baseline" ./cmd/bench/baseline
 go build -o "$bin/bench" ./cmd/bench
+[ -z "${BENCH_INGEST:-}" ] || cp "$BENCH_INGEST" "$bin/ingest"
 
 port=${BENCH_PORT:-19935}
 rtmp=127.0.0.1:$port

@@ -51,9 +51,10 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration,
 		// ended by closing the connection for HTTP/1.0.
 		go watchHangUp(conn, gone)
 		// A TLS connection has no vectored write: it would seal each tag
-		// in a record of its own and send it with a system call.
+		// in a record of its own and send it with a system call. Its
+		// records leave together if BatchListener is beneath it.
 		_, gather := conn.(*tls.Conn)
-		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, timeout: timeout}, nil
+		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, held: heldOutput(conn), timeout: timeout}, nil
 	case errors.Is(err, http.ErrNotSupported):
 		return &responseWriter{w: w, rc: rc, timeout: timeout}, nil
 	default:
@@ -81,7 +82,8 @@ func watchHangUp(conn net.Conn, gone func()) {
 type connWriter struct {
 	conn    net.Conn
 	chunked bool
-	gather  bool // write through writeGathered instead of writev
+	gather  bool       // write through writeGathered instead of writev
+	held    *batchConn // beneath a TLS conn: holds a batch's records
 	timeout time.Duration
 	vec     net.Buffers // scratch, reused across batches
 	head    []byte      // scratch for the chunk size line
@@ -110,7 +112,7 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	var n int64
 	var err error
 	if c.gather {
-		n, err = writeGathered(c.conn, vec)
+		n, err = c.writeRecords(vec)
 	} else {
 		// WriteTo consumes its receiver: give it a copy of the slice
 		// header and keep ours for the next batch.
@@ -126,6 +128,21 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 		return min(max(sent, 0), int64(size)), err
 	}
 	return int64(size), nil
+}
+
+// writeRecords seals vec in TLS records and, where it can, writes them in
+// one system call instead of one per record.
+func (c *connWriter) writeRecords(vec [][]byte) (int64, error) {
+	if c.held == nil {
+		return writeGathered(c.conn, vec)
+	}
+	c.held.hold()
+	n, err := writeGathered(c.conn, vec)
+	if rerr := c.held.release(); err == nil && rerr != nil {
+		// What crypto/tls took as written may not have left.
+		return 0, rerr
+	}
+	return n, err
 }
 
 // lastChunk ends a chunked body (RFC 9112, 7.1).

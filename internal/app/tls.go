@@ -96,6 +96,7 @@ func (s *server) startHTTPS(cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("https listen: %w", err)
 	}
+	ln = web.BatchListener(ln) // a viewer's TLS records leave in one write
 	s.httpsLn = ln
 	tlsConfig := &tls.Config{GetCertificate: s.cert.get, MinVersion: tls.VersionTLS12}
 	routes := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) })
