@@ -237,7 +237,7 @@ func TestTLSBatchListenerServesViewers(t *testing.T) {
 		}
 		return tags
 	}
-	read(3 + 4) // configs, then the GOP
+	read(3 + 4)                                              // configs, then the GOP
 	big := bytes.Repeat([]byte{0x27, 0x01, 0, 0, 0}, 10<<10) // 50 KiB: four records
 	for range 5 {
 		s.write(flv.TagVideo, big)

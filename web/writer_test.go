@@ -27,12 +27,11 @@ func (r *recorder) SetWriteDeadline(time.Time) error { return nil }
 
 func newRecorded() (*recorder, *responseWriter) {
 	rec := &recorder{header: http.Header{}}
-	return rec, &responseWriter{w: rec, rc: http.NewResponseController(rec), timeout: time.Second}
+	return rec, &responseWriter{w: rec, rc: http.NewResponseController(rec), timeout: time.Second, size: gatherSize}
 }
 
 // A batch of tags leaves in one Write and one Flush, with its bytes in
-// order; one larger than the pooled buffer in as few Writes as it takes, a
-// keyframe from its own bytes.
+// order; one larger than the pooled buffer in as few Writes as it takes.
 func TestResponseWriterWritesABatchAtOnce(t *testing.T) {
 	rec, w := newRecorded()
 	small := func(n int) [][]byte {
@@ -52,7 +51,7 @@ func TestResponseWriterWritesABatchAtOnce(t *testing.T) {
 		{"30 KiB of tags", small(30), 1},
 		{"100 KiB of tags", small(100), 4},
 		{"a keyframe among tags", append(append(small(3), bytes.Repeat([]byte{9}, 64<<10)), small(3)...), 3},
-		{"a keyframe that fits among tags", append(append(small(3), bytes.Repeat([]byte{9}, 20<<10)), small(3)...), 3},
+		{"a keyframe that fits among tags", append(append(small(3), bytes.Repeat([]byte{9}, 20<<10)), small(3)...), 1},
 	} {
 		rec.body.Reset()
 		rec.writes, rec.flushes = 0, 0
@@ -68,6 +67,40 @@ func TestResponseWriterWritesABatchAtOnce(t *testing.T) {
 			t.Fatalf("%s: %d writes and %d flushes, want %d and 1", c.name, rec.writes, rec.flushes, c.writes)
 		}
 	}
+}
+
+// An HTTP/2 viewer's Writes are each one DATA frame that fits one TLS
+// record: all but the last are exactly h2GatherSize, whether the bytes
+// come from small tags copied together or from a keyframe's own.
+func TestHTTP2WritesFitARecord(t *testing.T) {
+	rec, w := newRecorded()
+	w.size = h2GatherSize
+	var sizes []int
+	counted := &sizedWriter{recorder: rec, sizes: &sizes}
+	w.w = counted
+	batch := [][]byte{bytes.Repeat([]byte{1}, 700), bytes.Repeat([]byte{2}, 60<<10), bytes.Repeat([]byte{3}, 300), bytes.Repeat([]byte{4}, 40<<10)}
+	want := bytes.Join(batch, nil)
+	if n, err := w.WriteBatch(batch); err != nil || n != int64(len(want)) || !bytes.Equal(rec.body.Bytes(), want) {
+		t.Fatalf("%d bytes, %v; the bytes arrived changed: %v", n, err, !bytes.Equal(rec.body.Bytes(), want))
+	}
+	if len(sizes) != (len(want)+h2GatherSize-1)/h2GatherSize {
+		t.Fatalf("%d Writes of %v, want %d", len(sizes), sizes, (len(want)+h2GatherSize-1)/h2GatherSize)
+	}
+	for i, n := range sizes[:len(sizes)-1] {
+		if n != h2GatherSize || 9+n != 16<<10 {
+			t.Fatalf("Write %d is %d bytes: its frame is not one full record", i, n)
+		}
+	}
+}
+
+type sizedWriter struct {
+	*recorder
+	sizes *[]int
+}
+
+func (s *sizedWriter) Write(p []byte) (int, error) {
+	*s.sizes = append(*s.sizes, len(p))
+	return s.recorder.Write(p)
 }
 
 // BenchmarkResponseWriterBatch measures an HTTP/2 or HTTP/3 viewer's batch
