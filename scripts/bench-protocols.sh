@@ -65,6 +65,6 @@ for r in "${results[@]}"; do
   if [ -n "$ref" ] && [ -f "$ref$suffix.json" ]; then
     ratio=$(jq -rn "$(cpu "$label") / $(cpu "$ref$suffix") * 100 | round / 100 | tostring + \" to $ref$suffix\"")
   fi
-  jq -r --arg label "$label" --arg load "$load" --arg ratio "$ratio" '
-    "| \($label) | \($load) | \(.server.cpu_seconds_per_gb * 100 | round / 100) | \($ratio) | \(.delivery_lag_ms.p50 | round) / \(.delivery_lag_ms.p99 | round) | \(.delivered.total_mbps | round) (\(.delivered.per_viewer_min_mbps * 100 | round / 100)) | \(.connections.ok), \(.connections.failed) | \(.stalls) | \(.server.rss_per_viewer_bytes / 1024 | round) |"' "$label.json"
+  jq -r --arg name "$label" --arg load "$load" --arg ratio "$ratio" '
+    "| \($name) | \($load) | \(.server.cpu_seconds_per_gb * 100 | round / 100) | \($ratio) | \(.delivery_lag_ms.p50 | round) / \(.delivery_lag_ms.p99 | round) | \(.delivered.total_mbps | round) (\(.delivered.per_viewer_min_mbps * 100 | round / 100)) | \(.connections.ok), \(.connections.failed) | \(.stalls) | \(.server.rss_per_viewer_bytes / 1024 | round) |"' "$label.json"
 done
