@@ -4,7 +4,7 @@
 # targets of BENCHMARKS.md are about:
 #   scripts/bench-protocols.sh [VIEWERS] [COALESCE] [DURATION] [RUNS...]
 # Defaults: 1000 viewers, adaptive coalescing, 20s measured, and the runs
-#   h1 h1s h2 h2-conn h3 baseline
+#   h1 h1s h2-10 h2-conn h3-10 baseline
 # RUNS are PROTOs of scripts/bench-fanout.sh against the ingest, or
 # "baseline" (cmd/bench/baseline over plain HTTP/1.1, at COALESCE if it is a
 # fixed wait, else at BASELINE_COALESCE, default 150ms: about the adaptive
@@ -19,7 +19,7 @@ coalesce=${2:-adaptive}
 duration=${3:-20s}
 shift $(($# < 3 ? $# : 3))
 runs=("$@")
-[ ${#runs[@]} -gt 0 ] || runs=(h1 h1s h2 h2-conn h3 baseline)
+[ ${#runs[@]} -gt 0 ] || runs=(h1 h1s h2-10 h2-conn h3-10 baseline)
 script=$(cd "$(dirname "$0")" && pwd)/bench-fanout.sh
 dir=$PWD/bench-protocols-$(date -u +%Y%m%dT%H%M%S)
 mkdir -p "$dir"
