@@ -16,10 +16,10 @@ type Admin struct {
 
 func (a Admin) check() error {
 	if a.MetricsMaxStreams < 1 {
-		return errors.New("admin.metrics_max_streams: must be at least 1")
+		return at(errors.New("must be at least 1"), "admin", "metrics_max_streams")
 	}
 	if a.Token != "" && len(a.Token) < 16 {
-		return errors.New("admin.token: use at least 16 characters")
+		return at(errors.New("use at least 16 characters"), "admin", "token")
 	}
 	return a.checkHosts()
 }

@@ -19,9 +19,9 @@ type HTTPTimeouts struct {
 func (t HTTPTimeouts) check() error {
 	switch {
 	case t.ReadHeader <= 0:
-		return errors.New("http_timeouts.read_header: must be positive, e.g. 10s")
+		return at(errors.New("must be positive, e.g. 10s"), "http_timeouts", "read_header")
 	case t.Idle <= 0:
-		return errors.New("http_timeouts.idle: must be positive, e.g. 75s")
+		return at(errors.New("must be positive, e.g. 75s"), "http_timeouts", "idle")
 	}
 	return nil
 }
@@ -36,11 +36,11 @@ type CORS struct {
 // check refuses what is not an origin as browsers send it in Origin:
 // scheme://host[:port], nothing after.
 func (c CORS) check() error {
-	for _, o := range c.CredentialOrigins {
+	for i, o := range c.CredentialOrigins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			(u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
-			return fmt.Errorf("cors.credential_origins: %q is not an origin such as https://player.example.com", o)
+			return at(fmt.Errorf("%q is not an origin such as https://player.example.com", o), "cors", "credential_origins", i)
 		}
 	}
 	return nil
@@ -48,9 +48,9 @@ func (c CORS) check() error {
 
 // checkHosts refuses admin host names that no Host header could match.
 func (a Admin) checkHosts() error {
-	for _, h := range a.Hosts {
+	for i, h := range a.Hosts {
 		if h == "" || strings.ContainsAny(h, "/:@*[] ") {
-			return fmt.Errorf("admin.hosts: %q is not a host name such as metrics.internal (no port)", h)
+			return at(fmt.Errorf("%q is not a host name such as metrics.internal (no port)", h), "admin", "hosts", i)
 		}
 	}
 	return nil
