@@ -83,8 +83,14 @@ type Viewers struct {
 // line in the file, and the reason of the package it is for.
 func Load(path string, overrides ...Override) (Config, error) {
 	var c Config
-	if _, err := decode(Default, &c); err != nil {
+	defaults, err := decode(Default, &c)
+	if err != nil {
 		return c, fmt.Errorf("config: embedded defaults: %w", err)
+	}
+	for _, o := range overrides {
+		if !hasKey(defaults, o.Key) {
+			return c, fmt.Errorf("--%s: sets %q, which is no key of the config", o.Flag, o.Key)
+		}
 	}
 	var doc *yaml.Node
 	if path != "" {

@@ -69,35 +69,47 @@ func (e *keyError) within(key string) bool {
 
 // line is the line of the key path in the document, or of the deepest
 // part of it that the file gives (a value from the defaults or a flag
-// has none of its own); 0 when the file gives none of it.
-func line(doc *yaml.Node, path []any) int {
+// has none of its own); 0 when the file gives none of it. whole says
+// whether the document has the whole path.
+func line(doc *yaml.Node, path []any) (n int, whole bool) {
 	if doc == nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return 0
+		return 0, false
 	}
-	n, found := doc.Content[0], 0
+	node, found := doc.Content[0], 0
 	for _, p := range path {
 		var key, next *yaml.Node // the key's line, and where the path goes on
 		switch p := p.(type) {
 		case string:
-			if n.Kind != yaml.MappingNode {
-				return found
+			if node.Kind != yaml.MappingNode {
+				return found, false
 			}
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					key, next = n.Content[i], n.Content[i+1]
+			for i := 0; i+1 < len(node.Content); i += 2 {
+				if node.Content[i].Value == p {
+					key, next = node.Content[i], node.Content[i+1]
 				}
 			}
 		case int:
-			if n.Kind == yaml.SequenceNode && p < len(n.Content) {
-				key, next = n.Content[p], n.Content[p]
+			if node.Kind == yaml.SequenceNode && p < len(node.Content) {
+				key, next = node.Content[p], node.Content[p]
 			}
 		}
 		if next == nil {
-			return found
+			return found, false
 		}
-		n, found = next, key.Line
+		node, found = next, key.Line
 	}
-	return found
+	return found, true
+}
+
+// hasKey reports whether the document has the dotted key, such as
+// vod.cache.size.
+func hasKey(doc *yaml.Node, key string) bool {
+	var path []any
+	for _, k := range strings.Split(key, ".") {
+		path = append(path, k)
+	}
+	_, whole := line(doc, path)
+	return whole
 }
 
 // An Override is a command-line flag that replaces a key of the file, at
@@ -126,7 +138,7 @@ func explain(err error, path string, doc *yaml.Node, overrides []Override) error
 				return fmt.Errorf("--%s: %w", overrides[i].Flag, err)
 			}
 		}
-		if n := line(doc, ke.path); n > 0 {
+		if n, _ := line(doc, ke.path); n > 0 {
 			err = fmt.Errorf("line %d: %w", n, err)
 		}
 	}

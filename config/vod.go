@@ -148,10 +148,14 @@ func (v VOD) check() error {
 			return at(err, "vod", "origins", i)
 		}
 	}
-	settings := cc
-	settings.Origins = nil
-	if err := vodcache.CheckConfig(settings); err != nil {
-		return at(err, "vod", "cache")
+	if err := vodcache.CheckDir(cc.Dir); err != nil {
+		return at(err, "vod", "cache", "dir")
+	}
+	if err := vodcache.CheckSliceSize(cc.SliceSize); err != nil {
+		return at(err, "vod", "cache", "slice")
+	}
+	if err := vodcache.CheckMaxBytes(cc.MaxBytes, cc.SliceSize); err != nil {
+		return at(err, "vod", "cache", "size")
 	}
 	return at(vodcache.CheckConfig(cc), "vod", "origins") // what needs them together: a prefix given twice
 }

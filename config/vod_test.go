@@ -53,7 +53,7 @@ func TestVODOriginSettings(t *testing.T) {
 		t.Fatalf("got %+v", cc)
 	}
 	for _, tc := range []struct{ file, want string }{
-		{"vod:\n  origins: [{prefix: /vod, urls: [http://a]}]\n", "vod.cache: cache dir: must be set"},
+		{"vod:\n  origins: [{prefix: /vod, urls: [http://a]}]\n", "vod.cache.dir: cache dir: must be set"},
 		{"vod:\n  origins: [{prefix: vod, urls: [http://a]}]\n  cache: {dir: /c}\n", "vod.origins[0]"},
 		{"vod:\n  origins: [{prefix: /vod, urls: [ftp://a]}]\n  cache: {dir: /c}\n", "ftp://a"},
 		{"vod:\n  origins: [{prefix: /vod, urls: []}]\n  cache: {dir: /c}\n", "no origin URL"},
