@@ -29,7 +29,10 @@ func TestBadValuesRefusedByTheirPackage(t *testing.T) {
 		{"vod no extension", "vod:\n  extensions: []\n", "line 2: vod.extensions: ",
 			func() error { _, err := vod.New(vod.Config{Extensions: []string{}}); return err }},
 		{"vod prefix", "vod:\n  roots:\n    - prefix: vod/\n      dir: /x\n", "line 3: vod.roots[0]: ",
-			func() error { _, err := vod.New(vod.Config{Roots: []vod.Root{{Prefix: "vod/", Dir: "/x"}}}); return err }},
+			func() error {
+				_, err := vod.New(vod.Config{Roots: []vod.Root{{Prefix: "vod/", Dir: "/x"}}})
+				return err
+			}},
 		{"vod root without dir", "vod:\n  roots:\n    - prefix: /vod\n", "line 3: vod.roots[0]: ",
 			func() error { _, err := vod.New(vod.Config{Roots: []vod.Root{{Prefix: "/vod"}}}); return err }},
 		{"vod prefix twice", "vod:\n  roots:\n    - {prefix: /v, dir: /x}\n    - {prefix: /v, dir: /y}\n", "line 2: vod.roots: ",
@@ -70,7 +73,10 @@ func TestBadValuesRefusedByTheirPackage(t *testing.T) {
 				return err
 			}},
 		{"publish app", "access:\n  publish:\n    - keys: [k]\n", "line 3: access.publish[0]: ",
-			func() error { _, err := auth.New(auth.Config{Publish: []auth.PublishRule{{Keys: []string{"k"}}}}); return err }},
+			func() error {
+				_, err := auth.New(auth.Config{Publish: []auth.PublishRule{{Keys: []string{"k"}}}})
+				return err
+			}},
 		{"publish key", "access:\n  publish:\n    - app: live\n      keys: [\"\"]\n", "line 3: access.publish[0]: ",
 			func() error {
 				_, err := auth.New(auth.Config{Publish: []auth.PublishRule{{App: "live", Keys: []string{""}}}})

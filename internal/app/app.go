@@ -59,9 +59,9 @@ func Main(role Role) {
 type options struct {
 	configPath   string
 	demo         bool
-	checkOnly    bool                         // --check-config: load, check, report, exit
-	printDefault bool                         // --print-default-config
-	httpsGiven   bool                         // --https-listen was given, maybe empty
+	checkOnly    bool              // --check-config: load, check, report, exit
+	printDefault bool              // --print-default-config
+	httpsGiven   bool              // --https-listen was given, maybe empty
 	edits        []config.Override // the flags that were given, in order
 }
 
