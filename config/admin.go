@@ -1,6 +1,10 @@
 package config
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/flvedge/flvedge/web"
+)
 
 // Admin is the operators' listener: metrics and the stats API.
 type Admin struct {
@@ -18,8 +22,8 @@ func (a Admin) check() error {
 	if a.MetricsMaxStreams < 1 {
 		return at(errors.New("must be at least 1"), "admin", "metrics_max_streams")
 	}
-	if a.Token != "" && len(a.Token) < 16 {
-		return at(errors.New("use at least 16 characters"), "admin", "token")
+	if err := web.CheckAdminToken(a.Token); err != nil {
+		return at(err, "admin", "token")
 	}
 	return a.checkHosts()
 }

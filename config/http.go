@@ -2,10 +2,9 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/flvedge/flvedge/web"
 )
 
 // HTTPTimeouts bound what a client may hold on the HTTP, HTTPS (HTTP/3
@@ -33,24 +32,21 @@ type CORS struct {
 	CredentialOrigins []string `yaml:"credential_origins"`
 }
 
-// check refuses what is not an origin as browsers send it in Origin:
-// scheme://host[:port], nothing after.
+// check refuses what web.CheckCredentialOrigin refuses.
 func (c CORS) check() error {
 	for i, o := range c.CredentialOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
-			return at(fmt.Errorf("%q is not an origin such as https://player.example.com", o), "cors", "credential_origins", i)
+		if err := web.CheckCredentialOrigin(o); err != nil {
+			return at(err, "cors", "credential_origins", i)
 		}
 	}
 	return nil
 }
 
-// checkHosts refuses admin host names that no Host header could match.
+// checkHosts refuses what web.CheckAdminHost refuses.
 func (a Admin) checkHosts() error {
 	for i, h := range a.Hosts {
-		if h == "" || strings.ContainsAny(h, "/:@*[] ") {
-			return at(fmt.Errorf("%q is not a host name such as metrics.internal (no port)", h), "admin", "hosts", i)
+		if err := web.CheckAdminHost(h); err != nil {
+			return at(err, "admin", "hosts", i)
 		}
 	}
 	return nil

@@ -97,6 +97,12 @@ func TestBadValuesRefusedByTheirPackage(t *testing.T) {
 			func() error { return serveRTMP(t, &rtmp.Server{MaxCommandSize: 1 << 10}) }},
 		{"coalesce mode", "viewers:\n  coalesce_mode: smart\n", "line 2: viewers.coalesce_mode: ",
 			func() error { _, err := web.ParseCoalesceMode("smart"); return err }},
+		{"credential origin", "cors:\n  credential_origins:\n    - https://a.example/page\n", "line 3: cors.credential_origins[0]: ",
+			func() error { return web.CheckCredentialOrigin("https://a.example/page") }},
+		{"admin host", "admin:\n  hosts: [\"m.internal:9090\"]\n", "line 2: admin.hosts[0]: ",
+			func() error { return web.CheckAdminHost("m.internal:9090") }},
+		{"admin token", "admin:\n  token: short\n", "line 2: admin.token: ",
+			func() error { return web.CheckAdminToken("short") }},
 		{"mpegts URL", "player:\n  mpegts_url: \"javascript:alert(1)\"\n", "line 2: player.mpegts_url: ",
 			func() error { return web.CheckMpegtsURL("javascript:alert(1)") }},
 	} {

@@ -32,3 +32,36 @@ func CheckMpegtsURL(s string) error {
 	}
 	return nil
 }
+
+// CheckCredentialOrigin reports whether o can be one of
+// CORS.CredentialOrigins: an origin as browsers send it in Origin,
+// scheme://host[:port] and nothing after, which trusts compares whole.
+func CheckCredentialOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
+		return fmt.Errorf("%q is not an origin such as https://player.example.com", o)
+	}
+	return nil
+}
+
+// CheckAdminHost reports whether h can be one of AdminAccess.Hosts: a
+// host name that a Host header, its port left out, could match.
+func CheckAdminHost(h string) error {
+	if h == "" || strings.ContainsAny(h, "/:@*[] ") {
+		return fmt.Errorf("%q is not a host name such as metrics.internal (no port)", h)
+	}
+	return nil
+}
+
+// minAdminToken bounds AdminAccess.Token from below: it is a password
+// sent over the network.
+const minAdminToken = 16
+
+// CheckAdminToken reports whether t can be AdminAccess.Token (empty: none).
+func CheckAdminToken(t string) error {
+	if t != "" && len(t) < minAdminToken {
+		return fmt.Errorf("admin token: use at least %d characters", minAdminToken)
+	}
+	return nil
+}
