@@ -1,6 +1,7 @@
 // Package config is the server's settings: the YAML schema, its documented
-// defaults (default.yaml, embedded), and the checks that refuse a bad file
-// with its line and a reason.
+// defaults (default.yaml, embedded), the flags over them, and the checks
+// that refuse a bad value with its line and key (or its flag) and the
+// reason of the package it is for.
 package config
 
 import (
@@ -132,10 +133,13 @@ func decode(data []byte, c *Config) (*yaml.Node, error) {
 // Check reports the first value that cannot work, with its key. The
 // rules of the packages the values are for are theirs: Check calls their
 // checks (rtmp.CheckMaxMessageSize, relay.CheckName, vod.Root.Check,
-// auth.Scope.Check, ...), which their constructors call too. Only the
-// rules of the file itself are here: every key has its value in
+// vodcache.CheckOrigin, auth.Scope.Check, web.ParseCoalesceMode, ...),
+// which their constructors call too (vod.New, vodcache.New,
+// relay.NewPuller and Puller.Keep, auth.NewPolicy, rtmp.Server.Serve).
+// Only the rules of the file itself are here: every key has its value in
 // default.yaml, so a zero where a package would take its default is a
-// mistake; names of choices; listen addresses.
+// mistake; the names of choices; listen addresses; bounds that keep a
+// setting sane (a window of at least 1MiB).
 func (c Config) Check() error {
 	switch {
 	case c.RTMPListen == "":

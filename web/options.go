@@ -1,5 +1,8 @@
 package web
 
+// The checks of settings that the config calls, so that a bad value is
+// refused at its line with the rule of the package that uses it.
+
 import (
 	"fmt"
 	"net/url"
