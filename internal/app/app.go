@@ -65,20 +65,10 @@ type options struct {
 	edits        []config.Override // the flags that were given, in order
 }
 
-// apply puts the flags over the file's settings. It is applied over the
-// file at start and again over every reloaded file, with the same result:
-// each flag sets its key whole, so what it replaced does not come back.
-// config.Load applies them so and checks the result.
-func (o options) apply(c *config.Config) error {
-	for _, edit := range o.edits {
-		if err := edit.Apply(c); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// load reads the config file with the flags over it.
+// load reads the config file with the flags over it, and checks the
+// result. It runs at start and again at every reload, with the same
+// result: each flag sets its key whole, so what it replaced does not come
+// back.
 func (o options) load() (config.Config, error) {
 	return config.Load(o.configPath, o.edits...)
 }

@@ -152,3 +152,13 @@ func TestFlagsNameTheirKeys(t *testing.T) {
 		t.Fatalf("a bad --origin: %v", err)
 	}
 }
+
+// apply puts the flags over c, as config.Load does over the file.
+func (o options) apply(c *config.Config) error {
+	for _, edit := range o.edits {
+		if err := edit.Apply(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
