@@ -35,6 +35,7 @@ import (
 	"github.com/flvedge/flvedge/internal/browsertest"
 	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/relay"
+	"github.com/flvedge/flvedge/web"
 	"github.com/flvedge/flvedge/web/player"
 )
 
@@ -51,7 +52,7 @@ func secureServer(t *testing.T, edit func(*config.Config)) (*testServer, map[str
 		}
 	})
 	pool := x509.NewCertPool()
-	pool.AddCert(s.cert.current.Load().Leaf)
+	pool.AddCert(s.web.Certificate().Leaf)
 	return s, protocolClients(t, &tls.Config{RootCAs: pool})
 }
 
@@ -76,7 +77,7 @@ func protocolClients(t *testing.T, tlsConfig *tls.Config) map[string]*http.Clien
 }
 
 func (s *testServer) secureURL(stream string) string {
-	return "https://" + s.httpsLn.Addr().String() + "/live/" + stream + ".flv"
+	return "https://" + s.web.HTTPSAddr().String() + "/live/" + stream + ".flv"
 }
 
 // protoURL is where a client of proto (a key of protocolClients) plays a
@@ -242,7 +243,7 @@ func TestCurlHTTP2PlaysAndFFmpegDecodes(t *testing.T) {
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
 	saved := filepath.Join(dir, "saved.flv")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert.current.Load().Leaf.Raw})
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.web.Certificate().Leaf.Raw})
 	os.WriteFile(caFile, ca, 0o600)
 
 	curl := exec.Command(testutil.RequireTool(t, "curl", "curl"), "--http2", "-s", "-S", "--cacert", caFile,
@@ -273,13 +274,13 @@ func TestEdgePullsOverHTTP2AndHTTP3(t *testing.T) {
 	origin, _ := secureServer(t, nil)
 	startDemo(t, origin)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.cert.current.Load().Leaf.Raw}), 0o600)
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.web.Certificate().Leaf.Raw}), 0o600)
 	for _, tc := range []struct {
 		http3 bool
 		proto string
 	}{{false, "h2"}, {true, "h3"}} {
 		edge := startServer(t, Edge, func(c *config.Config) {
-			fastUpstream(c, "https://"+origin.httpsLn.Addr().String())
+			fastUpstream(c, "https://"+origin.web.HTTPSAddr().String())
 			// TLS and QUIC handshakes on a loaded machine need more than
 			// the half second the other edge tests allow.
 			c.Upstream.ConnectTimeout = 5 * time.Second
@@ -317,9 +318,9 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	s, _ := secureServer(t, nil)
 	publishFFmpeg(t, s.rtmpURL("q"))
 	waitStream(t, s.playURL("q"))
-	leaf := s.cert.current.Load().Leaf
+	leaf := s.web.Certificate().Leaf
 	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	addr := s.httpsLn.Addr().String()
+	addr := s.web.HTTPSAddr().String()
 	raw := browsertest.RunWith(t, "https://"+addr+"/player?url="+url.QueryEscape("/live/q.flv"), 3*time.Minute, browsertest.Options{
 		ChromiumArgs: []string{
 			"--enable-quic",
@@ -354,7 +355,7 @@ func TestAltSvcAndH2C(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	_, port, _ := net.SplitHostPort(s.httpsLn.Addr().String())
+	_, port, _ := net.SplitHostPort(s.web.HTTPSAddr().String())
 	if alt := resp.Header.Get("Alt-Svc"); !strings.Contains(alt, `h3=":`+port+`"`) {
 		t.Fatalf("Alt-Svc %q does not advertise HTTP/3 on port %s", alt, port)
 	}
@@ -373,7 +374,7 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert := func() *x509.Certificate {
-		cert, err := selfSigned()
+		cert, err := web.ReadCertificate("", "")
 		if err != nil {
 			t.Fatal(err)
 		}
