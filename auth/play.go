@@ -16,8 +16,9 @@ import (
 // refused request gets its empty-handed answer, and an admitted one goes on
 // to next, its admission given back when next returns. Wrap a handler that
 // routes by path, such as a ServeMux, so that the path without an in-path
-// token is what gets routed. A response that outlives its handler (web's
-// live viewers on HTTP/1.x) calls Admit itself and holds its admission.
+// token is what gets routed. A response that outlives its handler (a live
+// viewer on a taken-over connection) calls Admit itself and holds its
+// admission as long as the response goes on.
 func (g *Guard) Play(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		admitted, a, ok := g.Admit(w, r)
