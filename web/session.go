@@ -69,10 +69,10 @@ func (s *Session) run() {
 
 // viewerCount counts the live viewers' sessions: the server's one count of
 // viewers, which the cap on viewers, the coalescing of writes, the drain
-// and Live.Active read. (Each stream's share of it is counted by the relay,
-// which its pulls need; the access rules count open requests, VOD ones
-// too, per path and client. A session holds its place in both and gives
-// them back in the same Close.)
+// and Live.Active read. (Each stream's share of it is its ring's open
+// cursors, relay.Stream.Viewers, which the window and the pulls need; the
+// access rules count open requests, VOD ones too, per path and client. A
+// session holds its place in both and gives them back in the same Close.)
 type viewerCount struct {
 	n    atomic.Int64 // read without the lock by the viewers' pacers
 	mu   sync.Mutex
