@@ -1,6 +1,9 @@
-// Package app assembles the servers: the ingest (RTMP in, HTTP-FLV out) and
-// the edge (HTTP-FLV pulled from origins, HTTP-FLV out) share the same
-// configuration, hub and HTTP handler; the commands only pick a role.
+// Package app wires the servers: the ingest (RTMP in, HTTP-FLV out) and the
+// edge (HTTP-FLV pulled from origins, HTTP-FLV out) share the same
+// configuration, hub and HTTP handler; the commands only pick a role and
+// their subcommands. It holds the flags and how the config reaches the
+// packages, the lifecycle (start, SIGHUP reload, SIGTERM drain), the
+// refusal metrics and the demo publisher; web owns the listeners.
 package app
 
 import (
