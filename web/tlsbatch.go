@@ -9,16 +9,16 @@ import (
 // each record to its connection in a Write of its own, so a viewer's batch
 // of 40 KiB over HTTPS costs three system calls where plain HTTP costs one
 // writev, and on a busy edge those calls are most of the cost of HTTPS.
-// BatchListener puts a batchConn beneath each TLS connection: while a
+// newBatchListener puts a batchConn beneath each TLS connection: while a
 // viewer's writer holds it (see connWriter), the records pile up in a
 // pooled buffer and leave together when the writer lets go.
 
-// BatchListener wraps the TCP listener of an HTTPS server, beneath
+// newBatchListener wraps the TCP listener of an HTTPS server, beneath
 // tls.NewListener or http.Server.ServeTLS, so that the live viewers it
 // serves over HTTP/1.1 send each batch in as few system calls as its
 // records fit in the buffer. Connections nobody holds (HTTP/2, the
 // handshake, VOD) write as before.
-func BatchListener(ln net.Listener) net.Listener { return batchListener{ln} }
+func newBatchListener(ln net.Listener) net.Listener { return batchListener{ln} }
 
 type batchListener struct{ net.Listener }
 
@@ -119,7 +119,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 }
 
 // heldOutput is the batchConn beneath conn, if conn is a TLS connection
-// accepted through BatchListener.
+// accepted through newBatchListener.
 func heldOutput(conn net.Conn) *batchConn {
 	netConn, ok := conn.(interface{ NetConn() net.Conn })
 	if !ok {

@@ -31,7 +31,7 @@ func (c *countedConn) Write(p []byte) (int, error) {
 }
 
 // tlsPair is an HTTP/1.1 viewer's taken-over TLS connection on loopback,
-// with a batchConn beneath the server's side as BatchListener gives it,
+// with a batchConn beneath the server's side as newBatchListener gives it,
 // and the client's side.
 type tlsPair struct {
 	server *tls.Conn
@@ -199,12 +199,12 @@ func TestTLSBatchConcurrentClose(t *testing.T) {
 	wg.Wait()
 }
 
-// Through the server: an HTTP/1.1 viewer over TLS on BatchListener gets
+// Through the server: an HTTP/1.1 viewer over TLS on newBatchListener gets
 // the stream intact.
 func TestTLSBatchListenerServesViewers(t *testing.T) {
 	hub := relay.NewHub(relay.Config{Grace: 0})
 	srv := httptest.NewUnstartedServer(NewHandler(&Live{Hub: hub}))
-	srv.Listener = BatchListener(srv.Listener)
+	srv.Listener = newBatchListener(srv.Listener)
 	srv.StartTLS()
 	t.Cleanup(func() {
 		hub.Close()

@@ -20,6 +20,9 @@ type flvWriter interface {
 	WriteBatch(bufs [][]byte) (int64, error)
 	End()   // the stream is over: finish the response properly
 	Close() // the viewer failed or must go: abort the response
+	// detached reports whether the response goes on without its handler
+	// (a taken-over HTTP/1.x connection), which may then return.
+	detached() bool
 }
 
 // newFLVWriter sends the response header and returns the writer for the body.
@@ -52,7 +55,7 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration,
 		go watchHangUp(conn, gone)
 		// A TLS connection has no vectored write: it would seal each tag
 		// in a record of its own and send it with a system call. Its
-		// records leave together if BatchListener is beneath it.
+		// records leave together if newBatchListener is beneath it.
 		_, gather := conn.(*tls.Conn)
 		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, held: heldOutput(conn), timeout: timeout}, nil
 	case errors.Is(err, http.ErrNotSupported):
@@ -174,6 +177,8 @@ func (c *connWriter) End() {
 
 func (c *connWriter) Close() { _ = c.conn.Close() }
 
+func (c *connWriter) detached() bool { return true }
+
 type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
@@ -255,5 +260,6 @@ var batchPool = sync.Pool{New: func() any {
 }}
 
 // The response ends when the handler returns, in both cases.
-func (w *responseWriter) End()   {}
-func (w *responseWriter) Close() {}
+func (w *responseWriter) End()           {}
+func (w *responseWriter) Close()         {}
+func (w *responseWriter) detached() bool { return false }

@@ -125,6 +125,12 @@ func (g *clientGroups) take(perConn int, newTransport func() http.RoundTripper) 
 	defer g.mu.Unlock()
 	if g.current == nil || g.used == perConn {
 		rt := newTransport()
+		if t, ok := rt.(*http.Transport); ok {
+			// The group's viewers wait for its one connection: without
+			// this, those that come while it is being dialled dial their
+			// own.
+			t.MaxConnsPerHost = 1
+		}
 		g.all = append(g.all, rt)
 		g.current, g.used = &http.Client{Transport: rt}, 0
 	}
