@@ -145,15 +145,15 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// From here on the session holds the viewer's places in the counts,
-	// its admission and the count of its request, and gives them back in
-	// its Close, on every HTTP version.
+	// its admission and the count of its request, and gives them back
+	// when it ends, on every HTTP version.
 	_, ex := exchangeOf(r)
 	ex.taken = true
 	sess := &Session{live: l, viewer: s.Join(want), ex: ex, leaveConn: leaveConn,
 		app: app, stream: name, remote: r.RemoteAddr, done: make(chan struct{})}
 	out, err := newFLVWriter(w, r, limits.WriteTimeout, sess.Close)
 	if err != nil {
-		sess.Close()
+		sess.end()
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}

@@ -18,7 +18,7 @@ import (
 // server's, its connection's) and the count of its request. On HTTP/1.x the
 // response outlives its handler (the connection is taken over, see
 // newFLVWriter), so the session, not the handler, holds all of that, and
-// gives it back exactly once, in Close.
+// gives it back exactly once, when its write loop ends.
 type Session struct {
 	live      *Live
 	viewer    *relay.Viewer
@@ -33,13 +33,17 @@ type Session struct {
 	done chan struct{}
 }
 
-// Close ends the session, whichever comes first: its write loop ending
-// (the stream ended, a write failed), the client hanging up, the request's
-// context ending. The first call leaves the stream, which stops the write
-// loop's cursor; gives the viewer's admission and places in the counts
-// back; counts the request; and wakes Done. Later calls do nothing. It is
-// safe from any goroutine.
-func (s *Session) Close() {
+// Close ends the session from outside its write loop (the client hung up,
+// the request's context ended): it stops the viewer's cursor, which ends
+// the loop, and returns at once. The loop, once its last write has
+// returned, gives the viewer's admission and places in the counts back,
+// counts the request and wakes Done, exactly once, however many ends race
+// (see end): a viewer counts, and drain waits for it, until its response
+// is over, not only until it was asked to end. Safe from any goroutine.
+func (s *Session) Close() { s.viewer.Stop() }
+
+// end gives back what the session holds; only the first call does.
+func (s *Session) end() {
 	s.once.Do(func() {
 		s.viewer.Leave()
 		s.leaveConn()
@@ -57,7 +61,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) run() {
 	start := time.Now()
 	n, reason := copyStream(s.viewer, s.out, s.pace)
-	s.Close()
+	s.end()
 	level := slog.LevelDebug
 	if s.live.AccessLog {
 		level = slog.LevelInfo
@@ -72,7 +76,7 @@ func (s *Session) run() {
 // and Live.Active read. (Each stream's share of it is its ring's open
 // cursors, relay.Stream.Viewers, which the window and the pulls need; the
 // access rules count open requests, VOD ones too, per path and client. A
-// session holds its place in both and gives them back in the same Close.)
+// session holds its place in both and gives them back in the same end.)
 type viewerCount struct {
 	n    atomic.Int64 // read without the lock by the viewers' pacers
 	mu   sync.Mutex
@@ -124,8 +128,8 @@ func (c *viewerCount) wait(ctx context.Context) error {
 // response: its count in the metrics (CountRequests) and its admission by
 // the access rules (guarded). Each is given back by the wrapper that took
 // it when the handler returns, unless a live viewer's session took the
-// exchange over: then the session's Close gives both back, on every HTTP
-// version at the same point, when the viewer's response ends.
+// exchange over: then the session gives both back, on every HTTP version at
+// the same point, when the viewer's response ends.
 type exchange struct {
 	count     *requestCount   // nil without CountRequests
 	admission *auth.Admission // nil without a guard

@@ -143,3 +143,68 @@ func TestWaitReturnsWhenTheLastViewerLeaves(t *testing.T) {
 		t.Fatal("the cap of 1 let a second viewer in")
 	}
 }
+
+// blockedWriter is a viewer's writer whose first batch waits until
+// released, as a write to a client that does not read waits for its
+// deadline.
+type blockedWriter struct {
+	discard
+	writing, release chan struct{}
+	once             sync.Once
+}
+
+func (w *blockedWriter) WriteBatch(bufs [][]byte) (int64, error) {
+	w.once.Do(func() {
+		close(w.writing)
+		<-w.release
+	})
+	return w.discard.WriteBatch(bufs)
+}
+
+// TestSessionCountsUntilItsLastWriteReturns closes a session while its
+// write loop waits in a write (a client hanging up, a reset stream): the
+// viewer stays counted, drain waits for it and its admission stays held
+// until the write returns and the loop ends; then all is given back once.
+// Counting it out at Close would let drain return, and the cap on viewers
+// admit another, while its goroutine still writes.
+func TestSessionCountsUntilItsLastWriteReturns(t *testing.T) {
+	hub := relay.NewHub(relay.Config{})
+	defer hub.Close()
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	ts.gop(3)
+	stream := hub.Lookup("live", "a")
+	l := &Live{Hub: hub}
+	l.viewers.add(0)
+	out := &blockedWriter{writing: make(chan struct{}), release: make(chan struct{})}
+	s := &Session{live: l, viewer: stream.Join(buffer.AllTracks), out: out, pace: newPacer(&l.viewers.n, &l.load, Limits{}),
+		ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		s.run()
+	}()
+	<-out.writing
+	s.Close()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Wait(ended); err == nil || l.Active() != 1 {
+		t.Fatalf("closed while its write waits: %d viewers counted, Wait %v; want 1, and Wait to go on waiting", l.Active(), err)
+	}
+	select {
+	case <-s.Done():
+		t.Fatal("Done while the session's write still waits")
+	default:
+	}
+	close(out.release)
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute) // generous: an event, not a timing
+	defer stop()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatalf("the write returned, the loop ended: %v", err)
+	}
+	<-ran
+	<-s.Done()
+	if n := stream.Viewers(); n != 0 {
+		t.Fatalf("the stream counts %d viewers, want 0", n)
+	}
+}
