@@ -86,9 +86,15 @@ func (l *Live) init() {
 // its session ends.
 func (l *Live) Active() int { return int(l.viewers.n.Load()) }
 
-// Wait waits until no viewer is being served, or ctx ends; a server that
-// drains calls it once no new viewers come.
+// Wait waits until no viewer is being served, or ctx ends.
 func (l *Live) Wait(ctx context.Context) error { return l.viewers.wait(ctx) }
+
+// drain refuses every new viewer from now on (503) and waits until no
+// viewer is being served, or ctx ends: what a Server's Shutdown waits for.
+func (l *Live) drain(ctx context.Context) error {
+	l.viewers.close()
+	return l.viewers.wait(ctx)
+}
 
 func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	app, name, ok := liveStreamPath(r)
@@ -139,6 +145,10 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !l.viewers.add(limits.MaxViewers) {
 		leaveConn()
+		if l.viewers.closing() {
+			http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		l.init()
 		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", limits.MaxViewers, "remote", r.RemoteAddr)
 		http.Error(w, "server at capacity", http.StatusServiceUnavailable)

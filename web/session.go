@@ -78,17 +78,19 @@ func (s *Session) run() {
 // access rules count open requests, VOD ones too, per path and client. A
 // session holds its place in both and gives them back in the same end.)
 type viewerCount struct {
-	n    atomic.Int64 // read without the lock by the viewers' pacers
-	mu   sync.Mutex
-	idle chan struct{} // closed when n falls to 0; nil while n is 0
+	n      atomic.Int64 // read without the lock by the viewers' pacers
+	mu     sync.Mutex
+	idle   chan struct{} // closed when n falls to 0; nil while n is 0
+	closed bool          // the server drains: no viewer joins any more
 }
 
-// add counts a viewer in, unless max (0: no cap) are counted already.
+// add counts a viewer in, unless max (0: no cap) are counted already or
+// the count is closed.
 func (c *viewerCount) add(max int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.n.Load()
-	if max > 0 && n >= int64(max) {
+	if c.closed || max > 0 && n >= int64(max) {
 		return false
 	}
 	if n == 0 {
@@ -106,6 +108,23 @@ func (c *viewerCount) done() {
 		close(c.idle)
 		c.idle = nil
 	}
+}
+
+// close lets no viewer join any more, so that a wait that finds none
+// counted stays true: a request on its way when the drain began (read from
+// a connection before its listener closed) would otherwise join after the
+// drain returned, and be cut when the process ends.
+func (c *viewerCount) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+}
+
+// closing reports whether close was called.
+func (c *viewerCount) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // wait waits until no viewer is counted, or ctx ends.
