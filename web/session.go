@@ -59,6 +59,9 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 // run sends the stream to the viewer until either ends, then ends the
 // session and logs it.
 func (s *Session) run() {
+	// A loop that panics (net/http recovers an HTTP/2 or HTTP/3 handler's)
+	// gives everything back too; one that ends does before its log line.
+	defer s.end()
 	start := time.Now()
 	n, reason := copyStream(s.viewer, s.out, s.pace)
 	s.end()

@@ -208,3 +208,40 @@ func TestSessionCountsUntilItsLastWriteReturns(t *testing.T) {
 		t.Fatalf("the stream counts %d viewers, want 0", n)
 	}
 }
+
+// panickingWriter is a viewer's writer with a bug.
+type panickingWriter struct{ discard }
+
+func (panickingWriter) WriteBatch([][]byte) (int64, error) { panic(http.ErrAbortHandler) }
+
+// TestSessionEndsWhenItsLoopPanics: a write loop that panics, which
+// net/http recovers on HTTP/2 and HTTP/3, still ends its session: the
+// viewer is counted out (drain would otherwise wait for it until its
+// deadline, and the cap count it for ever) and its admission given back.
+func TestSessionEndsWhenItsLoopPanics(t *testing.T) {
+	hub := relay.NewHub(relay.Config{})
+	defer hub.Close()
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	ts.gop(3)
+	l := &Live{Hub: hub}
+	l.viewers.add(0)
+	s := &Session{live: l, viewer: hub.Lookup("live", "a").Join(buffer.AllTracks), out: panickingWriter{},
+		pace: newPacer(&l.viewers.n, &l.load, Limits{}), ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Fatalf("recovered %v", p)
+			}
+		}()
+		s.run()
+	}()
+	select {
+	case <-s.Done():
+	default:
+		t.Fatalf("the session did not end; %d viewers counted", l.Active())
+	}
+	if l.Active() != 0 {
+		t.Fatalf("%d viewers counted", l.Active())
+	}
+}
