@@ -247,7 +247,7 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		switch {
 		case err == io.EOF:
 			out.End()
-			return written, "stream ended"
+			return written, streamEnded
 		case err != nil:
 			out.Close()
 			return written, err.Error()
@@ -259,6 +259,10 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		}
 	}
 }
+
+// streamEnded is the reason copyStream gives when the stream ended, the
+// one clean end of a viewer's response.
+const streamEnded = "stream ended"
 
 // liveStreamPath splits /{app}/{stream}.flv.
 func liveStreamPath(r *http.Request) (app, name string, ok bool) {

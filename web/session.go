@@ -57,7 +57,8 @@ func (s *Session) end() {
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // run sends the stream to the viewer until either ends, then ends the
-// session and logs it.
+// session and logs it; a response that did not end with the stream is
+// reset, on every HTTP version.
 func (s *Session) run() {
 	// A loop that panics (net/http recovers an HTTP/2 or HTTP/3 handler's)
 	// gives everything back too; one that ends does before its log line.
@@ -72,6 +73,14 @@ func (s *Session) run() {
 	s.live.logger().Log(context.Background(), level, "viewer session", "app", s.app, "stream", s.stream, "remote", s.remote,
 		"status", http.StatusOK, "bytes", n, "duration", time.Since(start).Round(time.Millisecond),
 		"skips", s.viewer.Skips(), "reason", reason)
+	if reason != streamEnded && !s.out.detached() {
+		// Reset the HTTP/2 or HTTP/3 stream (net/http and quic-go answer
+		// this panic with RST_STREAM and a stream reset), as the End-less
+		// close does on HTTP/1.x: a handler that returns ends its stream
+		// cleanly, which would tell a dropped viewer's player that the live
+		// stream is over.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // viewerCount counts the live viewers' sessions: the server's one count of

@@ -245,3 +245,63 @@ func TestSessionEndsWhenItsLoopPanics(t *testing.T) {
 		t.Fatalf("%d viewers counted", l.Active())
 	}
 }
+
+// stalledResponse is an HTTP/2 or HTTP/3 response (no Hijack) whose first
+// Write waits until released, as one to a client that stopped reading.
+type stalledResponse struct {
+	header           http.Header
+	writing, release chan struct{}
+	once             sync.Once
+}
+
+func (w *stalledResponse) Header() http.Header { return w.header }
+func (w *stalledResponse) WriteHeader(int)     {}
+func (w *stalledResponse) Flush()              {}
+func (w *stalledResponse) Write(p []byte) (int, error) {
+	w.once.Do(func() {
+		close(w.writing)
+		<-w.release
+	})
+	return len(p), nil
+}
+
+// TestDroppedViewerIsResetNotEnded: a viewer that falls out of the window
+// under slow_viewers: drop, on HTTP/2 or HTTP/3, has its stream reset
+// (panic(http.ErrAbortHandler), which net/http and quic-go answer with
+// RST_STREAM or a stream reset), as its connection is closed on HTTP/1.x:
+// ending it with END_STREAM would tell the player that the live stream is
+// over, and it would not come back.
+func TestDroppedViewerIsResetNotEnded(t *testing.T) {
+	hub := relay.NewHub(relay.Config{Window: buffer.Config{MaxDuration: time.Second, DropSlow: true}})
+	defer hub.Close()
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	ts.gop(3)
+	live := &Live{Hub: hub}
+	live.SetLimits(Limits{WriteTimeout: time.Minute})
+	w := &stalledResponse{header: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
+	r := httptest.NewRequest(http.MethodGet, "/live/a.flv", nil)
+	r.ProtoMajor, r.ProtoMinor = 2, 0
+	served := make(chan any, 1)
+	go func() {
+		defer func() { served <- recover() }()
+		NewHandler(live).ServeHTTP(w, r)
+	}()
+	<-w.writing
+	for range 5 { // the window moves on past the viewer
+		ts.ts += 2000
+		ts.gop(2)
+	}
+	close(w.release)
+	select {
+	case p := <-served:
+		if p != http.ErrAbortHandler {
+			t.Fatalf("the dropped viewer's handler ended with %v, want panic(http.ErrAbortHandler): a reset", p)
+		}
+	case <-time.After(time.Minute): // generous: an event, not a timing
+		t.Fatal("the slow viewer was not dropped")
+	}
+	if live.Active() != 0 {
+		t.Fatalf("%d viewers counted after the reset", live.Active())
+	}
+}
