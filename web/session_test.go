@@ -144,6 +144,21 @@ func TestWaitReturnsWhenTheLastViewerLeaves(t *testing.T) {
 	}
 }
 
+// newPlayingSession is a session of a viewer of a stream with a group of
+// pictures to send, counted by its Live, writing to out.
+func newPlayingSession(t *testing.T, out flvWriter) (*Session, *Live, *relay.Stream) {
+	hub := relay.NewHub(relay.Config{})
+	t.Cleanup(hub.Close)
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	ts.gop(3)
+	stream := hub.Lookup("live", "a")
+	l := &Live{Hub: hub}
+	l.viewers.add(0)
+	return &Session{live: l, viewer: stream.Join(buffer.AllTracks), out: out, pace: newPacer(&l.viewers.n, &l.load, Limits{}),
+		ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}, l, stream
+}
+
 // blockedWriter is a viewer's writer whose first batch waits until
 // released, as a write to a client that does not read waits for its
 // deadline.
@@ -168,17 +183,8 @@ func (w *blockedWriter) WriteBatch(bufs [][]byte) (int64, error) {
 // Counting it out at Close would let drain return, and the cap on viewers
 // admit another, while its goroutine still writes.
 func TestSessionCountsUntilItsLastWriteReturns(t *testing.T) {
-	hub := relay.NewHub(relay.Config{})
-	defer hub.Close()
-	ts := &testServer{t: t, hub: hub}
-	ts.publish("live", "a")
-	ts.gop(3)
-	stream := hub.Lookup("live", "a")
-	l := &Live{Hub: hub}
-	l.viewers.add(0)
 	out := &blockedWriter{writing: make(chan struct{}), release: make(chan struct{})}
-	s := &Session{live: l, viewer: stream.Join(buffer.AllTracks), out: out, pace: newPacer(&l.viewers.n, &l.load, Limits{}),
-		ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}
+	s, l, stream := newPlayingSession(t, out)
 	ran := make(chan struct{})
 	go func() {
 		defer close(ran)
@@ -219,15 +225,7 @@ func (panickingWriter) WriteBatch([][]byte) (int64, error) { panic(http.ErrAbort
 // viewer is counted out (drain would otherwise wait for it until its
 // deadline, and the cap count it for ever) and its admission given back.
 func TestSessionEndsWhenItsLoopPanics(t *testing.T) {
-	hub := relay.NewHub(relay.Config{})
-	defer hub.Close()
-	ts := &testServer{t: t, hub: hub}
-	ts.publish("live", "a")
-	ts.gop(3)
-	l := &Live{Hub: hub}
-	l.viewers.add(0)
-	s := &Session{live: l, viewer: hub.Lookup("live", "a").Join(buffer.AllTracks), out: panickingWriter{},
-		pace: newPacer(&l.viewers.n, &l.load, Limits{}), ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}
+	s, l, _ := newPlayingSession(t, panickingWriter{})
 	func() {
 		defer func() {
 			if p := recover(); p != http.ErrAbortHandler {
