@@ -654,7 +654,9 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 	decided := false
 	passed := 0
 	for {
-		tag, err := r.ReadTag()
+		// The tag's body is valid until the next read: WriteTag copies
+		// what it keeps into the window, so reading allocates nothing.
+		tag, err := r.ReadTagReuse()
 		if err != nil {
 			if stalled.Load() {
 				return passed, fmt.Errorf("no tag for %v", p.cfg.StallTimeout)
