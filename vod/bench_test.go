@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
 
@@ -291,7 +292,7 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 	}
 	defer src.Close()
 	st, _ := src.Stat()
-	s, err := scanFile(src, st.Size())
+	s, err := index.ScanFile(src, st.Size(), index.AllTracks)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -335,15 +336,15 @@ func benchIndex(b *testing.B, path string) benchFacts {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	s, err := scanFile(f, st.Size())
+	s, err := index.ScanFile(f, st.Size(), index.AllTracks)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ix := buildIndex(s)
-	facts := benchFacts{size: ix.whole.size, seconds: int(s.endTs / 1000)}
-	for _, p := range s.video {
-		if p.kind == pointKeyframe {
-			v, _ := ix.whole.virtualOf(p.pos)
+	facts := benchFacts{size: ix.whole.size, seconds: int(s.EndTs / 1000)}
+	for _, p := range s.Video {
+		if p.Kind == index.PointKeyframe {
+			v, _ := ix.whole.virtualOf(p.Pos)
 			facts.positions = append(facts.positions, v)
 		}
 	}
