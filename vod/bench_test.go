@@ -269,7 +269,7 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 		var last uint32
 		for i, tag := range tags {
 			// The onMetaData and sequence headers once, the frames looped.
-			if loop > 0 && (i == 0 || isSequenceHeader(tag.Tag)) {
+			if loop > 0 && (i == 0 || flv.IsSequenceHeader(tag.Tag)) {
 				continue
 			}
 			tag.Timestamp += offset
@@ -307,18 +307,6 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 	dst.Close()
 	os.Remove(seg)
 	return plain, indexed
-}
-
-func isSequenceHeader(tag flv.Tag) bool {
-	switch tag.Type {
-	case flv.TagVideo:
-		v, err := flv.ParseVideo(tag.Data)
-		return err == nil && v.SequenceHeader
-	case flv.TagAudio:
-		a, err := flv.ParseAudio(tag.Data)
-		return err == nil && a.SequenceHeader
-	}
-	return false
 }
 
 // benchFacts is what the viewers need to know of the file to seek in it:
