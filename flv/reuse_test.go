@@ -2,7 +2,6 @@ package flv
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"testing"
 )
@@ -105,49 +104,11 @@ func TestReadTagReuseLetsGoOfHugeBuffers(t *testing.T) {
 	}
 }
 
-// TestReadTagReuseBounds: the size field bounds and does not drive what
-// ReadTagReuse allocates, as for ReadTag.
-func TestReadTagReuseBounds(t *testing.T) {
-	b := AppendHeader(nil, false, true)
-	b = AppendTag(b, Tag{Type: TagVideo, Data: make([]byte, 100)})
-	r := NewReader(bytes.NewReader(b))
-	r.MaxTagSize = 99
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.ReadTagReuse(); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("over MaxTagSize: err = %v, want ErrTooLarge", err)
-	}
-
-	// A tag that claims 16 MiB and then ends.
-	b = AppendHeader(nil, false, true)
-	b = append(b, TagVideo, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x17, 0x01)
-	var err error
-	n := heapAllocated(func() {
-		r := NewReader(bytes.NewReader(b))
-		if _, err = r.ReadHeader(); err == nil {
-			_, err = r.ReadTagReuse()
-		}
-	})
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("truncated: err = %v, want io.ErrUnexpectedEOF", err)
-	}
-	if n > 2*readChunk {
-		t.Errorf("allocated %d bytes for a %d-byte input", n, len(b))
-	}
-}
-
 // BenchmarkReadTag compares the two ways of reading a live stream's tags:
 // a fresh buffer per tag (ReadTag) and one buffer reused (ReadTagReuse).
 func BenchmarkReadTag(b *testing.B) {
 	tags := liveTags()
-	for _, bc := range []struct {
-		name string
-		read func(*Reader) (Tag, error)
-	}{
-		{"ReadTag", (*Reader).ReadTag},
-		{"ReadTagReuse", (*Reader).ReadTagReuse},
-	} {
+	for _, bc := range readMethods {
 		b.Run(bc.name, func(b *testing.B) {
 			r := NewReader(&loopReader{b: tags})
 			b.SetBytes(int64(len(tags) / 60))

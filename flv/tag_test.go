@@ -245,16 +245,28 @@ func TestReaderErrors(t *testing.T) {
 	}
 }
 
+// readMethods are the two ways of reading tags, which must agree on every
+// bound.
+var readMethods = []struct {
+	name string
+	read func(*Reader) (Tag, error)
+}{
+	{"ReadTag", (*Reader).ReadTag},
+	{"ReadTagReuse", (*Reader).ReadTagReuse},
+}
+
 func TestReaderMaxTagSize(t *testing.T) {
 	b := AppendHeader(nil, false, true)
 	b = AppendTag(b, Tag{Type: TagVideo, Data: make([]byte, 100)})
-	r := NewReader(bytes.NewReader(b))
-	r.MaxTagSize = 99
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.ReadTag(); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("err = %v, want ErrTooLarge", err)
+	for _, m := range readMethods {
+		r := NewReader(bytes.NewReader(b))
+		r.MaxTagSize = 99
+		if _, err := r.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.read(r); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: err = %v, want ErrTooLarge", m.name, err)
+		}
 	}
 }
 
@@ -263,18 +275,20 @@ func TestReaderSizeFieldDoesNotDriveAllocation(t *testing.T) {
 	// the 16 MiB it was promised.
 	b := AppendHeader(nil, false, true)
 	b = append(b, TagVideo, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x17, 0x01)
-	var err error
-	n := heapAllocated(func() {
-		r := NewReader(bytes.NewReader(b))
-		if _, err = r.ReadHeader(); err == nil {
-			_, err = r.ReadTag()
+	for _, m := range readMethods {
+		var err error
+		n := heapAllocated(func() {
+			r := NewReader(bytes.NewReader(b))
+			if _, err = r.ReadHeader(); err == nil {
+				_, err = m.read(r)
+			}
+		})
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: err = %v, want io.ErrUnexpectedEOF", m.name, err)
 		}
-	})
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("err = %v, want io.ErrUnexpectedEOF", err)
-	}
-	if n > 2*readChunk {
-		t.Errorf("allocated %d bytes for a %d-byte input", n, len(b))
+		if n > 2*readChunk {
+			t.Errorf("%s: allocated %d bytes for a %d-byte input", m.name, n, len(b))
+		}
 	}
 }
 
