@@ -151,7 +151,7 @@ func TestAudioOnlyIndex(t *testing.T) {
 }
 
 // TestStaleIndexIsReplaced: an onMetaData whose keyframe positions do not
-// index.Point at keyframes (here the file was cut after indexing: one frame of
+// point at keyframes (here the file was cut after indexing: one frame of
 // the first GOP is gone) is replaced by a right one.
 func TestStaleIndexIsReplaced(t *testing.T) {
 	indexed := readFile(t, fixture(t, fixAVIndex))

@@ -89,8 +89,8 @@ func metaTagSize(base baseMeta, n int) int64 {
 }
 
 // The largest onMetaData written (the stored properties, at most
-// index.MaxMetaSize re-encoded, and two arrays of index.MaxPoints numbers) fits in a
-// tag: this constant does not compile otherwise.
+// index.MaxMetaSize re-encoded, and two arrays of index.MaxPoints
+// numbers) fits in a tag: this constant does not compile otherwise.
 const _ = uint(flv.MaxDataSize - (index.MaxMetaSize + 64<<10 + 2*9*index.MaxPoints))
 
 // appendMetaTag appends a whole onMetaData script tag (header, body,

@@ -26,8 +26,8 @@ const (
 	// MaxMetaSize bounds the onMetaData tag that is read and decoded. One
 	// with a keyframe index for a three-hour film is about 400 KiB.
 	MaxMetaSize = 1 << 20
-	// maxSegments bounds the runs of valid tags a Damaged file is cut into;
-	// a file Damaged in more places is served up to its 256th run.
+	// maxSegments bounds the runs of valid tags a damaged file is cut into;
+	// a file damaged in more places is served up to its 256th run.
 	maxSegments = 256
 	// maxRuns bounds the runs of kept tags of a file served with one track
 	// of two (only_audio, only_video), a run between two tags of the other
@@ -35,7 +35,7 @@ const (
 	// interleaved with audio. Each run costs a part of the virtual file
 	// (some 70 bytes) in the cached index and in each seek's layout.
 	maxRuns = 1 << 18
-	// maxResync is how far past a Damaged place the scanner looks for the
+	// maxResync is how far past a damaged place the scanner looks for the
 	// next valid tag: a whole tag body (up to 16 MiB) and then some.
 	maxResync = flv.MaxDataSize + 1<<20
 	// maxFarChecks bounds, per resynchronisation, the candidates whose
@@ -114,7 +114,7 @@ type Scan struct {
 	Size               int64
 	Want               Tracks // the tracks scanned; the other's tags are left out
 	HasAudio, HasVideo bool   // tags of that kind were seen
-	// segments are the runs of consecutive valid tags, in file order. A
+	// Segments are the runs of consecutive valid tags, in file order. A
 	// clean file has one, from the first tag to the end of the last
 	// complete tag.
 	Segments []Span
