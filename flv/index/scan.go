@@ -541,7 +541,7 @@ func (s *Scan) SyncPoints() []Point {
 // Thinned reports whether SyncPoints misses some of the places it stands for.
 func (s *Scan) Thinned() bool {
 	if !s.HasVideo {
-		return true // one audio Point a second stands for every audio frame
+		return true // one audio point a second stands for every audio frame
 	}
 	return s.VideoStride > 1
 }
