@@ -59,27 +59,23 @@ func Main(role Role) {
 type options struct {
 	configPath   string
 	demo         bool
-	checkOnly    bool                         // --check-config: load, check, report, exit
-	printDefault bool                         // --print-default-config
-	httpsGiven   bool                         // --https-listen was given, maybe empty
-	edits        []func(*config.Config) error // the flags that were given, in order
+	checkOnly    bool              // --check-config: load, check, report, exit
+	printDefault bool              // --print-default-config
+	httpsGiven   bool              // --https-listen was given, maybe empty
+	edits        []config.Override // the flags that were given, in order
 }
 
-// apply puts the flags over the file's settings. It is applied over the
-// file at start and again over every reloaded file, with the same result:
-// each flag sets its key whole, so what it replaced does not come back.
-func (o options) apply(c *config.Config) error {
-	for _, edit := range o.edits {
-		if err := edit(c); err != nil {
-			return err
-		}
-	}
-	return nil
+// load reads the config file with the flags over it, and checks the
+// result. It runs at start and again at every reload, with the same
+// result: each flag sets its key whole, so what it replaced does not come
+// back.
+func (o options) load() (config.Config, error) {
+	return config.Load(o.configPath, o.edits...)
 }
 
 // overrideList defines a flag that may be repeated and whose values, in
-// order, replace a config list.
-type overrideList func(name, usage string, set func(c *config.Config, values []string) error)
+// order, replace a config list, its key.
+type overrideList func(name, key, usage string, set func(c *config.Config, values []string) error)
 
 func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	var o options
@@ -100,18 +96,14 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(string(role), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	edit := func(name string, set func(c *config.Config) error) {
-		o.edits = append(o.edits, func(c *config.Config) error {
-			if err := set(c); err != nil {
-				return fmt.Errorf("--%s: %w", name, err)
-			}
-			return nil
-		})
+	edit := func(name, key string, set func(c *config.Config) error) {
+		o.edits = append(o.edits, config.Override{Flag: name, Key: key, Set: set})
 	}
-	// override defines a flag that, when given, replaces a config setting.
-	override := func(name, usage string, set func(c *config.Config, value string) error) {
+	// override defines a flag that, when given, replaces a config setting,
+	// its key.
+	override := func(name, key, usage string, set func(c *config.Config, value string) error) {
 		fs.Func(name, usage, func(v string) error {
-			edit(name, func(c *config.Config) error { return set(c, v) })
+			edit(name, key, func(c *config.Config) error { return set(c, v) })
 			return nil
 		})
 	}
@@ -119,11 +111,11 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	// them all, so that the edit does the same over every file it is
 	// applied to (start and each reload), where appending would mix the
 	// file's list back in.
-	var list overrideList = func(name, usage string, set func(c *config.Config, values []string) error) {
+	var list overrideList = func(name, key, usage string, set func(c *config.Config, values []string) error) {
 		var values []string
 		fs.Func(name, usage, func(v string) error {
 			if values == nil {
-				edit(name, func(c *config.Config) error { return set(c, values) })
+				edit(name, key, func(c *config.Config) error { return set(c, values) })
 			}
 			values = append(values, v)
 			return nil
@@ -132,57 +124,57 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.configPath, "config", "", "YAML config `file` (every key and its default: --print-default-config)")
 	fs.BoolVar(&o.checkOnly, "check-config", false, "check the config file and the flags, say what is wrong (file:line), and exit")
 	fs.BoolVar(&o.printDefault, "print-default-config", false, "print the documented default config and exit")
-	override("http-listen", "HTTP listen `address` (default \":8080\")", func(c *config.Config, v string) error {
+	override("http-listen", "http_listen", "HTTP listen `address` (default \":8080\")", func(c *config.Config, v string) error {
 		c.HTTPListen = v
 		return nil
 	})
 	if role == Ingest {
 		fs.BoolVar(&o.demo, "demo", false, "publish a built-in looping demo stream at /live/demo.flv")
-		override("rtmp-listen", "RTMP listen `address` (default \":1935\")", func(c *config.Config, v string) error {
+		override("rtmp-listen", "rtmp_listen", "RTMP listen `address` (default \":1935\")", func(c *config.Config, v string) error {
 			c.RTMPListen = v
 			return nil
 		})
 	}
 	if role == Edge {
-		list("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v []string) error {
+		list("origin", "upstream.origins", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v []string) error {
 			c.Upstream.Origins = slices.Clone(v)
 			return nil
 		})
 	}
-	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
+	override("https-listen", "https_listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
 		c.HTTPSListen = v
 		return nil
 	})
-	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
+	override("tls-cert", "tls.cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
 		c.TLS.Cert = v
 		return nil
 	})
-	override("tls-key", "TLS key `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
+	override("tls-key", "tls.key", "TLS key `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
 		c.TLS.Key = v
 		return nil
 	})
-	override("admin-listen", "metrics and stats API listen `address`; empty for none (default \"127.0.0.1:9090\")", func(c *config.Config, v string) error {
+	override("admin-listen", "admin.listen", "metrics and stats API listen `address`; empty for none (default \"127.0.0.1:9090\")", func(c *config.Config, v string) error {
 		c.Admin.Listen = v
 		return nil
 	})
-	override("window-duration", "how far back each stream's window reaches (default 10s)", func(c *config.Config, v string) (err error) {
+	override("window-duration", "window.duration", "how far back each stream's window reaches (default 10s)", func(c *config.Config, v string) (err error) {
 		c.Window.Duration, err = time.ParseDuration(v)
 		return err
 	})
-	override("window-bytes", "hard `size` bound of each stream's window (default 64MiB)", func(c *config.Config, v string) (err error) {
+	override("window-bytes", "window.bytes", "hard `size` bound of each stream's window (default 64MiB)", func(c *config.Config, v string) (err error) {
 		c.Window.Bytes, err = config.ParseByteSize(v)
 		return err
 	})
-	override("grace", "how long viewers wait for a publisher or origin that left (default 10s)", func(c *config.Config, v string) (err error) {
+	override("grace", "publish.grace", "how long viewers wait for a publisher or origin that left (default 10s)", func(c *config.Config, v string) (err error) {
 		c.Publish.Grace, err = time.ParseDuration(v)
 		return err
 	})
-	list("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v []string) error {
+	list("secure-token-secret", "access.secure_token_secrets", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v []string) error {
 		c.Access.SecureTokenSecrets = slices.Clone(v)
 		return nil
 	})
 	addVODFlags(override, list)
-	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
+	override("log-level", "log_level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
 	})
@@ -199,19 +191,13 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 		_, err := stdout.Write(config.Default)
 		return err
 	}
-	cfg, err := config.Load(o.configPath)
+	cfg, err := o.load()
 	if err != nil {
-		return err
-	}
-	if err := o.apply(&cfg); err != nil {
 		return err
 	}
 	if o.demo && cfg.HTTPSListen == "" && !o.httpsGiven {
 		// The demo shows all three protocols, on a self-signed certificate.
 		cfg.HTTPSListen = ":8443"
-	}
-	if err := cfg.Check(); err != nil {
-		return fmt.Errorf("flags: %w", err)
 	}
 	if role == Edge && !cfg.Upstream.Pulling() && len(cfg.VOD.Origins) == 0 && len(cfg.VOD.Roots) == 0 {
 		return errors.New("an edge needs origins: --origin URL (live) or --vod-origin PREFIX=URL (VOD), or upstream.origins / vod.origins in the config file")
@@ -273,13 +259,7 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 // connected viewers and publishers go on. A file that does not load or
 // check is refused and the running config stays.
 func (s *server) reload(o options, logger *slog.Logger) {
-	cfg, err := config.Load(o.configPath)
-	if err == nil {
-		err = o.apply(&cfg)
-	}
-	if err == nil {
-		err = cfg.Check()
-	}
+	cfg, err := o.load()
 	if err == nil {
 		err = s.apply(cfg, logger)
 	}
@@ -409,7 +389,14 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		}
 		for _, p := range cfg.Pulls {
 			app, name := p.Split()
-			s.puller.Keep(app, name, p.URL)
+			if err := s.puller.Keep(app, name, p.URL); err != nil {
+				s.puller.Close()
+				s.httpLn.Close()
+				if s.rtmpLn != nil {
+					s.rtmpLn.Close()
+				}
+				return nil, err
+			}
 		}
 	}
 	s.fdLimit = raiseFileLimit(logger)
@@ -540,24 +527,17 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return relay.NewPuller(s.hub, relay.PullConfig{
-		Client:  client,
-		Origins: func(app string) []string { return s.cfg.Load().Upstream.OriginsFor(app) },
-		Header: func() http.Header {
-			header := make(http.Header)
-			for k, v := range s.cfg.Load().Upstream.Headers {
-				header.Set(k, v)
-			}
-			return header
-		},
-		NodeID:         u.NodeID,
-		MaxHops:        u.MaxHops,
-		ConnectTimeout: u.ConnectTimeout,
-		StallTimeout:   u.StallTimeout,
-		ViewerWait:     u.ViewerWait,
-		IdleTimeout:    u.IdleTimeout,
-		RetryFor:       u.RetryFor,
-	}), nil
+	pc := u.PullConfig()
+	pc.Client = client
+	pc.Origins = func(app string) []string { return s.cfg.Load().Upstream.OriginsFor(app) }
+	pc.Header = func() http.Header {
+		header := make(http.Header)
+		for k, v := range s.cfg.Load().Upstream.Headers {
+			header.Set(k, v)
+		}
+		return header
+	}
+	return relay.NewPuller(s.hub, pc)
 }
 
 // drain lets the server go without cutting viewers off: it stops taking new
@@ -632,7 +612,7 @@ func (s *server) viewerLimits(cfg config.Config) web.Limits {
 	return web.Limits{
 		WriteTimeout:      cfg.Viewers.WriteTimeout,
 		Coalesce:          cfg.Viewers.Coalesce,
-		CoalesceMode:      coalesceMode(cfg.Viewers.CoalesceMode),
+		CoalesceMode:      cfg.Viewers.Mode(),
 		CoalesceWrites:    cfg.Viewers.CoalesceWrites,
 		MaxViewers:        maxViewers(cfg.Viewers.Max, s.fdLimit),
 		MaxViewersPerConn: s.perConn,
@@ -646,14 +626,6 @@ func (s *server) viewerLimits(cfg config.Config) web.Limits {
 func (s *server) limitStreams(srv *http.Server) {
 	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.perConn + web.StreamHeadroom}
 	srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context { return web.WithConnViewers(ctx) }
-}
-
-// coalesceMode maps the checked config value.
-func coalesceMode(s string) web.CoalesceMode {
-	if s == "fixed" {
-		return web.CoalesceFixed
-	}
-	return web.CoalesceAdaptive
 }
 
 // serve reports a listener that fails on its own; after close or while
