@@ -130,14 +130,20 @@ func (t *loopTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // pullLoop starts a static pull of a loopOrigin into a new hub.
 func pullLoop(tb testing.TB, atTag func(int)) func() {
+	tb.Helper()
 	h := NewHub(Config{})
-	p := NewPuller(h, PullConfig{
+	p, err := NewPuller(h, PullConfig{
 		Origins:      func(string) []string { return nil },
 		Client:       &http.Client{Transport: &loopTransport{body: newLoopOrigin(atTag)}},
 		StallTimeout: time.Minute, ViewerWait: time.Minute,
 		IdleTimeout: time.Minute, RetryFor: time.Minute,
 	})
-	p.Keep("live", "upstream", "http://origin.invalid/live/upstream.flv")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.Keep("live", "upstream", "http://origin.invalid/live/upstream.flv"); err != nil {
+		tb.Fatal(err)
+	}
 	return func() {
 		p.Close()
 		h.Close()
