@@ -81,13 +81,17 @@ func heapAllocated(f func()) uint64 {
 // proportion to the input, an error only for what is not FLV at all, and
 // runs of valid tags with the points among them.
 func FuzzScan(f *testing.F) {
-	good := gopFile(2, false)
-	f.Add(good)
-	f.Add(good[:len(good)-7])
-	damaged := bytes.Clone(good)
-	copy(damaged[120:], "garbage in the middle")
-	f.Add(damaged)
-	f.Add([]byte("FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00"))
+	// A file, the same with its own index, cut inside its last tag, with
+	// one tag's size field wrong (the scan resynchronises past it), and
+	// a header alone.
+	for _, b := range [][]byte{gopFile(2, false), gopFile(2, true)} {
+		f.Add(b)
+		f.Add(b[:len(b)-5])
+		wrongSize := bytes.Clone(b)
+		wrongSize[len(wrongSize)/2] ^= 0x40
+		f.Add(wrongSize)
+	}
+	f.Add(flv.AppendHeader(nil, true, false))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, want := range []Tracks{AllTracks, {Audio: true}, {Video: true}} {
 			var s *Scan
