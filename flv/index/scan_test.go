@@ -134,11 +134,17 @@ func FuzzScanHead(f *testing.F) {
 	if ScanHead(bytes.NewReader(indexed), int64(len(indexed))) == nil {
 		f.Fatal("the head of a well-formed indexed file is not taken")
 	}
+	// The file, followed by the tail of a longer one (its last tag is then
+	// not the file's end), with its last keyframe's frame type changed
+	// (the index is stale there), and a file without an index.
 	f.Add(indexed)
-	f.Add(indexed[:len(indexed)-5])
-	damaged := bytes.Clone(indexed)
-	copy(damaged[len(damaged)/2:], "garbage in the middle")
-	f.Add(damaged)
+	longer := gopFile(4, true)
+	f.Add(append(bytes.Clone(indexed), longer[len(indexed):]...))
+	stale := bytes.Clone(indexed)
+	if s := ScanHead(bytes.NewReader(stale), int64(len(stale))); s != nil {
+		stale[s.Video[len(s.Video)-1].Pos+flv.TagHeaderSize] = 0x27
+	}
+	f.Add(stale)
 	f.Add(gopFile(2, false))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var s *Scan
