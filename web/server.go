@@ -304,8 +304,9 @@ func (s *Server) shutdownServers() {
 
 // Close closes every listener and connection at once, taken-over
 // HTTP/1.x connections excepted: their viewers' writes fail at their
-// deadline, or end with their streams. It returns once a Shutdown in
-// progress has stopped.
+// deadline, or end with their streams. It returns once the servers'
+// shutdown that a Shutdown began has stopped; a Shutdown that waits for
+// viewers goes on waiting, until they end or its ctx does.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
