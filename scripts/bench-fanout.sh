@@ -9,13 +9,17 @@
 # 200ms).
 # PROTO is h1 (default), or on the ingest's HTTPS listener h1s (HTTP/1.1
 # over TLS), h2 or h3; h2 and h3 multiplex the viewers over shared
-# connections (players of one page), h2-conn and h3-conn give each viewer a
-# connection of its own (viewers on different devices).
+# connections (as many as one connection takes), h2-N and h3-N put N
+# viewers on each connection (players of one page, e.g. h2-10), h2-conn
+# and h3-conn give each viewer a connection of its own (viewers on
+# different devices).
 # The server and the load tool run side by side on this machine; the
 # report (table on stdout, JSON in bench-SERVER-VIEWERS-COALESCE.json) has
 # the server's CPU-seconds per GB, RSS per viewer, first keyframe and lag.
 # BENCH_PORT (default 19935) moves the listeners (it and the next four), so
 # that runs in other checkouts on the same machine do not collide.
+# BENCH_INGEST, if set, is an ingest binary to measure instead of this
+# checkout's (another commit's build, for a before-and-after pair).
 set -euo pipefail
 out=$PWD # the JSON report goes where the script was called from
 cd "$(dirname "$0")/.."
@@ -31,6 +35,7 @@ go build -o "$bin/ingest" ./cmd/ingest
 go build -o "$bin/edge" ./cmd/edge
 go build -o "$bin/baseline" ./cmd/bench/baseline
 go build -o "$bin/bench" ./cmd/bench
+[ -z "${BENCH_INGEST:-}" ] || cp "$BENCH_INGEST" "$bin/ingest"
 
 port=${BENCH_PORT:-19935}
 rtmp=127.0.0.1:$port
@@ -38,10 +43,11 @@ http=127.0.0.1:$((port + 1))
 https=127.0.0.1:$((port + 2))
 url=http://$http/live/bench.flv
 [ "$proto" = h1 ] || url=https://$https/live/bench.flv
-flags=(--proto "${proto%-conn}")
+flags=(--proto "${proto%%-*}")
 case $proto in
 h1s) flags=(--proto h1) ;;
 *-conn) flags+=(--conn-per-viewer) ;;
+*-[0-9]*) flags+=(--viewers-per-conn "${proto#*-}") ;;
 esac
 mode=fixed max=$coalesce
 case $coalesce in adaptive*) mode=adaptive max=${coalesce#adaptive:} && [ "$max" != adaptive ] || max=200ms ;; esac

@@ -138,6 +138,7 @@ func (s *Server) start() (err error) {
 		if s.httpsLn, err = net.Listen("tcp", s.cfg.HTTPSListen); err != nil {
 			return fmt.Errorf("https listen: %w", err)
 		}
+		s.httpsLn = newBatchListener(s.httpsLn) // a viewer's TLS records leave in one write
 		if s.cfg.HTTP3 {
 			if s.quicConn, err = net.ListenPacket("udp", s.httpsLn.Addr().String()); err != nil {
 				return fmt.Errorf("http3 listen: %w", err)

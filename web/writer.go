@@ -54,11 +54,16 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration,
 		// ended by closing the connection for HTTP/1.0.
 		go watchHangUp(conn, gone)
 		// A TLS connection has no vectored write: it would seal each tag
-		// in a record of its own and send it with a system call.
+		// in a record of its own and send it with a system call. Its
+		// records leave together if newBatchListener is beneath it.
 		_, gather := conn.(*tls.Conn)
-		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, timeout: timeout}, nil
+		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, held: heldOutput(conn), timeout: timeout}, nil
 	case errors.Is(err, http.ErrNotSupported):
-		return &responseWriter{w: w, rc: rc, timeout: timeout}, nil
+		size := gatherSize
+		if r.ProtoMajor == 2 {
+			size = h2GatherSize
+		}
+		return &responseWriter{w: w, rc: rc, timeout: timeout, size: size}, nil
 	default:
 		return nil, err
 	}
@@ -84,7 +89,8 @@ func watchHangUp(conn net.Conn, gone func()) {
 type connWriter struct {
 	conn    net.Conn
 	chunked bool
-	gather  bool // write through writeGathered instead of writev
+	gather  bool       // write through writeGathered instead of writev
+	held    *batchConn // beneath a TLS conn: holds a batch's records
 	timeout time.Duration
 	vec     net.Buffers // scratch, reused across batches
 	head    []byte      // scratch for the chunk size line
@@ -113,7 +119,7 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	var n int64
 	var err error
 	if c.gather {
-		n, err = writeGathered(c.conn, vec)
+		n, err = c.writeRecords(vec)
 	} else {
 		// WriteTo consumes its receiver: give it a copy of the slice
 		// header and keep ours for the next batch.
@@ -129,6 +135,21 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 		return min(max(sent, 0), int64(size)), err
 	}
 	return int64(size), nil
+}
+
+// writeRecords seals vec in TLS records and, where it can, writes them in
+// one system call instead of one per record.
+func (c *connWriter) writeRecords(vec [][]byte) (int64, error) {
+	if c.held == nil {
+		return writeGathered(c.conn, vec, gatherSize)
+	}
+	c.held.hold()
+	n, err := writeGathered(c.conn, vec, gatherSize)
+	if rerr := c.held.release(); err == nil && rerr != nil {
+		// What crypto/tls took as written may not have left.
+		return 0, rerr
+	}
+	return n, err
 }
 
 // lastChunk ends a chunked body (RFC 9112, 7.1).
@@ -162,6 +183,7 @@ type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
+	size    int // of each Write: gatherSize, or h2GatherSize
 }
 
 // WriteBatch writes the batch gathered (see writeGathered), then flushes
@@ -173,42 +195,55 @@ func (w *responseWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	if err := w.rc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
-	n, err := writeGathered(w.w, bufs)
+	n, err := writeGathered(w.w, bufs, w.size)
 	if err != nil {
 		return n, err
 	}
 	return n, w.rc.Flush()
 }
 
-// writeGathered writes bufs to w in as few Writes as a bounded pooled
-// buffer allows: for writers that cost per call, not per byte (HTTP/2 and
-// HTTP/3 streams, TLS records). The buffer is bounded because a viewer
-// holds it while its Write waits for the client: a batch larger than it (a
-// new viewer's first group of pictures) leaves in several Writes, and a
-// piece of half its size or more (a keyframe) is written from the shared
-// bytes without a copy.
-func writeGathered(w io.Writer, bufs [][]byte) (int64, error) {
+// Sizes of writeGathered's Writes.
+const (
+	// gatherSize is two full TLS records, and for HTTP/3 about 120 ms of a
+	// 2 Mbit/s stream in one Write.
+	gatherSize = 32 << 10
+	// h2GatherSize makes each of an HTTP/2 viewer's Writes one DATA frame
+	// that is one TLS record: Go's HTTP/2 server cuts a Write into frames
+	// of the client's largest frame size, 16 KiB unless it says more
+	// (browsers do not), and a frame of 16 KiB and its 9-byte header
+	// would take two records and two system calls.
+	h2GatherSize = 16<<10 - 9
+)
+
+// writeGathered writes bufs to w in Writes of size bytes (the last one
+// shorter), for writers that cost per call, not per byte (HTTP/2 and
+// HTTP/3 streams, TLS records). Small tags are copied together into a
+// pooled buffer, which a viewer holds while its Write waits for the client
+// and which is therefore small; a whole Write's worth of one tag (a part of
+// a keyframe) goes from the shared bytes without a copy.
+func writeGathered(w io.Writer, bufs [][]byte, size int) (int64, error) {
 	pooled := batchPool.Get().(*[]byte)
 	defer batchPool.Put(pooled)
-	batch := (*pooled)[:0]
+	batch := (*pooled)[:0:size]
 	var written int64
 	for _, b := range bufs {
-		big := len(b) >= cap(batch)/2
-		if len(batch) > 0 && (big || len(batch)+len(b) > cap(batch)) {
-			n, err := w.Write(batch)
+		for len(b) > 0 {
+			var p []byte
+			if len(batch) == 0 && len(b) >= size {
+				p, b = b[:size], b[size:]
+			} else {
+				k := copy(batch[len(batch):size], b)
+				batch, b = batch[:len(batch)+k], b[k:]
+				if len(batch) < size {
+					continue
+				}
+				p, batch = batch, batch[:0]
+			}
+			n, err := w.Write(p)
 			if written += int64(n); err != nil {
 				return written, err
 			}
-			batch = batch[:0]
 		}
-		if big {
-			n, err := w.Write(b)
-			if written += int64(n); err != nil {
-				return written, err
-			}
-			continue
-		}
-		batch = append(batch, b...)
 	}
 	if len(batch) > 0 {
 		n, err := w.Write(batch)
@@ -219,10 +254,8 @@ func writeGathered(w io.Writer, bufs [][]byte) (int64, error) {
 	return written, nil
 }
 
-// batchPool holds the buffers of responseWriter's batches: at 2 Mbit/s,
-// 32 KiB take what a viewer gets in about 120 ms in one Write.
 var batchPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, 32<<10)
+	b := make([]byte, 0, gatherSize)
 	return &b
 }}
 

@@ -120,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.URL, "url", "", "`URL` the viewers play: http:// (h1) or https:// (h2, h3)")
 	fs.StringVar(&cfg.Proto, "proto", "h1", "the viewers' HTTP version: h1 (over TLS for https://), h2 (over TLS, multiplexed) or h3 (QUIC)")
 	fs.BoolVar(&cfg.ConnPerViewer, "conn-per-viewer", false, "give each h2 or h3 viewer a connection of its own instead of multiplexing them")
+	fs.IntVar(&cfg.ViewersPerConn, "viewers-per-conn", 0, "put at most `N` h2 or h3 viewers on one connection (the players of one page); 0: as many as one connection takes")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "do not verify the server's TLS certificate (self-signed test servers)")
 	fs.IntVar(&cfg.Viewers, "viewers", 10, "number of viewers")
 	fs.StringVar(&cfg.RefURL, "ref-url", "", "another `URL` of the stream (an ingest in front of an edge) for --ref-viewers more viewers, whose lag is reported apart as a reference")

@@ -74,16 +74,19 @@ func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
 	for _, c := range []struct {
 		proto, url string
 		perViewer  bool
+		perConn    int
 		conns      int64 // the first viewer, which checks the URL, and the 5
 	}{
-		{"h1", h2.URL + "/live/a.flv", false, 6},
-		{"h2", h2.URL + "/live/a.flv", false, 1},
-		{"h2", h2.URL + "/live/a.flv", true, 6},
-		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", false, 1},
-		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", true, 6},
+		{"h1", h2.URL + "/live/a.flv", false, 0, 6},
+		{"h2", h2.URL + "/live/a.flv", false, 0, 1},
+		{"h2", h2.URL + "/live/a.flv", true, 0, 6},
+		{"h2", h2.URL + "/live/a.flv", false, 2, 3},
+		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", false, 0, 1},
+		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", true, 0, 6},
+		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", false, 2, 3},
 	} {
 		conns.Store(0)
-		rep, err := Run(context.Background(), Config{URL: c.url, Proto: c.proto, ConnPerViewer: c.perViewer, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: time.Second})
+		rep, err := Run(context.Background(), Config{URL: c.url, Proto: c.proto, ConnPerViewer: c.perViewer, ViewersPerConn: c.perConn, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: time.Second})
 		if err != nil {
 			t.Fatalf("%s: %v", c.proto, err)
 		}
@@ -91,7 +94,7 @@ func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
 			t.Fatalf("%s: %+v", c.proto, rep.Connections)
 		}
 		if n := conns.Load(); n != c.conns {
-			t.Errorf("%s (connection per viewer: %v): %d connections, want %d", c.proto, c.perViewer, n, c.conns)
+			t.Errorf("%s (connection per viewer: %v, viewers per connection: %d): %d connections, want %d", c.proto, c.perViewer, c.perConn, n, c.conns)
 		}
 	}
 }

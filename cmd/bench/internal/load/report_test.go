@@ -99,6 +99,7 @@ func TestConfigCheck(t *testing.T) {
 		{URL: "http://h/a.flv", Duration: time.Second},
 		{URL: "http://h/a.flv", Viewers: 1},
 		{URL: "http://h/a.flv", Viewers: 1, Duration: time.Second, Ramp: -1},
+		{URL: "http://h/a.flv", Viewers: 1, Duration: time.Second, ViewersPerConn: -1},
 		{URL: "http://h/a.flv", Viewers: 1, Duration: time.Second, File: "a.flv"},
 	} {
 		if err := c.check(); err == nil {

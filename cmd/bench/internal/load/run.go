@@ -41,6 +41,10 @@ type Config struct {
 	// own (viewers on different devices) instead of sharing connections
 	// (many players on one page).
 	ConnPerViewer bool
+	// ViewersPerConn, if above 0, puts at most this many HTTP/2 or HTTP/3
+	// viewers on one connection (the players of one page); 1 is
+	// ConnPerViewer.
+	ViewersPerConn int
 	// Insecure skips the verification of the server's certificate (a
 	// self-signed test server).
 	Insecure bool
@@ -67,6 +71,8 @@ func (c Config) check() error {
 		return fmt.Errorf("ramp %s, duration %s: the ramp cannot be negative, the duration must be positive", c.Ramp, c.Duration)
 	case c.File != "" && c.Publish == "":
 		return errors.New("a file to publish needs a URL to publish to")
+	case c.ViewersPerConn < 0:
+		return fmt.Errorf("%d viewers per connection: 0 (as many as the client multiplexes) or more", c.ViewersPerConn)
 	case c.RefURL != "" && (c.URL == "" || c.RefViewers < 1):
 		return errors.New("a reference URL needs a URL to play and at least one reference viewer")
 	}
@@ -109,16 +115,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		notes = io.Discard
 	}
 	r := &runner{start: time.Now(), clock: new(tagClock), publishing: cfg.Publish != ""}
+	perConn := cfg.ViewersPerConn
+	if cfg.ConnPerViewer {
+		perConn = 1
+	}
 	if cfg.URL != "" {
 		var err error
-		if r.target, err = parseTarget(cfg.URL, cfg.Proto, cfg.Insecure, cfg.ConnPerViewer); err != nil {
+		if r.target, err = parseTarget(cfg.URL, cfg.Proto, cfg.Insecure, perConn); err != nil {
 			return nil, fmt.Errorf("url: %w", err)
 		}
 		defer r.target.close()
 	}
 	if cfg.RefURL != "" {
 		var err error
-		if r.refTarget, err = parseTarget(cfg.RefURL, cfg.Proto, cfg.Insecure, cfg.ConnPerViewer); err != nil {
+		if r.refTarget, err = parseTarget(cfg.RefURL, cfg.Proto, cfg.Insecure, perConn); err != nil {
 			return nil, fmt.Errorf("reference url: %w", err)
 		}
 		defer r.refTarget.close()

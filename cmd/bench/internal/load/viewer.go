@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -37,14 +38,17 @@ type target struct {
 	tls     *tls.Config // HTTP/1.1 over TLS; nil: plain
 	// client, set for HTTP/2 and HTTP/3, makes the viewers' requests
 	// through net/http or quic-go, which share connections among viewers;
-	// with perViewer, each viewer has a client of its own from newTransport.
+	// with perConn, each client from newTransport serves that many viewers
+	// (1: each viewer has a client of its own), taken from groups.
 	client       *http.Client
-	perViewer    bool
+	perConn      int
+	groups       *clientGroups
 	newTransport func() http.RoundTripper
 	url          string
 }
 
-func parseTarget(rawURL, proto string, insecure, perViewer bool) (target, error) {
+// parseTarget works out where viewers go; perConn is Config.ViewersPerConn.
+func parseTarget(rawURL, proto string, insecure bool, perConn int) (target, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return target{}, err
@@ -71,7 +75,7 @@ func parseTarget(rawURL, proto string, insecure, perViewer bool) (target, error)
 		return target{}, fmt.Errorf("proto %q: h1, h2 or h3", proto)
 	}
 	if newTransport != nil {
-		t := target{client: &http.Client{Transport: newTransport()}, perViewer: perViewer, newTransport: newTransport, url: rawURL}
+		t := target{client: &http.Client{Transport: newTransport()}, perConn: perConn, groups: new(clientGroups), newTransport: newTransport, url: rawURL}
 		return t, checkTLS(u)
 	}
 	port := u.Port()
@@ -103,7 +107,44 @@ func checkTLS(u *url.URL) error {
 func (t target) close() {
 	if t.client != nil {
 		closeTransport(t.client.Transport)
+		t.groups.close()
 	}
+}
+
+// clientGroups hands out clients that serve perConn viewers each, in the
+// order the viewers come: the players of one page.
+type clientGroups struct {
+	mu      sync.Mutex
+	current *http.Client
+	used    int
+	all     []http.RoundTripper
+}
+
+func (g *clientGroups) take(perConn int, newTransport func() http.RoundTripper) *http.Client {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.current == nil || g.used == perConn {
+		rt := newTransport()
+		if t, ok := rt.(*http.Transport); ok {
+			// The group's viewers wait for its one connection: without
+			// this, those that come while it is being dialled dial their
+			// own.
+			t.MaxConnsPerHost = 1
+		}
+		g.all = append(g.all, rt)
+		g.current, g.used = &http.Client{Transport: rt}, 0
+	}
+	g.used++
+	return g.current
+}
+
+func (g *clientGroups) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, rt := range g.all {
+		closeTransport(rt)
+	}
+	g.all, g.current = nil, nil
 }
 
 func closeTransport(rt http.RoundTripper) {
@@ -233,10 +274,13 @@ func (v *viewer) watchHTTP(ctx context.Context, r *runner, target target) (strin
 	}
 	req.Header.Set("User-Agent", userAgent)
 	client := target.client
-	if target.perViewer {
+	switch {
+	case target.perConn == 1:
 		rt := target.newTransport()
 		defer closeTransport(rt)
 		client = &http.Client{Transport: rt}
+	case target.perConn > 1:
+		client = target.groups.take(target.perConn, target.newTransport)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestParseTarget(t *testing.T) {
-	tg, err := parseTarget("http://example.com/live/a.flv?token=x&only_audio=1", "h1", false, false)
+	tg, err := parseTarget("http://example.com/live/a.flv?token=x&only_audio=1", "h1", false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,14 +17,14 @@ func TestParseTarget(t *testing.T) {
 	if tg.addr != "example.com:80" || string(tg.request) != want {
 		t.Errorf("%q %q", tg.addr, tg.request)
 	}
-	if tg, err := parseTarget("http://[::1]:8080/live/a.flv", "", false, false); err != nil || tg.addr != "[::1]:8080" {
+	if tg, err := parseTarget("http://[::1]:8080/live/a.flv", "", false, 0); err != nil || tg.addr != "[::1]:8080" {
 		t.Errorf("%q %v", tg.addr, err)
 	}
-	if tg, err := parseTarget("https://example.com/a.flv", "h1", false, false); err != nil || tg.addr != "example.com:443" || tg.tls == nil {
+	if tg, err := parseTarget("https://example.com/a.flv", "h1", false, 0); err != nil || tg.addr != "example.com:443" || tg.tls == nil {
 		t.Errorf("HTTP/1.1 over TLS: %q %v", tg.addr, err)
 	}
 	for _, bad := range []string{"ftp://example.com/a.flv", "http:///a.flv", "http://a b/"} {
-		if _, err := parseTarget(bad, "h1", false, false); err == nil {
+		if _, err := parseTarget(bad, "h1", false, 0); err == nil {
 			t.Errorf("%s: no error", bad)
 		}
 	}

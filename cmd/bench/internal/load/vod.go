@@ -103,7 +103,7 @@ func RunVOD(ctx context.Context, cfg VODConfig) (*VODReport, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	tg, err := parseTarget(cfg.URL, "h1", false, false)
+	tg, err := parseTarget(cfg.URL, "h1", false, 0)
 	if err == nil && tg.tls != nil {
 		err = errors.New("scheme \"https\": VOD readers speak plain HTTP (http://)")
 	}
