@@ -61,7 +61,7 @@ func TestDrainOnShutdown(t *testing.T) {
 	v.waitTags(t, 10)
 
 	stopped := time.Now()
-	cancel() // SIGTERM
+	cancel()                                // SIGTERM
 	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
 	for status(t, ready) != http.StatusServiceUnavailable {
 		if time.Now().After(deadline) {
