@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/flvedge/flvedge/internal/testutil"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 func TestMain(m *testing.M) {
@@ -95,9 +97,9 @@ func parseFixture(t testing.TB, name string) (*File, *os.File) {
 }
 
 // readLayout returns the whole virtual file of a layout.
-func readLayout(t testing.TB, l *Layout, src io.ReaderAt) []byte {
+func readLayout(t testing.TB, l *vfile.Layout, src io.ReaderAt) []byte {
 	t.Helper()
-	b, err := io.ReadAll(NewReader(l, src))
+	b, err := io.ReadAll(vfile.NewReader(l, src))
 	if err != nil {
 		t.Fatal(err)
 	}

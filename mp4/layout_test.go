@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // TestReader reads a clip's virtual file in pieces, as Range requests do,
@@ -28,7 +30,7 @@ func TestReader(t *testing.T) {
 	if sum != l.Size() {
 		t.Fatalf("parts of %d bytes in a layout of %d", sum, l.Size())
 	}
-	r := NewReader(l, src)
+	r := vfile.NewReader(l, src)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 200 {
 		off := rng.Int64N(l.Size())
@@ -71,7 +73,7 @@ func TestReader(t *testing.T) {
 
 	// A stored file that shrank since it was parsed.
 	short := io.NewSectionReader(src, 0, l.Parts()[1].Src+10)
-	if _, err := io.ReadAll(NewReader(l, short)); !errors.Is(err, io.ErrUnexpectedEOF) {
+	if _, err := io.ReadAll(vfile.NewReader(l, short)); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("reading from a shrunk file: %v", err)
 	}
 }

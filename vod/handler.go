@@ -19,6 +19,8 @@ import (
 
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // Root serves the files under a directory at a URL path prefix.
@@ -301,32 +303,32 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	}
 
 	hdr.Set("Content-Type", "video/x-flv")
-	var l layout
+	var l *vfile.Layout
 	switch {
 	case start > 0:
 		var p point
 		if l, p, err = ix.startLayout(f, start); err != nil {
-			return h.pastEnd(w, err, ix.whole.size, "start offset %d is past the last keyframe", start)
+			return h.pastEnd(w, err, ix.whole.Size(), "start offset %d is past the last keyframe", start)
 		}
 		etag += fmt.Sprintf("-s%x", p.pos)
 	case timeArg != "":
 		var p point
 		var cut int64
 		if l, p, cut, err = ix.clipLayout(f, clipStart, clipEnd); err != nil {
-			return h.pastEnd(w, err, ix.whole.size, "t=%s starts after the end of the media", timeArg)
+			return h.pastEnd(w, err, ix.whole.Size(), "t=%s starts after the end of the media", timeArg)
 		}
 		etag += fmt.Sprintf("-t%x-%x", p.pos, cut)
 	case ix.plain:
 		hdr.Set("Etag", etag+`"`)
 		return h.send(w, r, f, f.mod, plainFile(f))
 	default:
-		l = ix.whole
+		l = &ix.whole
 		etag += "-i"
 	}
 	// The suffix names the form of the virtual file, so that caches do not
 	// mix versions of this server that lay files out differently.
 	hdr.Set("Etag", etag+`-1"`)
-	return h.send(w, r, f, f.mod, newVirtualFile(f, &l, ix))
+	return h.send(w, r, f, f.mod, newVirtualFile(l, f))
 }
 
 // setCacheStatus says where the answer comes from: BYPASS for a local

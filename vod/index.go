@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/flvedge/flvedge/flv"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // errPastEnd is returned for a seek to an offset or a time after the last
@@ -27,7 +29,7 @@ type fileIndex struct {
 	plain bool
 	// whole is the file as clients see it without seeking: the stored
 	// file, or a virtual file with a new onMetaData carrying the index.
-	whole layout
+	whole vfile.Layout
 	// wholeMeta is whole's onMetaData tag, which ?start= responses send
 	// again; nil when there is none (a plain file's, too large to read).
 	wholeMeta []byte
@@ -44,24 +46,24 @@ func buildIndex(s *scan) *fileIndex {
 	ix.base = facts.base
 	if s.clean() && facts.duration > 0 && facts.hasKeyIndex && ix.indexMatches(facts.positions) {
 		ix.plain = true
-		ix.whole.addFile(0, s.size, false, 0)
+		ix.whole.AddFile(0, s.size)
 		if s.metaBody != nil {
 			ix.wholeMeta = flv.AppendTag(nil, flv.Tag{Type: flv.TagScript, Data: s.metaBody})
 		}
 	} else {
 		pts := ix.indexPoints()
-		ix.whole.addMem(ix.head)
-		metaAt := len(ix.whole.parts)
-		ix.whole.addMem(make([]byte, metaTagSize(ix.base, len(pts))))
-		ix.whole.addSpans(s.segments, 0, s.size, s.meta, false, 0)
+		ix.whole.AddMem(ix.head)
+		metaAt := len(ix.whole.Parts())
+		ix.whole.AddMem(make([]byte, metaTagSize(ix.base, len(pts))))
+		addSpans(&ix.whole, s.segments, 0, s.size, s.meta, nil)
 		m := ix.metaFor(&ix.whole, pts, 0, -1)
 		m.duration = float64(s.endTs) / 1000
 		ix.wholeMeta = appendMetaTag(nil, ix.base, m)
-		ix.whole.parts[metaAt].mem = ix.wholeMeta
+		ix.whole.SetMem(metaAt, ix.wholeMeta)
 	}
 	s.metaBody = nil // what is needed of it is in base and wholeMeta
 	ix.cost = 512 + int64(len(ix.wholeMeta)+len(ix.base.props)) +
-		int64(cap(s.video)+cap(s.audio))*16 + int64(len(s.segments)+len(ix.whole.parts))*64
+		int64(cap(s.video)+cap(s.audio))*16 + int64(len(s.segments)+len(ix.whole.Parts()))*64
 	for _, list := range [][]seqHeader{s.seqVideo, s.seqAudio} {
 		for _, h := range list {
 			ix.cost += int64(len(h.body)) + 32
@@ -132,22 +134,22 @@ const inMemory = -1
 // shift. The entry inMemory takes the position seqPos. Callers pass only
 // points that have a place, so that the index has the length the layout
 // reserved for it.
-func (ix *fileIndex) metaFor(l *layout, pts []point, shift uint32, seqPos int64) metaInfo {
-	m := metaInfo{filesize: l.size, hasAudio: ix.s.hasAudio, hasVideo: ix.s.hasVideo}
+func (ix *fileIndex) metaFor(l *vfile.Layout, pts []point, shift uint32, seqPos int64) metaInfo {
+	m := metaInfo{filesize: l.Size(), hasAudio: ix.s.hasAudio, hasVideo: ix.s.hasVideo}
 	m.positions = make([]int64, len(pts))
 	m.times = make([]float64, len(pts))
-	k := 0
+	k, parts := 0, l.Parts()
 	for i, p := range pts {
 		m.times[i] = float64(max(p.ts, shift)-shift) / 1000
 		if p.pos == inMemory {
 			m.positions[i] = seqPos
 			continue
 		}
-		for k < len(l.parts) && (l.parts[k].mem != nil || l.parts[k].foff+l.parts[k].n <= p.pos) {
+		for k < len(parts) && (parts[k].Mem != nil || parts[k].Src+parts[k].Len <= p.pos) {
 			k++
 		}
-		if k < len(l.parts) {
-			m.positions[i] = l.parts[k].off + p.pos - l.parts[k].foff
+		if k < len(parts) {
+			m.positions[i] = parts[k].Off + p.pos - parts[k].Src
 		}
 	}
 	return m
@@ -177,9 +179,9 @@ func (ix *fileIndex) seqTags(dst []byte, pos int64, ts uint32) ([]byte, int) {
 // sequence headers, and the stored tags from the first keyframe at or
 // after the offset (the first audio frame, without video). Timestamps stay
 // those of the file, as pseudo-streaming players expect.
-func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (layout, point, error) {
-	var l layout
-	foff, ok := ix.whole.stored(off)
+func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (*vfile.Layout, point, error) {
+	l := &vfile.Layout{}
+	foff, ok := ix.whole.Stored(off)
 	if !ok {
 		return l, point{}, errPastEnd
 	}
@@ -187,14 +189,14 @@ func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (layout, point, error
 	if err != nil {
 		return l, point{}, err
 	}
-	l.addMem(ix.head)
-	l.addMem(ix.wholeMeta)
+	l.AddMem(ix.head)
+	l.AddMem(ix.wholeMeta)
 	seq, _ := ix.seqTags(nil, p.pos, p.ts)
-	l.addMem(seq)
+	l.AddMem(seq)
 	if ix.plain {
-		l.addFile(p.pos, ix.s.size, false, 0)
+		l.AddFile(p.pos, ix.s.size-p.pos)
 	} else {
-		l.addSpans(ix.s.segments, p.pos, ix.s.size, ix.s.meta, false, 0)
+		addSpans(l, ix.s.segments, p.pos, ix.s.size, ix.s.meta, nil)
 	}
 	return l, p, nil
 }
@@ -202,8 +204,8 @@ func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (layout, point, error
 // clipLayout is a virtual clip for ?t=: from the keyframe at or before
 // start (ms) to the last tag before end (ms; negative: to the end), with
 // timestamps from zero and an onMetaData of its own.
-func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (layout, point, int64, error) {
-	var l layout
+func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (*vfile.Layout, point, int64, error) {
+	l := &vfile.Layout{}
 	s := ix.s
 	if start >= int64(s.endTs) && start > 0 {
 		return l, point{}, 0, errPastEnd
@@ -222,15 +224,15 @@ func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (layout, point,
 	}
 	seq, at := ix.seqTags(nil, first.pos, 0)
 	pts := ix.clipPoints(first.pos, cut, at >= 0)
-	l.addMem(ix.head)
-	metaAt := len(l.parts)
-	l.addMem(make([]byte, metaTagSize(ix.base, len(pts))))
-	seqPos := l.size + int64(at)
-	l.addMem(seq)
-	l.addSpans(s.segments, first.pos, cut, s.meta, true, first.ts)
-	m := ix.metaFor(&l, pts, first.ts, seqPos)
+	l.AddMem(ix.head)
+	metaAt := len(l.Parts())
+	l.AddMem(make([]byte, metaTagSize(ix.base, len(pts))))
+	seqPos := l.Size() + int64(at)
+	l.AddMem(seq)
+	addSpans(l, s.segments, first.pos, cut, s.meta, ix.retimer(first.ts))
+	m := ix.metaFor(l, pts, first.ts, seqPos)
 	m.duration = float64(max(endTs-int64(first.ts), 0)) / 1000
-	l.parts[metaAt].mem = appendMetaTag(nil, ix.base, m)
+	l.SetMem(metaAt, appendMetaTag(nil, ix.base, m))
 	return l, first, cut, nil
 }
 

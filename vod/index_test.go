@@ -176,8 +176,8 @@ func TestScanOfHugeKeyframeCountIsBounded(t *testing.T) {
 	ix := buildIndex(s)
 	// Seeking in a thinned index still lands on the exact next keyframe:
 	// every tag is one here, 21 bytes each.
-	off := ix.whole.size/2 + 5
-	foff, _ := ix.whole.stored(off)
+	off := ix.whole.Size()/2 + 5
+	foff, _ := ix.whole.Stored(off)
 	_, p, err := ix.startLayout(readerAt(b), off)
 	if err != nil {
 		t.Fatal(err)

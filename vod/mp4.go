@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/mp4"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // MP4 files are served with the pseudo-streaming of lighttpd's and Apache's
@@ -38,7 +40,7 @@ type movie struct {
 	err error
 	// fast is the file with its moov first, for plain requests, when it is
 	// stored with the moov last; nil otherwise.
-	fast *mp4.Layout
+	fast *vfile.Layout
 	// smooth is the plan of a Smooth Streaming presentation, for the
 	// entries kept under its name (see smooth.go); err says why there is
 	// none.
@@ -68,7 +70,7 @@ func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
 		// do not mix versions of this server that lay files out
 		// differently.
 		hdr.Set("Etag", etag+`-f1"`)
-		return h.send(w, r, f, f.mod, &movieFile{Reader: mp4.NewReader(m.fast, f), st: f})
+		return h.send(w, r, f, f.mod, newVirtualFile(m.fast, f))
 	case !clip || m.f == nil:
 		hdr.Set("Etag", etag+`"`)
 		return h.send(w, r, f, f.mod, plainFile(f))
@@ -83,7 +85,7 @@ func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
 		return &requestError{status: http.StatusUnprocessableEntity, msg: "cannot clip: " + err.Error()}
 	}
 	hdr.Set("Etag", fmt.Sprintf(`%s-c%x-%x-1"`, etag, start.Milliseconds(), end.Milliseconds()))
-	return h.send(w, r, f, f.mod, &movieFile{Reader: mp4.NewReader(l, f), st: f})
+	return h.send(w, r, f, f.mod, newVirtualFile(l, f))
 }
 
 // parseClipQuery reads ?start= and ?end= (seconds, as in 45.5, or clock
@@ -151,44 +153,4 @@ func (h *Handler) parseMovie(f io.ReaderAt, key cacheKey) *movie {
 	h.logger.Debug("vod: movie read", "path", key.path, "tracks", len(m.f.Tracks), "faststart", m.fast != nil,
 		"took", time.Since(began).Round(time.Microsecond))
 	return m
-}
-
-// movieFile is a virtual MP4 file read from the stored file st; the
-// sender sends its stored parts with sendfile.
-type movieFile struct {
-	*mp4.Reader
-	st *stored
-}
-
-// sendMovie sends n bytes of v from its offset: the parts held in memory
-// (the moov) through Write, stored parts through sendFile.
-func (s *sender) sendMovie(v *movieFile, n int64) (int64, error) {
-	var sent int64
-	for sent < n {
-		off, err := v.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return sent, err
-		}
-		p, ok := v.Layout().At(off)
-		if !ok {
-			break
-		}
-		m := min(p.Len, n-sent)
-		var k int64
-		if p.Mem != nil {
-			var w int
-			w, err = s.Write(p.Mem[:m])
-			k = int64(w)
-		} else {
-			k, err = s.sendFrom(v.st, p.Src, m)
-		}
-		sent += k
-		if _, serr := v.Seek(off+k, io.SeekStart); err == nil {
-			err = serr
-		}
-		if err != nil {
-			return sent, err
-		}
-	}
-	return sent, nil
 }

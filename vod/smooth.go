@@ -185,7 +185,7 @@ func (h *Handler) serveSmooth(w *sender, r *http.Request, root Root, ism, rest s
 	hdr.Set("Content-Type", "video/mp4")
 	hdr.Set("Etag", fmt.Sprintf(`%s-s%x-%s%x-1"`, m.f.etag, req.bitrate, s.kind, req.time))
 	setCacheStatus(w, root, m.f)
-	return h.send(w, r, m.f, m.mod, &movieFile{Reader: mp4.NewReader(l, m.f), st: m.f})
+	return h.send(w, r, m.f, m.mod, newVirtualFile(l, m.f))
 }
 
 // tfxd returns Smooth Streaming's TfxdBox of a fragment, version 1.
