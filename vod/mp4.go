@@ -10,6 +10,8 @@ import (
 	"github.com/flvedge/flvedge/mp4"
 
 	"github.com/flvedge/flvedge/vfile"
+
+	"context"
 )
 
 // MP4 files are served with the pseudo-streaming of lighttpd's and Apache's
@@ -41,21 +43,57 @@ type movie struct {
 	// fast is the file with its moov first, for plain requests, when it is
 	// stored with the moov last; nil otherwise.
 	fast *vfile.Layout
-	// smooth is the plan of a Smooth Streaming presentation, for the
-	// entries kept under its name (see smooth.go); err says why there is
-	// none.
-	smooth *presentation
-	cost   int64
+	// kept is what Keep keeps under its name (the plan of a Smooth
+	// Streaming presentation), for its entries.
+	kept any
+	cost int64
+}
+
+// movie returns the cached parse of the MP4 file f.
+func (h *Handler) movie(ctx context.Context, f *File) (*movie, error) {
+	return h.movies.get(ctx, f.key, func() (*movie, error) { return h.parseMovie(f, f.key), nil })
+}
+
+// Movie returns the parse of the MP4 file f that its clips use, from the
+// movie cache: the file, or nil and why it cannot be cut (wrapping
+// mp4.ErrFragmented for a fragmented file). err is the request's own
+// failure: its client left while another request parsed the file.
+func (h *Handler) Movie(ctx context.Context, f *File) (mf *mp4.File, why, err error) {
+	m, err := h.movie(ctx, f)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case m.f == nil && m.err == nil:
+		return nil, mp4.ErrFragmented, nil
+	}
+	return m.f, m.err, nil
+}
+
+// Keep returns the value that build works out from files (the plan of a
+// presentation of several), cached under name and the versions of the
+// files, with the parsed MP4 files and within their memory bound: built
+// once per version of the files whatever the requests, again when one of
+// them changes. build returns the value and the bytes it holds.
+func (h *Handler) Keep(ctx context.Context, name string, files []*File, build func() (v any, cost int64)) (any, error) {
+	key := cacheKey{path: name, size: int64(len(files)), mtime: int64(Versions(files))}
+	m, err := h.movies.get(ctx, key, func() (*movie, error) {
+		v, cost := build()
+		return &movie{kept: v, cost: cost}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.kept, nil
 }
 
 // serveMP4 answers a request for the MP4 file f.
-func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
+func (h *Handler) serveMP4(w *sender, r *http.Request, f *File) error {
 	key := f.key
 	start, end, clip, err := parseClipQuery(r)
 	if err != nil {
 		return err
 	}
-	m, err := h.movies.get(r.Context(), key, func() (*movie, error) { return h.parseMovie(f, key), nil })
+	m, err := h.movie(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("movie %s: %w", r.URL.Path, err)
 	}

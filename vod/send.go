@@ -220,7 +220,7 @@ func (s *sender) sendVirtual(v *virtualFile, n int64) (int64, error) {
 
 // sendFrom sends n bytes of the stored file st at off, with sendfile, a
 // chunk at a time: a source makes each chunk present before it goes.
-func (s *sender) sendFrom(st *stored, off, n int64) (int64, error) {
+func (s *sender) sendFrom(st *File, off, n int64) (int64, error) {
 	var sent int64
 	for sent < n {
 		chunk := min(n-sent, sendChunk)
@@ -240,10 +240,10 @@ func (s *sender) sendFrom(st *stored, off, n int64) (int64, error) {
 // storedReader is a stored file as http.ServeContent reads it.
 type storedReader struct {
 	*io.SectionReader
-	st *stored
+	st *File
 }
 
-func plainFile(st *stored) *storedReader {
+func plainFile(st *File) *storedReader {
 	return &storedReader{SectionReader: io.NewSectionReader(st, 0, st.size), st: st}
 }
 

@@ -15,10 +15,10 @@ import (
 // sender sends its stored parts from st with sendfile.
 type virtualFile struct {
 	*vfile.Reader
-	st *stored
+	st *File
 }
 
-func newVirtualFile(l *vfile.Layout, st *stored) *virtualFile {
+func newVirtualFile(l *vfile.Layout, st *File) *virtualFile {
 	return &virtualFile{Reader: vfile.NewReader(l, st), st: st}
 }
 
