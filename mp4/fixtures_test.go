@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,20 +13,11 @@ import (
 	"testing"
 
 	"github.com/flvedge/flvedge/internal/testutil"
-
 	"github.com/flvedge/flvedge/vfile"
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mp4-fixtures-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.Dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.Main(m, fixtures))
 }
 
 // The fixtures: six seconds of a 320x240 H.264 test pattern at 25 fps and a

@@ -1,7 +1,6 @@
 package smooth
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,30 +9,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/vod"
 )
 
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	dir, err := os.MkdirTemp("", "smooth-fixtures-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.Dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	http.DefaultClient.CloseIdleConnections()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(testutil.Main(m, fixtures))
 }
 
 // The fixtures: two renditions of the same eight seconds (a 320x240 and a

@@ -20,7 +20,6 @@ import (
 
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
-
 	"github.com/flvedge/flvedge/vfile"
 )
 

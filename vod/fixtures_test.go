@@ -2,7 +2,6 @@ package vod
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
@@ -24,23 +21,7 @@ func TestMain(m *testing.M) {
 		serveForBench(dir) // BenchmarkSeekingViewers' server process
 	}
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	dir, err := os.MkdirTemp("", "vod-fixtures-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.Dir = dir
-	mp4Fixtures.Dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	http.DefaultClient.CloseIdleConnections()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(testutil.Main(m, fixtures, mp4Fixtures))
 }
 
 // The fixtures: ten seconds of a 320x240 H.264 test pattern at 25 fps with

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/flvedge/flvedge/flv"
-
 	"github.com/flvedge/flvedge/vfile"
 )
 

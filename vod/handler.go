@@ -19,7 +19,6 @@ import (
 
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
-
 	"github.com/flvedge/flvedge/vfile"
 )
 

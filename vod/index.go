@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/flvedge/flvedge/flv"
-
 	"github.com/flvedge/flvedge/vfile"
 )
 

@@ -7,11 +7,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/flvedge/flvedge/mp4"
-
-	"github.com/flvedge/flvedge/vfile"
-
 	"context"
+
+	"github.com/flvedge/flvedge/mp4"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // MP4 files are served with the pseudo-streaming of lighttpd's and Apache's

@@ -23,7 +23,6 @@ import (
 
 	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/mp4"
-
 	"github.com/flvedge/flvedge/vfile"
 )
 
