@@ -386,7 +386,7 @@ func sourceTrack(t *testing.T, path, kind string) (*mp4.Track, *os.File) {
 }
 
 // TestSmoothBadRequests: unknown levels, times, streams and presentations
-// are 404, files that are not MP4 a 422, bad paths a 400, and a folder
+// (an empty folder too) are 404, files that are not MP4 a 422, bad paths a 400, and a folder
 // with too many files is refused.
 func TestSmoothBadRequests(t *testing.T) {
 	s := newSmoothServer(t)
@@ -394,6 +394,9 @@ func TestSmoothBadRequests(t *testing.T) {
 	hi := m.Streams[0].Levels[0].Bitrate
 	writeFile(t, filepath.Join(s.dir, "junk.mp4"), []byte("this is not an MP4 file at all"))
 	if err := os.Mkdir(filepath.Join(s.dir, "many.ism"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(s.dir, "empty.ism"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for i := range maxDirEntries + 1 {
@@ -413,6 +416,7 @@ func TestSmoothBadRequests(t *testing.T) {
 		{"/vod/film.ism/Manifest/extra", 404},
 		{"/vod/film.ism/manifest.xml", 404},
 		{"/vod/none.ism/Manifest", 404},
+		{"/vod/empty.ism/Manifest", 404},
 		{"/vod/.film.ism/Manifest", 404},
 		{"/vod/a/../film.ism/Manifest", 400},
 		{"/vod/junk.ism/Manifest", 422},

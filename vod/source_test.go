@@ -103,3 +103,36 @@ func TestSourceServesAsLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceFailureBeforeMP4Header: an MP4 clip starts with its moov from
+// memory, but the media after it are made present before the header goes
+// out, so that an origin gone since the moov was read is a 502, not a 200
+// cut short after the moov.
+func TestSourceFailureBeforeMP4Header(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, mp4End), readFile(t, mp4Fixture(t, mp4End)))
+	origin := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer origin.Close()
+	cache, err := vodcache.New(vodcache.Config{Dir: t.TempDir(), MaxBytes: 64 << 20, SliceSize: 64 << 10,
+		Origins: []vodcache.Origin{{Prefix: "/vod", URLs: []string{origin.URL + "/"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: SourceOf(cache.Open)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &vodServer{h: h, srv: httptest.NewServer(h)}
+	defer s.srv.Close()
+	clip := "/vod/" + mp4End + "?start=3&end=4"
+	// HEAD reads the moov (to know the clip's length) and sends no media.
+	if resp, _ := s.do(t, http.MethodHead, clip); resp.StatusCode != http.StatusOK {
+		t.Fatalf("HEAD: %d", resp.StatusCode)
+	}
+	origin.Close()
+	resp, body := s.get(t, clip)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("clip with its origin gone: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
