@@ -18,6 +18,7 @@ import (
 // origin sends.
 type sourceServer struct {
 	*vodServer
+	origin  *httptest.Server
 	fetched atomic.Int64
 }
 
@@ -25,12 +26,12 @@ func newSourceServer(t *testing.T, dir string) *sourceServer {
 	t.Helper()
 	s := &sourceServer{}
 	files := http.FileServer(http.Dir(dir))
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.origin = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		files.ServeHTTP(countingWriter{w, &s.fetched}, r)
 	}))
-	t.Cleanup(origin.Close)
+	t.Cleanup(s.origin.Close)
 	cache, err := vodcache.New(vodcache.Config{Dir: t.TempDir(), MaxBytes: 64 << 20, SliceSize: 64 << 10,
-		Origins: []vodcache.Origin{{Prefix: "/vod", URLs: []string{origin.URL + "/"}}}})
+		Origins: []vodcache.Origin{{Prefix: "/vod", URLs: []string{s.origin.URL + "/"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,26 +112,13 @@ func TestSourceServesAsLocal(t *testing.T) {
 func TestSourceFailureBeforeMP4Header(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, mp4End), readFile(t, mp4Fixture(t, mp4End)))
-	origin := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer origin.Close()
-	cache, err := vodcache.New(vodcache.Config{Dir: t.TempDir(), MaxBytes: 64 << 20, SliceSize: 64 << 10,
-		Origins: []vodcache.Origin{{Prefix: "/vod", URLs: []string{origin.URL + "/"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: SourceOf(cache.Open)}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &vodServer{h: h, srv: httptest.NewServer(h)}
-	defer s.srv.Close()
+	s := newSourceServer(t, dir)
 	clip := "/vod/" + mp4End + "?start=3&end=4"
 	// HEAD reads the moov (to know the clip's length) and sends no media.
 	if resp, _ := s.do(t, http.MethodHead, clip); resp.StatusCode != http.StatusOK {
 		t.Fatalf("HEAD: %d", resp.StatusCode)
 	}
-	origin.Close()
+	s.origin.Close()
 	resp, body := s.get(t, clip)
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("clip with its origin gone: %d, %d bytes", resp.StatusCode, len(body))
