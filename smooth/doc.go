@@ -1,9 +1,9 @@
 // Package smooth serves Smooth Streaming ([MS-SSTR]) presentations of the
-// stored MP4 files of a vod.Handler's roots, with no packaging step: /prefix/dir/name.ism/Manifest is the manifest of a
-// presentation and /prefix/dir/name.ism/QualityLevels(<bitrate>)/
-// Fragments(video=<time>) (or audio=) a fragment cut from the samples of one
-// of its files on the fly (package mp4: moof and mdat, the mdat's payload
-// sent with sendfile).
+// stored MP4 files under a vod.Handler's roots, with no packaging step:
+// /prefix/dir/name.ism/Manifest is the manifest of a presentation and
+// /prefix/dir/name.ism/QualityLevels(<bitrate>)/Fragments(video=<time>)
+// (or audio=) a fragment cut from the samples of one of its files on the
+// fly (package mp4: moof and mdat, the mdat's payload sent with sendfile).
 //
 // Which files make a presentation: when dir/name.ism is a folder, every
 // .mp4 file in it is a rendition of the same content (the bitrates of one
