@@ -141,6 +141,13 @@ func (r *Ring) Bytes() int {
 	return r.bytes
 }
 
+// Cursors is how many cursors are open: the ring's viewers.
+func (r *Ring) Cursors() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cursors
+}
+
 // Skips counts how often a cursor of this ring fell out of the window and
 // was moved to the newest keyframe.
 func (r *Ring) Skips() uint64 {

@@ -82,9 +82,12 @@ type Handler struct {
 	access  slog.Level
 }
 
-// New checks cfg and returns its Handler. Each root must be an existing
-// directory and each prefix a clean absolute path other than "/".
+// New checks cfg (Config.Check, and that each root without a Source is an
+// existing directory) and returns its Handler.
 func New(cfg Config) (*Handler, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("vod: %w", err)
+	}
 	h := &Handler{
 		exts:    []string{".flv", mp4Ext},
 		timeout: cfg.WriteTimeout,
@@ -103,9 +106,6 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Extensions != nil {
 		h.exts = nil
 		for _, e := range cfg.Extensions {
-			if len(e) < 2 || e[0] != '.' || strings.ContainsAny(e[1:], "./\\") {
-				return nil, fmt.Errorf("vod: extension %q: must be a dot and a name, such as .flv", e)
-			}
 			h.exts = append(h.exts, strings.ToLower(e))
 		}
 	}
@@ -117,9 +117,6 @@ func New(cfg Config) (*Handler, error) {
 	h.movies = newMovieCache(cacheBytes, indexBuilds)
 	h.bad = ratelog.New(h.logger, 10*time.Second, 5)
 	for _, r := range cfg.Roots {
-		if err := CheckPrefix(r.Prefix); err != nil {
-			return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
-		}
 		if r.Source == nil {
 			st, err := os.Stat(r.Dir)
 			if err != nil {
@@ -129,24 +126,10 @@ func New(cfg Config) (*Handler, error) {
 				return nil, fmt.Errorf("vod: root %s: %s is not a directory", r.Prefix, r.Dir)
 			}
 		}
-		for _, o := range h.roots {
-			if o.Prefix == r.Prefix {
-				return nil, fmt.Errorf("vod: prefix %s given twice", r.Prefix)
-			}
-		}
 		h.roots = append(h.roots, r)
 	}
 	slices.SortStableFunc(h.roots, func(a, b Root) int { return len(b.Prefix) - len(a.Prefix) })
 	return h, nil
-}
-
-// CheckPrefix reports whether p can be a root's URL prefix: absolute,
-// clean, not "/" and without a trailing slash.
-func CheckPrefix(p string) error {
-	if p == "" || p[0] != '/' || p == "/" || strings.HasSuffix(p, "/") || filepath.ToSlash(filepath.Clean(p)) != p {
-		return fmt.Errorf("prefix %q: must be a clean path such as /vod", p)
-	}
-	return nil
 }
 
 // Prefixes returns the URL prefixes served, such as "/vod", for routing.

@@ -57,7 +57,7 @@ func (s *testServer) rtmpURL(stream string) string {
 }
 
 func (s *testServer) playURL(stream string) string {
-	return "http://" + s.httpLn.Addr().String() + "/live/" + stream + ".flv"
+	return "http://" + s.web.HTTPAddr().String() + "/live/" + stream + ".flv"
 }
 
 // publishFFmpeg publishes an H.264 + AAC test pattern in real time until the
