@@ -1,7 +1,6 @@
 package smooth
 
 import (
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -97,21 +96,5 @@ func newSmoothServer(t *testing.T) *server {
 // the response with its whole body read.
 func (s *server) get(t *testing.T, path string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("GET %s: reading body: %v", path, err)
-	}
-	return resp, body
+	return testutil.Do(t, s.srv.Client(), http.MethodGet, s.srv.URL+path, header...)
 }

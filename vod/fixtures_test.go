@@ -98,27 +98,11 @@ func serveDir(t *testing.T, dir string, cfg Config) *vodServer {
 	return s
 }
 
-// get makes a request with headers given as name, value pairs and returns
+// do makes a request with headers given as name, value pairs and returns
 // the response with its whole body read.
 func (s *vodServer) do(t *testing.T, method, path string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return resp, body
+	return testutil.Do(t, s.srv.Client(), method, s.srv.URL+path, header...)
 }
 
 func (s *vodServer) get(t *testing.T, path string, header ...string) (*http.Response, []byte) {
