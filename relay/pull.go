@@ -667,7 +667,9 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 	decided := false
 	passed := 0
 	for {
-		tag, err := r.ReadTag()
+		// The tag's body is valid until the next read: WriteTag copies
+		// what it keeps into the window, so reading allocates nothing.
+		tag, err := r.ReadTagReuse()
 		if err != nil {
 			if stalled.Load() {
 				return passed, fmt.Errorf("no tag for %v", p.cfg.StallTimeout)
@@ -675,24 +677,24 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 			return passed, err
 		}
 		stall.Reset(p.cfg.StallTimeout)
-		track := mediaTrack(tag.Type)
-		if track >= 0 && !decided {
+		track := flv.TrackOf(tag.Type)
+		if track != flv.NoTrack && !decided {
 			decided = true
 			// An origin whose clock went far back restarted its stream.
 			if sameStream && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
 				sameStream = false
 			}
-			if !sameStream && (src.seen[0] || src.seen[1]) {
+			if !sameStream && (src.seen[flv.AudioTrack] || src.seen[flv.VideoTrack]) {
 				src.pub.Restart()
 			}
 		}
-		if track >= 0 && sameStream && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
+		if track != flv.NoTrack && sameStream && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
 			continue // sent before the reconnection
 		}
 		if err := src.pub.WriteTag(tag); err != nil {
 			return passed, err
 		}
-		if track >= 0 {
+		if track != flv.NoTrack {
 			src.lastTS[track], src.seen[track] = tag.Timestamp, true
 		}
 		passed++
@@ -710,16 +712,6 @@ func (src *source) setState(state string) {
 	if src.pub != nil {
 		src.pub.stream.counters.upstreamState.Store(&state)
 	}
-}
-
-func mediaTrack(tagType uint8) int {
-	switch tagType {
-	case flv.TagAudio:
-		return 0
-	case flv.TagVideo:
-		return 1
-	}
-	return -1
 }
 
 func (pl *pull) markReady() {

@@ -1,6 +1,9 @@
 package vod
 
-import "github.com/flvedge/flvedge/vfile"
+import (
+	"github.com/flvedge/flvedge/flv/index"
+	"github.com/flvedge/flvedge/vfile"
+)
 
 // The responses for FLV files are virtual files (package vfile): the
 // stored file from some offset on, or with a new onMetaData in front, costs
@@ -10,7 +13,7 @@ import "github.com/flvedge/flvedge/vfile"
 // stored file that lie in [from, to), less the range skip. Each is read
 // through the Editor that edit makes of its range, when edit is not nil
 // (see retimer).
-func addSpans(l *vfile.Layout, spans []span, from, to int64, skip span, edit func(start, end int64) vfile.Editor) {
+func addSpans(l *vfile.Layout, spans []index.Span, from, to int64, skip index.Span, edit func(start, end int64) vfile.Editor) {
 	add := func(start, end int64) {
 		switch {
 		case end <= start:
@@ -21,15 +24,15 @@ func addSpans(l *vfile.Layout, spans []span, from, to int64, skip span, edit fun
 		}
 	}
 	for _, s := range spans {
-		s.start, s.end = max(s.start, from), min(s.end, to)
-		if s.end <= s.start {
+		s.Start, s.End = max(s.Start, from), min(s.End, to)
+		if s.End <= s.Start {
 			continue
 		}
-		if skip.end > skip.start && skip.start < s.end && skip.end > s.start {
-			add(s.start, skip.start)
-			add(skip.end, s.end)
+		if skip.End > skip.Start && skip.Start < s.End && skip.End > s.Start {
+			add(s.Start, skip.Start)
+			add(skip.End, s.End)
 			continue
 		}
-		add(s.start, s.end)
+		add(s.Start, s.End)
 	}
 }

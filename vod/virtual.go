@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 	"github.com/flvedge/flvedge/vfile"
 )
 
@@ -47,7 +48,7 @@ type retime struct {
 	// share it, under mu.
 	mu  sync.Mutex
 	tag int64
-	hdr tagHeader
+	hdr flv.TagHeader
 }
 
 // retimer returns what makes the Editors of a clip's stored ranges.
@@ -66,17 +67,17 @@ func (e *retime) Edit(r io.ReaderAt, p []byte, foff int64) error {
 	defer e.mu.Unlock()
 	if e.tag < e.start || e.tag > foff || e.tag >= e.end {
 		e.tag = e.start
-		pts := e.ix.s.indexSource()
-		i := sort.Search(len(pts), func(i int) bool { return pts[i].pos > foff })
-		if i > 0 && pts[i-1].pos >= e.start {
-			e.tag = pts[i-1].pos
+		pts := e.ix.s.IndexSource()
+		i := sort.Search(len(pts), func(i int) bool { return pts[i].Pos > foff })
+		if i > 0 && pts[i-1].Pos >= e.start {
+			e.tag = pts[i-1].Pos
 		}
 		if err := e.load(r); err != nil {
 			return err
 		}
 	}
-	for e.tag+int64(e.hdr.size)+tagPrefix <= foff {
-		e.tag += int64(e.hdr.size) + tagPrefix
+	for e.hdr.TagEnd(e.tag) <= foff {
+		e.tag = e.hdr.TagEnd(e.tag)
 		if err := e.load(r); err != nil {
 			return err
 		}
@@ -92,13 +93,13 @@ func (e *retime) Edit(r io.ReaderAt, p []byte, foff int64) error {
 			e.tag, e.hdr = tag, h
 		}
 		var hdr [flv.TagHeaderSize]byte
-		putTimestamp(hdr[:], max(h.ts, e.shift)-e.shift)
+		flv.PutTimestamp(hdr[:], max(h.Timestamp, e.shift)-e.shift)
 		for i := int64(4); i < 8; i++ {
 			if at := tag + i; at >= foff && at < end {
 				p[at-foff] = hdr[i]
 			}
 		}
-		tag += int64(h.size) + tagPrefix
+		tag = h.TagEnd(tag)
 	}
 	return nil
 }
@@ -110,12 +111,12 @@ func (e *retime) load(r io.ReaderAt) error {
 }
 
 // headerAt reads the stored tag header at pos.
-func headerAt(r io.ReaderAt, pos int64) (tagHeader, error) {
+func headerAt(r io.ReaderAt, pos int64) (flv.TagHeader, error) {
 	var b [flv.TagHeaderSize]byte
 	if err := readFull(r, b[:], pos); err != nil {
-		return tagHeader{}, err
+		return flv.TagHeader{}, err
 	}
-	h, ok := parseTagHeader(b[:])
+	h, ok := index.TagHeader(b[:])
 	if !ok {
 		return h, fmt.Errorf("vod: tag at %d changed since the scan: %w", pos, io.ErrUnexpectedEOF)
 	}
