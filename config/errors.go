@@ -89,8 +89,9 @@ func line(doc *yaml.Node, path []any) (n int, whole bool) {
 				}
 			}
 		case int:
-			if node.Kind == yaml.SequenceNode && p < len(node.Content) {
-				key, next = node.Content[p], node.Content[p]
+			if node.Kind == yaml.SequenceNode {
+				key = nthItem(node, p)
+				next = key
 			}
 		}
 		if next == nil {
@@ -99,6 +100,22 @@ func line(doc *yaml.Node, path []any) (n int, whole bool) {
 		node, found = next, key.Line
 	}
 	return found, true
+}
+
+// nthItem is the item of seq that decodes as the list's i-th element, or
+// nil. yaml leaves a null item ("- " or "- null") out of the list, so the
+// items after one are found one further down the file.
+func nthItem(seq *yaml.Node, i int) *yaml.Node {
+	for _, item := range seq.Content {
+		if item.Tag == "!!null" {
+			continue
+		}
+		if i == 0 {
+			return item
+		}
+		i--
+	}
+	return nil
 }
 
 // hasKey reports whether the document has the dotted key, such as

@@ -59,3 +59,14 @@ func TestKeyLines(t *testing.T) {
 		t.Fatalf("%v, want line 6", err)
 	}
 }
+
+// TestKeyLinesAfterANullItem: yaml leaves a null list item out of the
+// list, so the item that a check refuses is one further down the file
+// than its index: the line is the refused item's.
+func TestKeyLinesAfterANullItem(t *testing.T) {
+	path := write(t, "cors:\n  credential_origins:\n    -\n    - null\n    - https://a.example\n    - https://b.example/path\n")
+	_, err := Load(path)
+	if err == nil || !strings.Contains(err.Error(), "line 6: cors.credential_origins[1]: \"https://b.example/path\"") {
+		t.Fatalf("%v, want line 6", err)
+	}
+}

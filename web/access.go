@@ -20,9 +20,13 @@ func guarded(guard *auth.Guard, play http.Handler) http.Handler {
 		}
 		r, ex := exchangeOf(r)
 		ex.admission = admission
+		// Deferred: a handler that aborts its response (a panic that
+		// net/http recovers) gives its place back too.
+		defer func() {
+			if !ex.taken {
+				admission.Release()
+			}
+		}()
 		play.ServeHTTP(w, r)
-		if !ex.taken {
-			admission.Release()
-		}
 	})
 }

@@ -75,3 +75,38 @@ func TestGuardedLive(t *testing.T) {
 		t.Fatalf("preflight of a signed URL: %d", resp.StatusCode)
 	}
 }
+
+// TestAdmissionGivenBackWhenAHandlerAborts: a play handler that aborts its
+// response (panic(http.ErrAbortHandler), which net/http recovers) gives
+// its admission back like one that returns; kept, each abort would take a
+// place of the path and of the client for ever.
+func TestAdmissionGivenBackWhenAHandlerAborts(t *testing.T) {
+	g, err := auth.New(auth.Config{Play: []auth.Scope{{Prefix: "/", MaxViewers: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	aborts := true
+	h := guarded(g, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if aborts {
+			panic(http.ErrAbortHandler)
+		}
+	}))
+	serve := func() int {
+		rec := httptest.NewRecorder()
+		func() {
+			defer func() {
+				if p := recover(); p != nil && p != http.ErrAbortHandler {
+					panic(p)
+				}
+			}()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/vod/a.flv", nil))
+		}()
+		return rec.Code
+	}
+	serve()
+	aborts = false
+	if code := serve(); code != http.StatusOK {
+		t.Fatalf("after an aborted request the next one got %d, want 200: its place was kept", code)
+	}
+}

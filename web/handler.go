@@ -39,9 +39,10 @@ type CORS struct {
 
 // wrap answers with the CORS headers before next.
 func (c CORS) wrap(next http.Handler) http.Handler {
+	trusted := c.origins()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		if origin := r.Header.Get("Origin"); origin != "" && c.trusts(origin) {
+		if origin := r.Header.Get("Origin"); origin != "" && trusted.trusts(origin) {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 		} else {
@@ -54,6 +55,20 @@ func (c CORS) wrap(next http.Handler) http.Handler {
 		h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// origins is CredentialOrigins without the entries that are no origin
+// (CheckCredentialOrigin), which the config refuses: a caller that gives
+// them to web directly must not trust "null", the origin of every
+// sandboxed or redirected page, by mistake.
+func (c CORS) origins() CORS {
+	var ok []string
+	for _, o := range c.CredentialOrigins {
+		if CheckCredentialOrigin(o) == nil {
+			ok = append(ok, o)
+		}
+	}
+	return CORS{CredentialOrigins: ok}
 }
 
 // trusts reports whether origin is one of CredentialOrigins; scheme and

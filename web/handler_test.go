@@ -45,6 +45,23 @@ func TestCORSWithoutCredentialsByDefault(t *testing.T) {
 	}
 }
 
+// TestCORSTrustsOnlyOrigins: entries that are no origin, which the
+// config refuses (CheckCredentialOrigin), are trusted by no request when a
+// caller gives them to web directly: "null" would hand the visitor's
+// credentials to any sandboxed or redirected page.
+func TestCORSTrustsOnlyOrigins(t *testing.T) {
+	cors := CORS{CredentialOrigins: []string{"null", "NULL", "*", "https://player.example"}}
+	for origin, trusted := range map[string]bool{"null": false, "*": false, "https://player.example": true} {
+		get, pre := corsOf(t, cors, origin)
+		for name, h := range map[string]http.Header{"GET": get, "OPTIONS": pre} {
+			if got := h.Get("Access-Control-Allow-Credentials") == "true"; got != trusted {
+				t.Errorf("%s from %s: Allow-Origin %q, Allow-Credentials %q; trusted %v, want %v", name, origin,
+					h.Get("Access-Control-Allow-Origin"), h.Get("Access-Control-Allow-Credentials"), got, trusted)
+			}
+		}
+	}
+}
+
 func TestCORSCredentialOrigins(t *testing.T) {
 	cors := CORS{CredentialOrigins: []string{"https://Player.example", "http://localhost:3000"}}
 	for origin, trusted := range map[string]bool{

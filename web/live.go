@@ -86,9 +86,15 @@ func (l *Live) init() {
 // its session ends.
 func (l *Live) Active() int { return int(l.viewers.n.Load()) }
 
-// Wait waits until no viewer is being served, or ctx ends; a server that
-// drains calls it once no new viewers come.
+// Wait waits until no viewer is being served, or ctx ends.
 func (l *Live) Wait(ctx context.Context) error { return l.viewers.wait(ctx) }
+
+// drain refuses every new viewer from now on (503) and waits until no
+// viewer is being served, or ctx ends: what a Server's Shutdown waits for.
+func (l *Live) drain(ctx context.Context) error {
+	l.viewers.close()
+	return l.viewers.wait(ctx)
+}
 
 func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	app, name, ok := liveStreamPath(r)
@@ -139,21 +145,25 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !l.viewers.add(limits.MaxViewers) {
 		leaveConn()
+		if l.viewers.closing() {
+			http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		l.init()
 		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", limits.MaxViewers, "remote", r.RemoteAddr)
 		http.Error(w, "server at capacity", http.StatusServiceUnavailable)
 		return
 	}
 	// From here on the session holds the viewer's places in the counts,
-	// its admission and the count of its request, and gives them back in
-	// its Close, on every HTTP version.
+	// its admission and the count of its request, and gives them back
+	// when it ends, on every HTTP version.
 	_, ex := exchangeOf(r)
 	ex.taken = true
 	sess := &Session{live: l, viewer: s.Join(want), ex: ex, leaveConn: leaveConn,
 		app: app, stream: name, remote: r.RemoteAddr, done: make(chan struct{})}
 	out, err := newFLVWriter(w, r, limits.WriteTimeout, sess.Close)
 	if err != nil {
-		sess.Close()
+		sess.end()
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
@@ -237,7 +247,7 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		switch {
 		case err == io.EOF:
 			out.End()
-			return written, "stream ended"
+			return written, streamEnded
 		case err != nil:
 			out.Close()
 			return written, err.Error()
@@ -249,6 +259,10 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		}
 	}
 }
+
+// streamEnded is the reason copyStream gives when the stream ended, the
+// one clean end of a viewer's response.
+const streamEnded = "stream ended"
 
 // liveStreamPath splits /{app}/{stream}.flv.
 func liveStreamPath(r *http.Request) (app, name string, ok bool) {

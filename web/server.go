@@ -253,8 +253,9 @@ const endGrace = 3 * time.Second
 
 // Shutdown drains the server without cutting viewers off: Draining turns
 // true (readiness fails), the listeners of the routes close, HTTP/2 and
-// HTTP/3 clients get a GOAWAY, and the viewers connected play on. It
-// returns when the last viewer's session has ended (Live.Wait) and the
+// HTTP/3 clients get a GOAWAY, the viewers connected play on and new ones
+// are refused (503: a request already on its way). It returns when the
+// last viewer's session has ended (Live.Wait) and the
 // clients have closed their connections, at most endGrace after; the admin
 // listener closes then. If ctx ends first, it returns ctx's error and the
 // server goes on draining: the caller may end the remaining streams, so
@@ -266,7 +267,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		go s.shutdownServers()
 	})
 	if s.cfg.Live != nil {
-		if err := s.cfg.Live.Wait(ctx); err != nil {
+		if err := s.cfg.Live.drain(ctx); err != nil {
 			return err
 		}
 	}
@@ -303,8 +304,9 @@ func (s *Server) shutdownServers() {
 
 // Close closes every listener and connection at once, taken-over
 // HTTP/1.x connections excepted: their viewers' writes fail at their
-// deadline, or end with their streams. It returns once a Shutdown in
-// progress has stopped.
+// deadline, or end with their streams. It returns once the servers'
+// shutdown that a Shutdown began has stopped; a Shutdown that waits for
+// viewers goes on waiting, until they end or its ctx does.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)

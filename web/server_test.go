@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -230,6 +231,55 @@ func TestShutdownReturnsWhenTheLastViewerEnds(t *testing.T) {
 	}
 	if s.live.Active() != 0 {
 		t.Fatalf("%d viewers after Shutdown", s.live.Active())
+	}
+}
+
+// TestNoViewerJoinsADrainingServer: a request that was on its way when
+// the drain began (read before the listener closed) is refused with 503
+// instead of joining after Shutdown found no viewer left, which the end of
+// the process would then cut; the viewers connected play on.
+func TestNoViewerJoinsADrainingServer(t *testing.T) {
+	s := newSite(t, nil)
+	s.publish("live", "a")
+	s.gop(3)
+	resp := s.play("HTTP/1.1")
+	viewer := flv.NewReader(resp.Body)
+	if _, err := viewer.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	cut, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.srv.Shutdown(cut); err != context.Canceled {
+		t.Fatalf("Shutdown with an ended context while a viewer plays: %v, want context.Canceled", err)
+	}
+	late := httptest.NewRecorder()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		s.routes.ServeHTTP(late, httptest.NewRequest(http.MethodGet, "/live/a.flv", nil))
+	}()
+	select {
+	case <-served:
+	case <-time.After(time.Minute): // generous: an event, not a timing
+		t.Fatal("a viewer joined a draining server")
+	}
+	if late.Code != http.StatusServiceUnavailable || s.live.Active() != 1 {
+		t.Fatalf("a viewer during the drain: %d, %d viewers; want 503 and the one that plays", late.Code, s.live.Active())
+	}
+	s.gop(1)
+	for range 3 { // the viewer connected plays on
+		if _, err := viewer.ReadTag(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.pub.End()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Fatalf("the viewer's response ended with %v, want a clean end", err)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute) // generous: an event, not a timing
+	defer stop()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 

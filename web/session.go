@@ -18,7 +18,7 @@ import (
 // server's, its connection's) and the count of its request. On HTTP/1.x the
 // response outlives its handler (the connection is taken over, see
 // newFLVWriter), so the session, not the handler, holds all of that, and
-// gives it back exactly once, in Close.
+// gives it back exactly once, when its write loop ends.
 type Session struct {
 	live      *Live
 	viewer    *relay.Viewer
@@ -33,13 +33,17 @@ type Session struct {
 	done chan struct{}
 }
 
-// Close ends the session, whichever comes first: its write loop ending
-// (the stream ended, a write failed), the client hanging up, the request's
-// context ending. The first call leaves the stream, which stops the write
-// loop's cursor; gives the viewer's admission and places in the counts
-// back; counts the request; and wakes Done. Later calls do nothing. It is
-// safe from any goroutine.
-func (s *Session) Close() {
+// Close ends the session from outside its write loop (the client hung up,
+// the request's context ended): it stops the viewer's cursor, which ends
+// the loop, and returns at once. The loop, once its last write has
+// returned, gives the viewer's admission and places in the counts back,
+// counts the request and wakes Done, exactly once, however many ends race
+// (see end): a viewer counts, and drain waits for it, until its response
+// is over, not only until it was asked to end. Safe from any goroutine.
+func (s *Session) Close() { s.viewer.Stop() }
+
+// end gives back what the session holds; only the first call does.
+func (s *Session) end() {
 	s.once.Do(func() {
 		s.viewer.Leave()
 		s.leaveConn()
@@ -53,11 +57,15 @@ func (s *Session) Close() {
 func (s *Session) Done() <-chan struct{} { return s.done }
 
 // run sends the stream to the viewer until either ends, then ends the
-// session and logs it.
+// session and logs it; a response that did not end with the stream is
+// reset, on every HTTP version.
 func (s *Session) run() {
+	// A loop that panics (net/http recovers an HTTP/2 or HTTP/3 handler's)
+	// gives everything back too; one that ends does before its log line.
+	defer s.end()
 	start := time.Now()
 	n, reason := copyStream(s.viewer, s.out, s.pace)
-	s.Close()
+	s.end()
 	level := slog.LevelDebug
 	if s.live.AccessLog {
 		level = slog.LevelInfo
@@ -65,6 +73,14 @@ func (s *Session) run() {
 	s.live.logger().Log(context.Background(), level, "viewer session", "app", s.app, "stream", s.stream, "remote", s.remote,
 		"status", http.StatusOK, "bytes", n, "duration", time.Since(start).Round(time.Millisecond),
 		"skips", s.viewer.Skips(), "reason", reason)
+	if reason != streamEnded && !s.out.detached() {
+		// Reset the HTTP/2 or HTTP/3 stream (net/http and quic-go answer
+		// this panic with RST_STREAM and a stream reset), as the End-less
+		// close does on HTTP/1.x: a handler that returns ends its stream
+		// cleanly, which would tell a dropped viewer's player that the live
+		// stream is over.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // viewerCount counts the live viewers' sessions: the server's one count of
@@ -72,19 +88,21 @@ func (s *Session) run() {
 // and Live.Active read. (Each stream's share of it is its ring's open
 // cursors, relay.Stream.Viewers, which the window and the pulls need; the
 // access rules count open requests, VOD ones too, per path and client. A
-// session holds its place in both and gives them back in the same Close.)
+// session holds its place in both and gives them back in the same end.)
 type viewerCount struct {
-	n    atomic.Int64 // read without the lock by the viewers' pacers
-	mu   sync.Mutex
-	idle chan struct{} // closed when n falls to 0; nil while n is 0
+	n      atomic.Int64 // read without the lock by the viewers' pacers
+	mu     sync.Mutex
+	idle   chan struct{} // closed when n falls to 0; nil while n is 0
+	closed bool          // the server drains: no viewer joins any more
 }
 
-// add counts a viewer in, unless max (0: no cap) are counted already.
+// add counts a viewer in, unless max (0: no cap) are counted already or
+// the count is closed.
 func (c *viewerCount) add(max int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := c.n.Load()
-	if max > 0 && n >= int64(max) {
+	if c.closed || max > 0 && n >= int64(max) {
 		return false
 	}
 	if n == 0 {
@@ -102,6 +120,23 @@ func (c *viewerCount) done() {
 		close(c.idle)
 		c.idle = nil
 	}
+}
+
+// close lets no viewer join any more, so that a wait that finds none
+// counted stays true: a request on its way when the drain began (read from
+// a connection before its listener closed) would otherwise join after the
+// drain returned, and be cut when the process ends.
+func (c *viewerCount) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+}
+
+// closing reports whether close was called.
+func (c *viewerCount) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // wait waits until no viewer is counted, or ctx ends.
@@ -124,8 +159,8 @@ func (c *viewerCount) wait(ctx context.Context) error {
 // response: its count in the metrics (CountRequests) and its admission by
 // the access rules (guarded). Each is given back by the wrapper that took
 // it when the handler returns, unless a live viewer's session took the
-// exchange over: then the session's Close gives both back, on every HTTP
-// version at the same point, when the viewer's response ends.
+// exchange over: then the session gives both back, on every HTTP version at
+// the same point, when the viewer's response ends.
 type exchange struct {
 	count     *requestCount   // nil without CountRequests
 	admission *auth.Admission // nil without a guard

@@ -143,3 +143,163 @@ func TestWaitReturnsWhenTheLastViewerLeaves(t *testing.T) {
 		t.Fatal("the cap of 1 let a second viewer in")
 	}
 }
+
+// newPlayingSession is a session of a viewer of a stream with a group of
+// pictures to send, counted by its Live, writing to out.
+func newPlayingSession(t *testing.T, out flvWriter) (*Session, *Live, *relay.Stream) {
+	hub := relay.NewHub(relay.Config{})
+	t.Cleanup(hub.Close)
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	ts.gop(3)
+	stream := hub.Lookup("live", "a")
+	l := &Live{Hub: hub}
+	l.viewers.add(0)
+	return &Session{live: l, viewer: stream.Join(buffer.AllTracks), out: out, pace: newPacer(&l.viewers.n, &l.load, Limits{}),
+		ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}, l, stream
+}
+
+// blockedWriter is a viewer's writer whose first batch waits until
+// released, as a write to a client that does not read waits for its
+// deadline.
+type blockedWriter struct {
+	discard
+	writing, release chan struct{}
+	once             sync.Once
+}
+
+func (w *blockedWriter) WriteBatch(bufs [][]byte) (int64, error) {
+	w.once.Do(func() {
+		close(w.writing)
+		<-w.release
+	})
+	return w.discard.WriteBatch(bufs)
+}
+
+// TestSessionCountsUntilItsLastWriteReturns closes a session while its
+// write loop waits in a write (a client hanging up, a reset stream): the
+// viewer stays counted, drain waits for it and its admission stays held
+// until the write returns and the loop ends; then all is given back once.
+// Counting it out at Close would let drain return, and the cap on viewers
+// admit another, while its goroutine still writes.
+func TestSessionCountsUntilItsLastWriteReturns(t *testing.T) {
+	out := &blockedWriter{writing: make(chan struct{}), release: make(chan struct{})}
+	s, l, stream := newPlayingSession(t, out)
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		s.run()
+	}()
+	<-out.writing
+	s.Close()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Wait(ended); err == nil || l.Active() != 1 {
+		t.Fatalf("closed while its write waits: %d viewers counted, Wait %v; want 1, and Wait to go on waiting", l.Active(), err)
+	}
+	select {
+	case <-s.Done():
+		t.Fatal("Done while the session's write still waits")
+	default:
+	}
+	close(out.release)
+	ctx, stop := context.WithTimeout(context.Background(), time.Minute) // generous: an event, not a timing
+	defer stop()
+	if err := l.Wait(ctx); err != nil {
+		t.Fatalf("the write returned, the loop ended: %v", err)
+	}
+	<-ran
+	<-s.Done()
+	if n := stream.Viewers(); n != 0 {
+		t.Fatalf("the stream counts %d viewers, want 0", n)
+	}
+}
+
+// panickingWriter is a viewer's writer with a bug.
+type panickingWriter struct{ discard }
+
+func (panickingWriter) WriteBatch([][]byte) (int64, error) { panic(http.ErrAbortHandler) }
+
+// TestSessionEndsWhenItsLoopPanics: a write loop that panics, which
+// net/http recovers on HTTP/2 and HTTP/3, still ends its session: the
+// viewer is counted out (drain would otherwise wait for it until its
+// deadline, and the cap count it for ever) and its admission given back.
+func TestSessionEndsWhenItsLoopPanics(t *testing.T) {
+	s, l, _ := newPlayingSession(t, panickingWriter{})
+	func() {
+		defer func() {
+			if p := recover(); p != http.ErrAbortHandler {
+				t.Fatalf("recovered %v", p)
+			}
+		}()
+		s.run()
+	}()
+	select {
+	case <-s.Done():
+	default:
+		t.Fatalf("the session did not end; %d viewers counted", l.Active())
+	}
+	if l.Active() != 0 {
+		t.Fatalf("%d viewers counted", l.Active())
+	}
+}
+
+// stalledResponse is an HTTP/2 or HTTP/3 response (no Hijack) whose first
+// Write waits until released, as one to a client that stopped reading.
+type stalledResponse struct {
+	header           http.Header
+	writing, release chan struct{}
+	once             sync.Once
+}
+
+func (w *stalledResponse) Header() http.Header { return w.header }
+func (w *stalledResponse) WriteHeader(int)     {}
+func (w *stalledResponse) Flush()              {}
+func (w *stalledResponse) Write(p []byte) (int, error) {
+	w.once.Do(func() {
+		close(w.writing)
+		<-w.release
+	})
+	return len(p), nil
+}
+
+// TestDroppedViewerIsResetNotEnded: a viewer that falls out of the window
+// under slow_viewers: drop, on HTTP/2 or HTTP/3, has its stream reset
+// (panic(http.ErrAbortHandler), which net/http and quic-go answer with
+// RST_STREAM or a stream reset), as its connection is closed on HTTP/1.x:
+// ending it with END_STREAM would tell the player that the live stream is
+// over, and it would not come back.
+func TestDroppedViewerIsResetNotEnded(t *testing.T) {
+	hub := relay.NewHub(relay.Config{Window: buffer.Config{MaxDuration: time.Second, DropSlow: true}})
+	defer hub.Close()
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	ts.gop(3)
+	live := &Live{Hub: hub}
+	live.SetLimits(Limits{WriteTimeout: time.Minute})
+	w := &stalledResponse{header: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
+	r := httptest.NewRequest(http.MethodGet, "/live/a.flv", nil)
+	r.ProtoMajor, r.ProtoMinor = 2, 0
+	served := make(chan any, 1)
+	go func() {
+		defer func() { served <- recover() }()
+		NewHandler(live).ServeHTTP(w, r)
+	}()
+	<-w.writing
+	for range 5 { // the window moves on past the viewer
+		ts.ts += 2000
+		ts.gop(2)
+	}
+	close(w.release)
+	select {
+	case p := <-served:
+		if p != http.ErrAbortHandler {
+			t.Fatalf("the dropped viewer's handler ended with %v, want panic(http.ErrAbortHandler): a reset", p)
+		}
+	case <-time.After(time.Minute): // generous: an event, not a timing
+		t.Fatal("the slow viewer was not dropped")
+	}
+	if live.Active() != 0 {
+		t.Fatalf("%d viewers counted after the reset", live.Active())
+	}
+}

@@ -62,7 +62,7 @@ func TestDrainOnShutdown(t *testing.T) {
 
 	stopped := time.Now()
 	cancel() // SIGTERM
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
 	for status(t, ready) != http.StatusServiceUnavailable {
 		if time.Now().After(deadline) {
 			t.Fatal("/readyz still ready while draining")
@@ -77,8 +77,8 @@ func TestDrainOnShutdown(t *testing.T) {
 
 	select {
 	case <-v.ended:
-	case <-time.After(10 * time.Second):
-		t.Fatal("viewer still connected long after the drain time")
+	case <-time.After(time.Minute):
+		t.Fatal("viewer still connected long after the 2 s drain time")
 	}
 	if v.err != io.EOF {
 		t.Fatalf("the viewer's response ended with %v, want a clean end", v.err)

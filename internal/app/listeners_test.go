@@ -223,3 +223,33 @@ func TestPublicListAndCORSFromTheConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowHeadersAreCut: http_timeouts.read_header reaches every TCP
+// listener: a client that sends half a request and then nothing is
+// disconnected, instead of holding a connection and a goroutine for ever
+// (slowloris).
+func TestSlowHeadersAreCut(t *testing.T) {
+	s, _ := secureServer(t, func(c *config.Config) { c.HTTPTimeouts.ReadHeader = time.Second })
+	const bound = time.Minute // generous: a loaded machine is slow, not a minute late
+	for name, dial := range map[string]func() (net.Conn, error){
+		"http":  func() (net.Conn, error) { return net.Dial("tcp", s.web.HTTPAddr().String()) },
+		"admin": func() (net.Conn, error) { return net.Dial("tcp", s.web.AdminAddr().String()) },
+		"https": func() (net.Conn, error) {
+			return tls.Dial("tcp", s.web.HTTPSAddr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+		},
+	} {
+		conn, err := dial()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		conn.SetReadDeadline(time.Now().Add(bound))
+		_, err = io.Copy(io.Discard, conn)
+		if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s: a request's headers still awaited after %v", name, bound)
+		}
+	}
+}

@@ -399,4 +399,16 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 	if served().Cmp(second.SerialNumber) != 0 {
 		t.Fatal("after SIGHUP the server still serves the old certificate")
 	}
+
+	// A certificate file that does not load refuses the reload, with the
+	// reason: the running certificate stays.
+	os.WriteFile(certFile, []byte("not a certificate\n"), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitLog(t, &stderr, "reload refused")
+	if log := stderr.String(); !strings.Contains(log, `err="tls: `) {
+		t.Fatalf("the refusal does not say the certificate is the reason:\n%s", log)
+	}
+	if served().Cmp(second.SerialNumber) != 0 {
+		t.Fatal("after a refused reload the server no longer serves the running certificate")
+	}
 }
