@@ -9,6 +9,8 @@ import (
 	"runtime/metrics"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // heapAllocated returns about the bytes f allocated (small allocations
@@ -84,7 +86,7 @@ func TestHugeClaims(t *testing.T) {
 			file := file(tc.extra...)
 			size := moovOf(0, tc.extra...).Size()
 			var f *File
-			var l *Layout
+			var l *vfile.Layout
 			var err error
 			alloc := heapAllocated(func() {
 				if f, err = Parse(file, file.size, nil); err != nil {
@@ -102,7 +104,7 @@ func TestHugeClaims(t *testing.T) {
 			if s, ok := st.Sample(n - 1); !ok || s.Offset != int64(size+16+n-1) || s.Time != n-1 {
 				t.Errorf("last sample %+v", s)
 			}
-			clip, err := Parse(NewReader(l, file), l.Size(), nil)
+			clip, err := Parse(vfile.NewReader(l, file), l.Size(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // mergeGap is the largest stretch of unused stored bytes a clip sends
@@ -38,7 +40,7 @@ var typeSoun = Type{'s', 'o', 'u', 'n'}
 //
 // The work and memory are those of the samples kept, and of the tables'
 // runs and chunks: the media data are ranges of the stored file.
-func (f *File) Clip(start, end time.Duration) (*Layout, error) {
+func (f *File) Clip(start, end time.Duration) (*vfile.Layout, error) {
 	if start < 0 || (end > 0 && end <= start) {
 		return nil, fmt.Errorf("mp4: clip from %v to %v: %w", start, end, ErrOutOfRange)
 	}
@@ -262,7 +264,7 @@ func mapOffset(spans []span, src int64) int64 {
 
 // clipLayout builds the clip's movie box and lays out the file: ftyp,
 // moov, then an mdat of the spans.
-func (f *File) clipLayout(cuts []*trackCut) (*Layout, error) {
+func (f *File) clipLayout(cuts []*trackCut) (*vfile.Layout, error) {
 	spans := spansOf(cuts)
 	var payload int64
 	for _, s := range spans {
@@ -311,10 +313,10 @@ func (f *File) clipLayout(cuts []*trackCut) (*Layout, error) {
 		head = f.ftyp.Append(head)
 	}
 	head = appendMdatHeader(moov.Append(head), payload, mdatHdr)
-	l := &Layout{}
-	l.addMem(head)
+	l := &vfile.Layout{}
+	l.AddMem(head)
 	for _, s := range spans {
-		l.addFile(s.src, s.end-s.src)
+		l.AddFile(s.src, s.end-s.src)
 	}
 	return l, nil
 }

@@ -20,10 +20,10 @@
 // that send fragments (Smooth Streaming), with [Track.SampleEntry] for the
 // codec configuration (avcC, esds) that their clients need.
 //
-// All three give a [Layout]: a virtual file made of a few bytes held in
-// memory (the new movie box, or the moof) and ranges of the stored file,
-// read with a [Reader] (io.ReadSeeker and io.ReaderAt) as if it existed, so
-// that HTTP Range requests apply to it as to any file.
+// All three give a virtual file ([vfile.Layout]) made of a few bytes held
+// in memory (the new movie box, or the moof) and ranges of the stored
+// file, read with a [vfile.Reader] (io.ReadSeeker and io.ReaderAt) as if
+// it existed, so that HTTP Range requests apply to it as to any file.
 //
 // Offsets and sizes are 64-bit throughout (largesize boxes, co64 chunk
 // offsets, files over 4 GB). Fragmented MP4 files are recognised and
@@ -41,6 +41,6 @@
 // this package does not handle, [ErrTooLarge] for sizes over a limit, and
 // [io.ErrUnexpectedEOF] for truncated input.
 //
-// The package uses only the standard library and knows nothing of the
-// server, so it can be used on its own.
+// The package uses only the standard library and package vfile, and knows
+// nothing of the server, so it can be used on its own.
 package mp4

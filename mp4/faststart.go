@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // Faststart returns a layout of the whole file with its movie box in
@@ -17,10 +19,10 @@ import (
 //
 // Files with other offsets into the media than chunk offsets (saio boxes,
 // a top-level meta box with item locations) give errors.ErrUnsupported.
-func (f *File) Faststart() (*Layout, error) {
+func (f *File) Faststart() (*vfile.Layout, error) {
 	if !f.NeedsFaststart() {
-		l := &Layout{}
-		l.addFile(0, f.Size)
+		l := &vfile.Layout{}
+		l.AddFile(0, f.Size)
 		return l, nil
 	}
 	for _, b := range f.Boxes {
@@ -72,12 +74,12 @@ func (f *File) Faststart() (*Layout, error) {
 		}
 		moov = f.fastMoov(wide, dst)
 		head := moov.Append(nil)
-		l := &Layout{}
+		l := &vfile.Layout{}
 		for _, i := range order {
 			if i == f.moov {
-				l.addMem(head)
+				l.AddMem(head)
 			} else {
-				l.addFile(f.Boxes[i].Offset, f.Boxes[i].Size)
+				l.AddFile(f.Boxes[i].Offset, f.Boxes[i].Size)
 			}
 		}
 		return l, nil

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,18 +13,11 @@ import (
 	"testing"
 
 	"github.com/flvedge/flvedge/internal/testutil"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mp4-fixtures-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.Dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testutil.Main(m, fixtures))
 }
 
 // The fixtures: six seconds of a 320x240 H.264 test pattern at 25 fps and a
@@ -95,9 +87,9 @@ func parseFixture(t testing.TB, name string) (*File, *os.File) {
 }
 
 // readLayout returns the whole virtual file of a layout.
-func readLayout(t testing.TB, l *Layout, src io.ReaderAt) []byte {
+func readLayout(t testing.TB, l *vfile.Layout, src io.ReaderAt) []byte {
 	t.Helper()
-	b, err := io.ReadAll(NewReader(l, src))
+	b, err := io.ReadAll(vfile.NewReader(l, src))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // Fragments: a run of a track's samples as a movie fragment (ISO/IEC
@@ -62,7 +64,7 @@ const (
 // their durations, so that the fragments of a track, in order, add up to
 // exactly the rescaled times of its samples. The work and memory are in
 // proportion to the samples of the fragment.
-func (t *Track) Fragment(from, to uint32, opt FragmentOptions) (*Layout, error) {
+func (t *Track) Fragment(from, to uint32, opt FragmentOptions) (*vfile.Layout, error) {
 	st := t.Samples
 	if from >= to || to > st.n {
 		return nil, fmt.Errorf("mp4: fragment of samples [%d, %d) of %d: %w", from, to, st.n, ErrOutOfRange)
@@ -153,10 +155,10 @@ func (t *Track) Fragment(from, to uint32, opt FragmentOptions) (*Layout, error) 
 	}
 	binary.BigEndian.PutUint32(trunBox.Payload[8:], uint32(dataOffset))
 	head := appendMdatHeader(moof.Append(make([]byte, 0, dataOffset)), payload, mdatHdr)
-	l := &Layout{}
-	l.addMem(head)
+	l := &vfile.Layout{}
+	l.AddMem(head)
 	for _, c := range chunks {
-		l.addFile(c.src, c.size)
+		l.AddFile(c.src, c.size)
 	}
 	return l, nil
 }

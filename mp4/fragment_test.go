@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"testing"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // TestSampleEntry: the sample entries of ffmpeg's H.264 and AAC tracks.
@@ -108,7 +110,7 @@ func FuzzFragment(f *testing.F) {
 			n := tr.Samples.Len()
 			a := from % (n + 1)
 			z := min(a+to%maxWalk, n)
-			var l *Layout
+			var l *vfile.Layout
 			alloc := heapAllocated(func() {
 				l, err = tr.Fragment(a, z, FragmentOptions{Timescale: 10_000_000})
 			})

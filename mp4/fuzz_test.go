@@ -5,6 +5,8 @@ import (
 	"io"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // More seeds, in Go's corpus file format, are under testdata/fuzz: tiny
@@ -41,7 +43,7 @@ func FuzzParse(f *testing.F) {
 			checkWalk(t, tr.Samples, file.Size)
 		}
 		start, end := time.Duration(startMs)*time.Millisecond, time.Duration(endMs)*time.Millisecond
-		var l *Layout
+		var l *vfile.Layout
 		alloc = heapAllocated(func() { l, err = file.Clip(start, end) })
 		if bound := 64*uint64(len(b)) + 1<<20; alloc > bound {
 			t.Fatalf("clipping %d bytes allocated %d", len(b), alloc)
@@ -58,19 +60,19 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("faststart: %d tracks from %d", len(fast.Tracks), len(file.Tracks))
 			}
 			for i, tr := range fast.Tracks {
-				checkSame(t, tr.Samples, NewReader(l, bytes.NewReader(b)), file.Tracks[i].Samples, bytes.NewReader(b))
+				checkSame(t, tr.Samples, vfile.NewReader(l, bytes.NewReader(b)), file.Tracks[i].Samples, bytes.NewReader(b))
 			}
 		}
 	})
 }
 
 // reparse reads a layout of b and parses it.
-func reparse(t *testing.T, l *Layout, b []byte) *File {
+func reparse(t *testing.T, l *vfile.Layout, b []byte) *File {
 	t.Helper()
 	if l.Size() > int64(len(b))*4+1<<20 {
 		t.Fatalf("layout of %d bytes from %d", l.Size(), len(b))
 	}
-	out, err := io.ReadAll(NewReader(l, bytes.NewReader(b)))
+	out, err := io.ReadAll(vfile.NewReader(l, bytes.NewReader(b)))
 	if err != nil {
 		t.Fatal(err)
 	}

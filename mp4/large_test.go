@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // writeAt writes b at off in f or fails the test.
@@ -88,7 +90,7 @@ func TestFileOver4GB(t *testing.T) {
 		if l.Size() != st.Size() {
 			t.Fatalf("faststart of %d bytes, want %d", l.Size(), st.Size())
 		}
-		r := NewReader(l, out)
+		r := vfile.NewReader(l, out)
 		fast, err := Parse(r, l.Size(), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +169,7 @@ func TestClipOver4GB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewReader(l, out)
+	r := vfile.NewReader(l, out)
 	clip, err := Parse(r, l.Size(), nil)
 	if err != nil {
 		t.Fatal(err)

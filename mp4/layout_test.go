@@ -2,16 +2,18 @@ package mp4
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/vfile"
 )
 
-// TestReader reads a clip's virtual file in pieces, as Range requests do,
-// and compares every piece with the whole.
-func TestReader(t *testing.T) {
+// TestClipLayout reads a clip's virtual file in pieces, as Range requests
+// do, and compares every piece with the whole. (Package vfile tests its
+// Reader's seeking and errors.)
+func TestClipLayout(t *testing.T) {
 	f, src := parseFixture(t, fixBFrames)
 	l, err := f.Clip(1700*time.Millisecond, 3900*time.Millisecond)
 	if err != nil {
@@ -28,7 +30,7 @@ func TestReader(t *testing.T) {
 	if sum != l.Size() {
 		t.Fatalf("parts of %d bytes in a layout of %d", sum, l.Size())
 	}
-	r := NewReader(l, src)
+	r := vfile.NewReader(l, src)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 200 {
 		off := rng.Int64N(l.Size())
@@ -49,30 +51,6 @@ func TestReader(t *testing.T) {
 		if !ok || p.Off != off || (p.Mem != nil && p.Mem[0] != whole[off]) {
 			t.Fatalf("At(%d) = %+v", off, p)
 		}
-	}
-	if pos, err := r.Seek(-10, io.SeekEnd); err != nil || pos != l.Size()-10 {
-		t.Fatalf("Seek(-10, end) = %d, %v", pos, err)
-	}
-	if pos, err := r.Seek(4, io.SeekCurrent); err != nil || pos != l.Size()-6 {
-		t.Fatalf("Seek(4, current) = %d, %v", pos, err)
-	}
-	if _, err := r.Seek(-1, io.SeekStart); err == nil {
-		t.Error("Seek to -1 succeeded")
-	}
-	if _, err := r.Seek(0, 7); err == nil {
-		t.Error("Seek with whence 7 succeeded")
-	}
-	if _, err := r.ReadAt(make([]byte, 1), -1); err == nil {
-		t.Error("ReadAt -1 succeeded")
-	}
-	if _, ok := l.At(l.Size()); ok {
-		t.Error("At(Size) exists")
-	}
-
-	// A stored file that shrank since it was parsed.
-	short := io.NewSectionReader(src, 0, l.Parts()[1].Src+10)
-	if _, err := io.ReadAll(NewReader(l, short)); !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("reading from a shrunk file: %v", err)
 	}
 }
 

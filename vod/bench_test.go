@@ -21,6 +21,7 @@ import (
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/flv/index"
 	"github.com/flvedge/flvedge/internal/testutil"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // The seeking benchmark runs the server in a process of its own (this test
@@ -301,7 +302,7 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := io.Copy(dst, newVirtualFile(src, &ix.whole, ix)); err != nil {
+	if _, err := io.Copy(dst, vfile.NewReader(&ix.whole, src)); err != nil {
 		b.Fatal(err)
 	}
 	dst.Close()
@@ -329,10 +330,10 @@ func benchIndex(b *testing.B, path string) benchFacts {
 		b.Fatal(err)
 	}
 	ix := buildIndex(s)
-	facts := benchFacts{size: ix.whole.size, seconds: int(s.EndTs / 1000)}
+	facts := benchFacts{size: ix.whole.Size(), seconds: int(s.EndTs / 1000)}
 	for _, p := range s.Video {
 		if p.Kind == index.PointKeyframe {
-			v, _ := ix.whole.virtualOf(p.Pos)
+			v, _ := virtualOf(&ix.whole, p.Pos)
 			facts.positions = append(facts.positions, v)
 		}
 	}
@@ -340,10 +341,10 @@ func benchIndex(b *testing.B, path string) benchFacts {
 }
 
 // virtualOf returns the offset in l of stored offset foff.
-func (l *layout) virtualOf(foff int64) (int64, bool) {
-	for _, p := range l.parts {
-		if p.mem == nil && foff >= p.foff && foff < p.foff+p.n {
-			return p.off + foff - p.foff, true
+func virtualOf(l *vfile.Layout, foff int64) (int64, bool) {
+	for _, p := range l.Parts() {
+		if p.Mem == nil && foff >= p.Src && foff < p.Src+p.Len {
+			return p.Off + foff - p.Src, true
 		}
 	}
 	return 0, false

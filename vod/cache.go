@@ -51,7 +51,8 @@ func newIndexCache(maxBytes int64, builds int) *indexCache {
 	})
 }
 
-// movieCache keeps parsed MP4 files (and Smooth Streaming plans); each
+// movieCache keeps parsed MP4 files (and what Keep keeps: Smooth Streaming
+// plans); each
 // parse reads a moov of up to mp4.DefaultMaxMoovSize.
 type movieCache = fileCache[*movie]
 

@@ -19,10 +19,13 @@
 // that plays from exactly start, and their moov moved in front of their
 // media on the fly when it is stored after it (see package mp4).
 //
-// The same MP4 files are served as Smooth Streaming presentations with no
-// packaging step: dir/name.ism/Manifest, and fragments cut on the fly at
-// dir/name.ism/QualityLevels(<bitrate>)/Fragments(video=<time>) (see
-// smooth.go for which files make a presentation).
+// Every answer is a stored file or a virtual one (package vfile) sent
+// with http.ServeContent, its stored ranges with sendfile.
+//
+// Handlers of other URL forms of the same files answer through the
+// Handler (Serve, Open, Movie, Keep): package smooth serves the MP4 files
+// as Smooth Streaming presentations, in front of a Handler. This package
+// knows nothing of them.
 //
 // Files are found under roots, one directory per URL prefix, and resolved
 // safely: no "..", no hidden names, no symbolic link out of the root

@@ -2,7 +2,6 @@ package vod
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
@@ -24,23 +21,7 @@ func TestMain(m *testing.M) {
 		serveForBench(dir) // BenchmarkSeekingViewers' server process
 	}
 	slog.SetDefault(slog.New(slog.DiscardHandler))
-	dir, err := os.MkdirTemp("", "vod-fixtures-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtures.Dir = dir
-	mp4Fixtures.Dir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	http.DefaultClient.CloseIdleConnections()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
+	os.Exit(testutil.Main(m, fixtures, mp4Fixtures))
 }
 
 // The fixtures: ten seconds of a 320x240 H.264 test pattern at 25 fps with
@@ -117,27 +98,11 @@ func serveDir(t *testing.T, dir string, cfg Config) *vodServer {
 	return s
 }
 
-// get makes a request with headers given as name, value pairs and returns
+// do makes a request with headers given as name, value pairs and returns
 // the response with its whole body read.
 func (s *vodServer) do(t *testing.T, method, path string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return resp, body
+	return testutil.Do(t, s.srv.Client(), method, s.srv.URL+path, header...)
 }
 
 func (s *vodServer) get(t *testing.T, path string, header ...string) (*http.Response, []byte) {

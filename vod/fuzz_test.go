@@ -8,6 +8,7 @@ import (
 
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/flv/index"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // More seeds, in Go's corpus file format, are under testdata/fuzz: small
@@ -62,12 +63,12 @@ func fuzzScan(t *testing.T, b []byte, want index.Tracks) {
 		return
 	}
 	ix := buildIndex(s)
-	whole := readLayout(t, b, &ix.whole, ix)
+	whole := readLayout(t, b, &ix.whole)
 	checkServed(t, whole, true)
 	if ix.plain && !bytes.Equal(whole, b) {
 		t.Fatal("a plain file is not served as stored")
 	}
-	for _, off := range []int64{1, ix.whole.size / 3, ix.whole.size / 2, ix.whole.size - 1} {
+	for _, off := range []int64{1, ix.whole.Size() / 3, ix.whole.Size() / 2, ix.whole.Size() - 1} {
 		l, _, err := ix.startLayout(bytes.NewReader(b), off)
 		if errors.Is(err, index.ErrPastEnd) {
 			continue
@@ -77,7 +78,7 @@ func fuzzScan(t *testing.T, b []byte, want index.Tracks) {
 		}
 		// The onMetaData sent again is the whole file's: its index
 		// points into the whole file, for the next ?start=.
-		checkServed(t, readLayout(t, b, &l, ix), false)
+		checkServed(t, readLayout(t, b, l), false)
 	}
 	for _, tr := range [][2]int64{{0, -1}, {int64(s.EndTs) / 2, -1}, {1, int64(s.EndTs) / 2}} {
 		l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1])
@@ -87,21 +88,21 @@ func fuzzScan(t *testing.T, b []byte, want index.Tracks) {
 		if err != nil {
 			t.Fatalf("t=%v: %v", tr, err)
 		}
-		checkServed(t, readLayout(t, b, &l, ix), true)
+		checkServed(t, readLayout(t, b, l), true)
 	}
 }
 
-// readLayout reads a layout through a virtualFile, in odd-sized reads and
+// readLayout reads a layout of the stored file b, in odd-sized reads and
 // from the end back, which must agree.
-func readLayout(t *testing.T, b []byte, l *layout, ix *fileIndex) []byte {
+func readLayout(t *testing.T, b []byte, l *vfile.Layout) []byte {
 	t.Helper()
-	v := newVirtualFile(bytes.NewReader(b), l, ix)
-	all, err := io.ReadAll(io.LimitReader(v, l.size+1))
-	if err != nil || int64(len(all)) != l.size {
-		t.Fatalf("reading %d bytes of a layout: got %d, %v", l.size, len(all), err)
+	v := vfile.NewReader(l, bytes.NewReader(b))
+	all, err := io.ReadAll(io.LimitReader(v, l.Size()+1))
+	if err != nil || int64(len(all)) != l.Size() {
+		t.Fatalf("reading %d bytes of a layout: got %d, %v", l.Size(), len(all), err)
 	}
 	buf := make([]byte, 7)
-	for off := l.size - 7; off > 0; off -= l.size/5 + 1 {
+	for off := l.Size() - 7; off > 0; off -= l.Size()/5 + 1 {
 		if _, err := v.Seek(off, io.SeekStart); err != nil {
 			t.Fatal(err)
 		}
@@ -174,7 +175,7 @@ func FuzzHeadScan(f *testing.F) {
 		f.Fatal(err)
 	}
 	ix := buildIndex(s)
-	indexed, err := io.ReadAll(newVirtualFile(bytes.NewReader(good), &ix.whole, ix))
+	indexed, err := io.ReadAll(vfile.NewReader(&ix.whole, bytes.NewReader(good)))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -193,14 +194,14 @@ func FuzzHeadScan(f *testing.F) {
 			return
 		}
 		ix := buildIndex(s)
-		for _, off := range []int64{1, ix.whole.size / 2, ix.whole.size - 1} {
+		for _, off := range []int64{1, ix.whole.Size() / 2, ix.whole.Size() - 1} {
 			if l, _, err := ix.startLayout(bytes.NewReader(b), off); err == nil {
-				io.Copy(io.Discard, newVirtualFile(bytes.NewReader(b), &l, ix))
+				io.Copy(io.Discard, vfile.NewReader(l, bytes.NewReader(b)))
 			}
 		}
 		for _, tr := range [][2]int64{{0, -1}, {int64(s.EndTs) / 2, -1}, {1, int64(s.EndTs) / 2}} {
 			if l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1]); err == nil {
-				io.Copy(io.Discard, newVirtualFile(bytes.NewReader(b), &l, ix))
+				io.Copy(io.Discard, vfile.NewReader(l, bytes.NewReader(b)))
 			}
 		}
 	})

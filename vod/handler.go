@@ -20,6 +20,7 @@ import (
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/flv/index"
 	"github.com/flvedge/flvedge/ratelog"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // Root serves the files under a directory at a URL path prefix.
@@ -158,20 +159,7 @@ func badRequest(format string, args ...any) error {
 var errNotFound = &requestError{status: http.StatusNotFound, msg: "not found"}
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	began := time.Now()
-	s := newSender(w, h.timeout)
-	if err := h.serve(s, r); err != nil {
-		h.fail(s, r, err)
-	}
-	s.done()
-	h.logger.Log(r.Context(), h.access, "vod request", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
-		"query", r.URL.RawQuery, "range", r.Header.Get("Range"), "status", s.status, "bytes", s.sent,
-		"cache", w.Header().Get(CacheStatusHeader), "took", time.Since(began).Round(time.Microsecond))
+	h.Serve(w, r, func(a *Reply) error { return h.serve(a.w, r) })
 }
 
 // CacheStatusHeader says where a VOD answer came from: HIT, MISS,
@@ -213,16 +201,12 @@ func clientOf(r *http.Request) string {
 }
 
 func (h *Handler) serve(w *sender, r *http.Request) error {
-	if root, ism, rest, ok := h.resolveSmooth(r.URL.Path); ok {
-		setCacheStatus(w, root, nil)
-		return h.serveSmooth(w, r, root, ism, rest)
-	}
 	root, rel, err := h.resolve(r.URL.Path)
 	if err != nil {
 		return err
 	}
 	setCacheStatus(w, root, nil)
-	f, err := h.open(r.Context(), root, rel)
+	f, err := h.Open(r.Context(), root, rel)
 	if err != nil {
 		return err
 	}
@@ -285,32 +269,32 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	}
 
 	hdr.Set("Content-Type", "video/x-flv")
-	var l layout
+	var l *vfile.Layout
 	switch {
 	case start > 0:
 		var p index.Point
 		if l, p, err = ix.startLayout(f, start); err != nil {
-			return h.pastEnd(w, err, ix.whole.size, "start offset %d is past the last keyframe", start)
+			return h.pastEnd(w, err, ix.whole.Size(), "start offset %d is past the last keyframe", start)
 		}
 		etag += fmt.Sprintf("-s%x", p.Pos)
 	case timeArg != "":
 		var p index.Point
 		var cut int64
 		if l, p, cut, err = ix.clipLayout(f, clipStart, clipEnd); err != nil {
-			return h.pastEnd(w, err, ix.whole.size, "t=%s starts after the end of the media", timeArg)
+			return h.pastEnd(w, err, ix.whole.Size(), "t=%s starts after the end of the media", timeArg)
 		}
 		etag += fmt.Sprintf("-t%x-%x", p.Pos, cut)
 	case ix.plain:
 		hdr.Set("Etag", etag+`"`)
 		return h.send(w, r, f, f.mod, plainFile(f))
 	default:
-		l = ix.whole
+		l = &ix.whole
 		etag += "-i"
 	}
 	// The suffix names the form of the virtual file, so that caches do not
 	// mix versions of this server that lay files out differently.
 	hdr.Set("Etag", etag+`-1"`)
-	return h.send(w, r, f, f.mod, newVirtualFile(f, &l, ix))
+	return h.send(w, r, f, f.mod, newVirtualFile(l, f))
 }
 
 // trackQuery names a choice of one track as the request did, "" for both.
@@ -327,7 +311,7 @@ func trackQuery(t index.Tracks) string {
 // setCacheStatus says where the answer comes from: BYPASS for a local
 // root; for a source's, MISS until the file is open (an origin's error
 // is a miss), then what the source says.
-func setCacheStatus(w http.ResponseWriter, root Root, f *stored) {
+func setCacheStatus(w http.ResponseWriter, root Root, f *File) {
 	status := statusBypass
 	switch {
 	case f != nil && f.src != nil:
@@ -353,7 +337,7 @@ func (h *Handler) pastEnd(w http.ResponseWriter, err error, size int64, format s
 // http.ServeContent. For a source's file, the bytes the answer starts
 // with are made present before its header goes out (see sender.before).
 // A Range in another unit than bytes is ignored (see byteRanges).
-func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time, content io.ReadSeeker) error {
+func (h *Handler) send(w *sender, r *http.Request, f *File, modtime time.Time, content io.ReadSeeker) error {
 	size, err := content.Seek(0, io.SeekEnd)
 	if err == nil {
 		_, err = content.Seek(0, io.SeekStart)
@@ -382,7 +366,7 @@ func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time,
 // index scans f for the tracks wanted, logging what damage it finds once
 // per file version. A source's file with a keyframe index is read at its
 // head only (see headScan) when it is served whole.
-func (h *Handler) index(f *stored, key cacheKey, want index.Tracks) (*fileIndex, error) {
+func (h *Handler) index(f *File, key cacheKey, want index.Tracks) (*fileIndex, error) {
 	start := time.Now()
 	var s *index.Scan
 	if f.src != nil && want == index.AllTracks {
@@ -411,28 +395,39 @@ func (h *Handler) index(f *stored, key cacheKey, want index.Tracks) (*fileIndex,
 // already decoded %2e%2e and %2f, so encoded traversal arrives here as
 // such), no backslash or NUL, and no hidden name.
 func (h *Handler) resolve(urlPath string) (Root, string, error) {
-	for _, root := range h.roots {
-		rel, ok := strings.CutPrefix(urlPath, root.Prefix+"/")
-		if !ok {
-			continue
-		}
-		if rel == "" {
-			return root, "", errNotFound
-		}
-		if err := checkRel(rel); err != nil {
-			return root, "", err
-		}
-		if !slices.Contains(h.exts, strings.ToLower(filepath.Ext(rel))) {
-			return root, "", errNotFound
-		}
-		return root, rel, nil
+	root, rel, ok := h.RootOf(urlPath)
+	if !ok || rel == "" {
+		return root, "", errNotFound
 	}
-	return Root{}, "", errNotFound
+	if err := CheckPath(rel); err != nil {
+		return root, "", err
+	}
+	if !h.Serves(filepath.Ext(rel)) {
+		return root, "", errNotFound
+	}
+	return root, rel, nil
 }
 
-// checkRel checks each segment of a path under a root: a plain name, not
-// hidden.
-func checkRel(rel string) error {
+// RootOf returns the root whose prefix holds urlPath and the path under
+// it, not checked (see CheckPath).
+func (h *Handler) RootOf(urlPath string) (Root, string, bool) {
+	for _, root := range h.roots {
+		if rel, ok := strings.CutPrefix(urlPath, root.Prefix+"/"); ok {
+			return root, rel, true
+		}
+	}
+	return Root{}, "", false
+}
+
+// Serves reports whether the files of extension ext (".mp4", in any case)
+// are served.
+func (h *Handler) Serves(ext string) bool {
+	return slices.Contains(h.exts, strings.ToLower(ext))
+}
+
+// CheckPath checks each segment of a path under a root: a plain name, not
+// hidden. Its error is an answer (400 or 404) for Serve.
+func CheckPath(rel string) error {
 	for seg := range strings.SplitSeq(rel, "/") {
 		switch {
 		case seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\\\x00"):
@@ -442,6 +437,48 @@ func checkRel(rel string) error {
 		}
 	}
 	return nil
+}
+
+// ErrNotDir is ReadDir's answer for a path that is not a folder it can
+// list.
+var ErrNotDir = errors.New("vod: not a folder")
+
+// ReadDir reads the entries of the folder rel (checked by CheckPath) under
+// the root, at most n of them, with the root's rule on symbolic links. It
+// returns ErrNotDir when there is no such folder, and for a source's root,
+// whose folders cannot be listed.
+func (root Root) ReadDir(rel string, n int) ([]fs.DirEntry, error) {
+	if root.Source != nil {
+		return nil, ErrNotDir
+	}
+	var d *os.File
+	var err error
+	if root.FollowSymlinks {
+		d, err = os.Open(filepath.Join(root.Dir, filepath.FromSlash(rel)))
+	} else {
+		var dir *os.Root
+		if dir, err = os.OpenRoot(root.Dir); err != nil {
+			return nil, fmt.Errorf("open root %s: %w", root.Dir, err)
+		}
+		d, err = dir.Open(filepath.FromSlash(rel))
+		dir.Close()
+	}
+	if err != nil {
+		if errors.Is(openError(rel, err), errNotFound) {
+			return nil, ErrNotDir
+		}
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(n)
+	var errno syscall.Errno
+	if errors.As(err, &errno) && errno == syscall.ENOTDIR {
+		return nil, ErrNotDir
+	}
+	if err != nil && err != io.EOF && len(entries) == 0 { // io.EOF: an empty folder
+		return nil, fmt.Errorf("read %s: %w", rel, err)
+	}
+	return entries, nil
 }
 
 // openFile opens rel under root. Without FollowSymlinks, os.Root refuses

@@ -5,6 +5,7 @@ import (
 
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/flv/index"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // fileIndex is everything needed to serve one version of a stored FLV
@@ -17,7 +18,7 @@ type fileIndex struct {
 	plain bool
 	// whole is the file as clients see it without seeking: the stored
 	// file, or a virtual file with a new onMetaData carrying the index.
-	whole layout
+	whole vfile.Layout
 	// wholeMeta is whole's onMetaData tag, which ?start= responses send
 	// again; nil when there is none (a plain file's, too large to read).
 	wholeMeta []byte
@@ -34,24 +35,24 @@ func buildIndex(s *index.Scan) *fileIndex {
 	ix.base = facts.base
 	if s.Clean() && facts.Duration > 0 && facts.HasKeyIndex && s.IndexMatches(facts.Positions) {
 		ix.plain = true
-		ix.whole.addFile(0, s.Size, false, 0)
+		ix.whole.AddFile(0, s.Size)
 		if s.MetaBody != nil {
 			ix.wholeMeta = flv.AppendTag(nil, flv.Tag{Type: flv.TagScript, Data: s.MetaBody})
 		}
 	} else {
 		pts := ix.s.IndexPoints()
-		ix.whole.addMem(ix.head)
-		metaAt := len(ix.whole.parts)
-		ix.whole.addMem(make([]byte, metaTagSize(ix.base, len(pts))))
-		ix.whole.addSpans(s.Segments, 0, s.Size, s.Meta, false, 0)
+		ix.whole.AddMem(ix.head)
+		metaAt := len(ix.whole.Parts())
+		ix.whole.AddMem(make([]byte, metaTagSize(ix.base, len(pts))))
+		addSpans(&ix.whole, s.Segments, 0, s.Size, s.Meta, nil)
 		m := ix.metaFor(&ix.whole, pts, 0, -1)
 		m.duration = float64(s.EndTs) / 1000
 		ix.wholeMeta = appendMetaTag(nil, ix.base, m)
-		ix.whole.parts[metaAt].mem = ix.wholeMeta
+		ix.whole.SetMem(metaAt, ix.wholeMeta)
 	}
 	s.MetaBody = nil // what is needed of it is in base and wholeMeta
 	ix.cost = 512 + int64(len(ix.wholeMeta)+len(ix.base.props)) +
-		int64(cap(s.Video)+cap(s.Audio))*16 + int64(len(s.Segments)+len(ix.whole.parts))*64
+		int64(cap(s.Video)+cap(s.Audio))*16 + int64(len(s.Segments)+len(ix.whole.Parts()))*64
 	for _, list := range [][]index.SeqHeader{s.SeqVideo, s.SeqAudio} {
 		for _, h := range list {
 			ix.cost += int64(len(h.Body)) + 32
@@ -69,22 +70,22 @@ const inMemory = -1
 // shift. The entry inMemory takes the position seqPos. Callers pass only
 // points that have a place, so that the index has the length the layout
 // reserved for it.
-func (ix *fileIndex) metaFor(l *layout, pts []index.Point, shift uint32, seqPos int64) metaInfo {
-	m := metaInfo{filesize: l.size, hasAudio: ix.s.HasAudio, hasVideo: ix.s.HasVideo}
+func (ix *fileIndex) metaFor(l *vfile.Layout, pts []index.Point, shift uint32, seqPos int64) metaInfo {
+	m := metaInfo{filesize: l.Size(), hasAudio: ix.s.HasAudio, hasVideo: ix.s.HasVideo}
 	m.positions = make([]int64, len(pts))
 	m.times = make([]float64, len(pts))
-	k := 0
+	k, parts := 0, l.Parts()
 	for i, p := range pts {
 		m.times[i] = float64(max(p.TS, shift)-shift) / 1000
 		if p.Pos == inMemory {
 			m.positions[i] = seqPos
 			continue
 		}
-		for k < len(l.parts) && (l.parts[k].mem != nil || l.parts[k].foff+l.parts[k].n <= p.Pos) {
+		for k < len(parts) && (parts[k].Mem != nil || parts[k].Src+parts[k].Len <= p.Pos) {
 			k++
 		}
-		if k < len(l.parts) {
-			m.positions[i] = l.parts[k].off + p.Pos - l.parts[k].foff
+		if k < len(parts) {
+			m.positions[i] = parts[k].Off + p.Pos - parts[k].Src
 		}
 	}
 	return m
@@ -114,9 +115,9 @@ func (ix *fileIndex) seqTags(dst []byte, pos int64, ts uint32) ([]byte, int) {
 // sequence headers, and the stored tags from the first keyframe at or
 // after the offset (the first audio frame, without video). Timestamps stay
 // those of the file, as pseudo-streaming players expect.
-func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (layout, index.Point, error) {
-	var l layout
-	foff, ok := ix.whole.stored(off)
+func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (*vfile.Layout, index.Point, error) {
+	l := &vfile.Layout{}
+	foff, ok := ix.whole.Stored(off)
 	if !ok {
 		return l, index.Point{}, index.ErrPastEnd
 	}
@@ -124,14 +125,14 @@ func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (layout, index.Point,
 	if err != nil {
 		return l, index.Point{}, err
 	}
-	l.addMem(ix.head)
-	l.addMem(ix.wholeMeta)
+	l.AddMem(ix.head)
+	l.AddMem(ix.wholeMeta)
 	seq, _ := ix.seqTags(nil, p.Pos, p.TS)
-	l.addMem(seq)
+	l.AddMem(seq)
 	if ix.plain {
-		l.addFile(p.Pos, ix.s.Size, false, 0)
+		l.AddFile(p.Pos, ix.s.Size-p.Pos)
 	} else {
-		l.addSpans(ix.s.Segments, p.Pos, ix.s.Size, ix.s.Meta, false, 0)
+		addSpans(l, ix.s.Segments, p.Pos, ix.s.Size, ix.s.Meta, nil)
 	}
 	return l, p, nil
 }
@@ -139,8 +140,8 @@ func (ix *fileIndex) startLayout(r io.ReaderAt, off int64) (layout, index.Point,
 // clipLayout is a virtual clip for ?t=: from the keyframe at or before
 // start (ms) to the last tag before end (ms; negative: to the end), with
 // timestamps from zero and an onMetaData of its own.
-func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (layout, index.Point, int64, error) {
-	var l layout
+func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (*vfile.Layout, index.Point, int64, error) {
+	l := &vfile.Layout{}
 	s := ix.s
 	if start >= int64(s.EndTs) && start > 0 {
 		return l, index.Point{}, 0, index.ErrPastEnd
@@ -159,15 +160,15 @@ func (ix *fileIndex) clipLayout(r io.ReaderAt, start, end int64) (layout, index.
 	}
 	seq, at := ix.seqTags(nil, first.Pos, 0)
 	pts := ix.clipPoints(first.Pos, cut, at >= 0)
-	l.addMem(ix.head)
-	metaAt := len(l.parts)
-	l.addMem(make([]byte, metaTagSize(ix.base, len(pts))))
-	seqPos := l.size + int64(at)
-	l.addMem(seq)
-	l.addSpans(s.Segments, first.Pos, cut, s.Meta, true, first.TS)
-	m := ix.metaFor(&l, pts, first.TS, seqPos)
+	l.AddMem(ix.head)
+	metaAt := len(l.Parts())
+	l.AddMem(make([]byte, metaTagSize(ix.base, len(pts))))
+	seqPos := l.Size() + int64(at)
+	l.AddMem(seq)
+	addSpans(l, s.Segments, first.Pos, cut, s.Meta, ix.retimer(first.TS))
+	m := ix.metaFor(l, pts, first.TS, seqPos)
 	m.duration = float64(max(endTs-int64(first.TS), 0)) / 1000
-	l.parts[metaAt].mem = appendMetaTag(nil, ix.base, m)
+	l.SetMem(metaAt, appendMetaTag(nil, ix.base, m))
 	return l, first, cut, nil
 }
 

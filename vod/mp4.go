@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"time"
 
+	"context"
+
 	"github.com/flvedge/flvedge/mp4"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // MP4 files are served with the pseudo-streaming of lighttpd's and Apache's
@@ -38,22 +41,58 @@ type movie struct {
 	err error
 	// fast is the file with its moov first, for plain requests, when it is
 	// stored with the moov last; nil otherwise.
-	fast *mp4.Layout
-	// smooth is the plan of a Smooth Streaming presentation, for the
-	// entries kept under its name (see smooth.go); err says why there is
-	// none.
-	smooth *presentation
-	cost   int64
+	fast *vfile.Layout
+	// kept is what Keep keeps under its name (the plan of a Smooth
+	// Streaming presentation), for its entries.
+	kept any
+	cost int64
+}
+
+// movie returns the cached parse of the MP4 file f.
+func (h *Handler) movie(ctx context.Context, f *File) (*movie, error) {
+	return h.movies.get(ctx, f.key, func() (*movie, error) { return h.parseMovie(f, f.key), nil })
+}
+
+// Movie returns the parse of the MP4 file f that its clips use, from the
+// movie cache: the file, or nil and why it cannot be cut (wrapping
+// mp4.ErrFragmented for a fragmented file). err is the request's own
+// failure: its client left while another request parsed the file.
+func (h *Handler) Movie(ctx context.Context, f *File) (mf *mp4.File, why, err error) {
+	m, err := h.movie(ctx, f)
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case m.f == nil && m.err == nil:
+		return nil, mp4.ErrFragmented, nil
+	}
+	return m.f, m.err, nil
+}
+
+// Keep returns the value that build works out from files (the plan of a
+// presentation of several), cached under name and the versions of the
+// files, with the parsed MP4 files and within their memory bound: built
+// once per version of the files whatever the requests, again when one of
+// them changes. build returns the value and the bytes it holds.
+func (h *Handler) Keep(ctx context.Context, name string, files []*File, build func() (v any, cost int64)) (any, error) {
+	key := cacheKey{path: name, size: int64(len(files)), mtime: int64(Versions(files))}
+	m, err := h.movies.get(ctx, key, func() (*movie, error) {
+		v, cost := build()
+		return &movie{kept: v, cost: cost}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m.kept, nil
 }
 
 // serveMP4 answers a request for the MP4 file f.
-func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
+func (h *Handler) serveMP4(w *sender, r *http.Request, f *File) error {
 	key := f.key
 	start, end, clip, err := parseClipQuery(r)
 	if err != nil {
 		return err
 	}
-	m, err := h.movies.get(r.Context(), key, func() (*movie, error) { return h.parseMovie(f, key), nil })
+	m, err := h.movie(r.Context(), f)
 	if err != nil {
 		return fmt.Errorf("movie %s: %w", r.URL.Path, err)
 	}
@@ -68,7 +107,7 @@ func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
 		// do not mix versions of this server that lay files out
 		// differently.
 		hdr.Set("Etag", etag+`-f1"`)
-		return h.send(w, r, f, f.mod, &movieFile{Reader: mp4.NewReader(m.fast, f), st: f})
+		return h.send(w, r, f, f.mod, newVirtualFile(m.fast, f))
 	case !clip || m.f == nil:
 		hdr.Set("Etag", etag+`"`)
 		return h.send(w, r, f, f.mod, plainFile(f))
@@ -83,7 +122,7 @@ func (h *Handler) serveMP4(w *sender, r *http.Request, f *stored) error {
 		return &requestError{status: http.StatusUnprocessableEntity, msg: "cannot clip: " + err.Error()}
 	}
 	hdr.Set("Etag", fmt.Sprintf(`%s-c%x-%x-1"`, etag, start.Milliseconds(), end.Milliseconds()))
-	return h.send(w, r, f, f.mod, &movieFile{Reader: mp4.NewReader(l, f), st: f})
+	return h.send(w, r, f, f.mod, newVirtualFile(l, f))
 }
 
 // parseClipQuery reads ?start= and ?end= (seconds, as in 45.5, or clock
@@ -151,44 +190,4 @@ func (h *Handler) parseMovie(f io.ReaderAt, key cacheKey) *movie {
 	h.logger.Debug("vod: movie read", "path", key.path, "tracks", len(m.f.Tracks), "faststart", m.fast != nil,
 		"took", time.Since(began).Round(time.Microsecond))
 	return m
-}
-
-// movieFile is a virtual MP4 file read from the stored file st; the
-// sender sends its stored parts with sendfile.
-type movieFile struct {
-	*mp4.Reader
-	st *stored
-}
-
-// sendMovie sends n bytes of v from its offset: the parts held in memory
-// (the moov) through Write, stored parts through sendFile.
-func (s *sender) sendMovie(v *movieFile, n int64) (int64, error) {
-	var sent int64
-	for sent < n {
-		off, err := v.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return sent, err
-		}
-		p, ok := v.Layout().At(off)
-		if !ok {
-			break
-		}
-		m := min(p.Len, n-sent)
-		var k int64
-		if p.Mem != nil {
-			var w int
-			w, err = s.Write(p.Mem[:m])
-			k = int64(w)
-		} else {
-			k, err = s.sendFrom(v.st, p.Src, m)
-		}
-		sent += k
-		if _, serr := v.Seek(off+k, io.SeekStart); err == nil {
-			err = serr
-		}
-		if err != nil {
-			return sent, err
-		}
-	}
-	return sent, nil
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/mp4"
+	"github.com/flvedge/flvedge/vfile"
 )
 
 // The MP4 fixtures: six seconds of 320x240 H.264 at 25 fps with B-frames
@@ -119,7 +120,7 @@ func TestMP4Clip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := io.ReadAll(mp4.NewReader(l, src))
+			want, err := io.ReadAll(vfile.NewReader(l, src))
 			if err != nil || !bytes.Equal(body, want) {
 				t.Fatalf("body of %d bytes is not the clip of %d (%v)", len(body), len(want), err)
 			}

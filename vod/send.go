@@ -142,10 +142,6 @@ func (s *sender) ReadFrom(src io.Reader) (int64, error) {
 			n, err := s.sendVirtual(r, lr.N)
 			lr.N -= n
 			return n, err
-		case *movieFile:
-			n, err := s.sendMovie(r, lr.N)
-			lr.N -= n
-			return n, err
 		}
 	}
 	return s.copy(src)
@@ -187,23 +183,34 @@ func (s *sender) sendFile(f *os.File, n int64) (int64, error) {
 	return sent, nil
 }
 
-// sendVirtual sends n bytes of v from its offset: in-memory and rebased
-// parts through Write, stored parts through sendFile.
+// sendVirtual sends n bytes of v from its offset: the parts held in
+// memory through Write, stored parts through sendFile, and edited ones
+// (the retimed tags of a clip) as v reads them.
 func (s *sender) sendVirtual(v *virtualFile, n int64) (int64, error) {
 	var sent int64
-	for sent < n && v.off < v.l.size {
-		pt := v.l.parts[v.l.find(v.off)]
-		in := v.off - pt.off
-		m := min(pt.n-in, n-sent)
-		var err error
+	for sent < n {
+		off := v.Offset()
+		p, ok := v.Layout().At(off)
+		if !ok {
+			break
+		}
+		m := min(p.Len, n-sent)
 		var k int64
-		if st, ok := v.r.(*stored); ok && pt.mem == nil && !pt.rebase {
-			k, err = s.sendFrom(st, pt.foff+in, m)
-			v.off += k
-		} else {
+		var err error
+		switch {
+		case p.Mem != nil:
+			var w int
+			w, err = s.Write(p.Mem[:m])
+			k = int64(w)
+		case p.Edit != nil:
 			k, err = s.copy(io.LimitReader(v, m))
+		default:
+			k, err = s.sendFrom(v.st, p.Src, m)
 		}
 		sent += k
+		if _, serr := v.Seek(off+k, io.SeekStart); err == nil {
+			err = serr
+		}
 		if err != nil {
 			return sent, err
 		}
@@ -213,7 +220,7 @@ func (s *sender) sendVirtual(v *virtualFile, n int64) (int64, error) {
 
 // sendFrom sends n bytes of the stored file st at off, with sendfile, a
 // chunk at a time: a source makes each chunk present before it goes.
-func (s *sender) sendFrom(st *stored, off, n int64) (int64, error) {
+func (s *sender) sendFrom(st *File, off, n int64) (int64, error) {
 	var sent int64
 	for sent < n {
 		chunk := min(n-sent, sendChunk)
@@ -233,10 +240,10 @@ func (s *sender) sendFrom(st *stored, off, n int64) (int64, error) {
 // storedReader is a stored file as http.ServeContent reads it.
 type storedReader struct {
 	*io.SectionReader
-	st *stored
+	st *File
 }
 
-func plainFile(st *stored) *storedReader {
+func plainFile(st *File) *storedReader {
 	return &storedReader{SectionReader: io.NewSectionReader(st, 0, st.size), st: st}
 }
 
@@ -253,20 +260,15 @@ func (s *sender) sendStored(r *storedReader, n int64) (int64, error) {
 }
 
 // storedOffset maps an offset of what ServeContent reads to the stored
-// file: false when the bytes there are not stored ones (a new header in
-// memory), and then the answer starts without the origin.
+// file: for a virtual file's bytes held in memory (a new header, a moov),
+// the stored bytes that follow them. It is false when no stored byte
+// follows, and then the answer starts without the origin.
 func storedOffset(content io.ReadSeeker, off int64) (int64, bool) {
 	switch c := content.(type) {
 	case *storedReader:
 		return off, true
 	case *virtualFile:
-		return c.l.stored(off)
-	case *movieFile:
-		p, ok := c.Layout().At(off)
-		if !ok || p.Mem != nil {
-			return 0, false
-		}
-		return p.Src, true
+		return c.Layout().Stored(off)
 	}
 	return 0, false
 }

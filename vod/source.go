@@ -63,8 +63,9 @@ type SourceFile interface {
 // cache.
 const statusBypass = "BYPASS"
 
-// stored is an open stored file, on the local disk or from a source.
-type stored struct {
+// File is a stored file open for one request, on the local disk or from a
+// source (see Handler.Open).
+type File struct {
 	r    io.ReaderAt
 	f    *os.File   // a local file; nil for a source's
 	src  SourceFile // a source's; nil for a local file
@@ -76,9 +77,28 @@ type stored struct {
 	etag string
 }
 
-func (s *stored) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
+func (s *File) ReadAt(p []byte, off int64) (int, error) { return s.r.ReadAt(p, off) }
 
-func (s *stored) Close() error {
+// ModTime returns the file's modification time; zero when unknown.
+func (s *File) ModTime() time.Time { return s.mod }
+
+// ETag returns the ETag of a form of the file that suffix names ("" for
+// the file as stored): its answers' ETags change when the file does.
+func (s *File) ETag(suffix string) string { return s.etag + suffix + `"` }
+
+// Versions returns a hash of the versions of files (their paths, sizes
+// and times; for a source's, the origin's validators), which changes when
+// any one of them does.
+func Versions(files []*File) uint64 {
+	hash := fnv.New64a()
+	for _, f := range files {
+		fmt.Fprintf(hash, "%s\x00%d\x00%d\x00", f.key.path, f.key.size, f.key.mtime)
+	}
+	return hash.Sum64()
+}
+
+// Close closes the file.
+func (s *File) Close() error {
 	if s.src != nil {
 		return s.src.Close()
 	}
@@ -87,7 +107,7 @@ func (s *stored) Close() error {
 
 // fileAt returns a file positioned at off whose next n bytes are the
 // stored file's there, for sendfile.
-func (s *stored) fileAt(off, n int64) (*os.File, error) {
+func (s *File) fileAt(off, n int64) (*os.File, error) {
 	f := s.f
 	if s.src != nil {
 		var err error
@@ -101,14 +121,15 @@ func (s *stored) fileAt(off, n int64) (*os.File, error) {
 	return f, nil
 }
 
-// open opens rel under root: a local file, or the source's.
-func (h *Handler) open(ctx context.Context, root Root, rel string) (*stored, error) {
+// Open opens rel, a path under root checked by CheckPath, for one
+// request: a local file, or the source's. The caller closes it.
+func (h *Handler) Open(ctx context.Context, root Root, rel string) (*File, error) {
 	if root.Source == nil {
 		f, st, err := openFile(root, rel)
 		if err != nil {
 			return nil, err
 		}
-		return &stored{
+		return &File{
 			r: f, f: f, size: st.Size(), mod: st.ModTime(),
 			key:  cacheKey{path: filepath.Join(root.Dir, rel), size: st.Size(), mtime: st.ModTime().UnixNano()},
 			etag: fmt.Sprintf(`"%x-%x`, st.Size(), st.ModTime().UnixNano()),
@@ -119,7 +140,7 @@ func (h *Handler) open(ctx context.Context, root Root, rel string) (*stored, err
 	if err != nil {
 		return nil, sourceError(err)
 	}
-	s := &stored{r: sf, src: sf, size: sf.Size(), mod: sf.ModTime()}
+	s := &File{r: sf, src: sf, size: sf.Size(), mod: sf.ModTime()}
 	// The index and movie caches know a source's file by its path and
 	// the origin's validators: a new version at the origin is a new key.
 	hash := fnv.New64a()

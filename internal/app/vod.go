@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/config"
+	"github.com/flvedge/flvedge/smooth"
 	"github.com/flvedge/flvedge/vod"
 	"github.com/flvedge/flvedge/vodcache"
 	"github.com/flvedge/flvedge/web"
@@ -83,8 +84,9 @@ func vodMounts(cfg config.Config, cache *vodcache.Cache, logger *slog.Logger) ([
 		return nil, err
 	}
 	var mounts []web.Mount
+	sh := smooth.New(h) // Smooth Streaming presentations in front of the files
 	for _, p := range h.Prefixes() {
-		mounts = append(mounts, web.Mount{Prefix: p, Handler: h})
+		mounts = append(mounts, web.Mount{Prefix: p, Handler: sh})
 	}
 	for _, r := range cfg.VOD.Roots {
 		logger.Info("vod", "prefix", r.Prefix, "dir", r.Dir, "follow_symlinks", r.FollowSymlinks)

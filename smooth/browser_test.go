@@ -1,4 +1,4 @@
-package vod
+package smooth
 
 import (
 	"encoding/json"

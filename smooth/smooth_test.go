@@ -1,4 +1,4 @@
-package vod
+package smooth
 
 import (
 	"bytes"
@@ -19,39 +19,6 @@ import (
 	"github.com/flvedge/flvedge/internal/testutil"
 	"github.com/flvedge/flvedge/mp4"
 )
-
-// The Smooth Streaming fixtures: two renditions of the same eight seconds
-// (a 320x240 and a 192x144 H.264 test pattern at 25 fps, main profile with
-// B-frames, a keyframe every second; a 440 Hz AAC-LC tone), as an encoder
-// ladder writes them.
-const (
-	ssHigh = "ss-high.mp4"
-	ssLow  = "ss-low.mp4"
-)
-
-func init() {
-	ladder := func(size, rate string) []string {
-		return []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-			"-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-bf", "2", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
-			"-b:v", rate, "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-t", "8"}
-	}
-	mp4FixtureArgs[ssHigh] = ladder("320x240", "500k")
-	mp4FixtureArgs[ssLow] = ladder("192x144", "150k")
-}
-
-// newSmoothServer serves a presentation folder film.ism with both
-// renditions, and one of them alone as single.mp4.
-func newSmoothServer(t *testing.T) *vodServer {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "film.ism"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "film.ism", "film_500k.mp4"), readFile(t, mp4Fixture(t, ssHigh)))
-	writeFile(t, filepath.Join(dir, "film.ism", "film_150k.mp4"), readFile(t, mp4Fixture(t, ssLow)))
-	writeFile(t, filepath.Join(dir, "single.mp4"), readFile(t, mp4Fixture(t, mp4End)))
-	return serveDir(t, dir, Config{})
-}
 
 // The manifest as this test reads it.
 type testManifest struct {
@@ -93,7 +60,7 @@ func (m *testManifest) starts(t *testing.T, i int) []uint64 {
 	return append(out, at)
 }
 
-func getManifest(t *testing.T, s *vodServer, path string) *testManifest {
+func getManifest(t *testing.T, s *server, path string) *testManifest {
 	t.Helper()
 	resp, body := s.get(t, path)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/xml") {
@@ -419,7 +386,7 @@ func sourceTrack(t *testing.T, path, kind string) (*mp4.Track, *os.File) {
 }
 
 // TestSmoothBadRequests: unknown levels, times, streams and presentations
-// are 404, files that are not MP4 a 422, bad paths a 400, and a folder
+// (an empty folder too) are 404, files that are not MP4 a 422, bad paths a 400, and a folder
 // with too many files is refused.
 func TestSmoothBadRequests(t *testing.T) {
 	s := newSmoothServer(t)
@@ -427,6 +394,9 @@ func TestSmoothBadRequests(t *testing.T) {
 	hi := m.Streams[0].Levels[0].Bitrate
 	writeFile(t, filepath.Join(s.dir, "junk.mp4"), []byte("this is not an MP4 file at all"))
 	if err := os.Mkdir(filepath.Join(s.dir, "many.ism"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(s.dir, "empty.ism"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for i := range maxDirEntries + 1 {
@@ -446,6 +416,7 @@ func TestSmoothBadRequests(t *testing.T) {
 		{"/vod/film.ism/Manifest/extra", 404},
 		{"/vod/film.ism/manifest.xml", 404},
 		{"/vod/none.ism/Manifest", 404},
+		{"/vod/empty.ism/Manifest", 404},
 		{"/vod/.film.ism/Manifest", 404},
 		{"/vod/a/../film.ism/Manifest", 400},
 		{"/vod/junk.ism/Manifest", 422},

@@ -1,9 +1,22 @@
-package vod
+package smooth
 
 import (
 	"strconv"
 	"strings"
 )
+
+// ismExt is the extension of a presentation's name in URLs.
+const ismExt = ".ism"
+
+// smoothPath splits the part of a URL path under a root that names a
+// Smooth Streaming resource: "dir/name.ism" and what follows it.
+func smoothPath(rel string) (ism, rest string, ok bool) {
+	i := strings.Index(rel, ismExt+"/")
+	if i <= 0 {
+		return "", "", false
+	}
+	return rel[:i+len(ismExt)], rel[i+len(ismExt)+1:], true
+}
 
 // smoothRequest is what the part of a Smooth Streaming URL after
 // name.ism/ asks for: the manifest, or the fragment of a stream (video or
