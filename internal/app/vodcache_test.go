@@ -45,10 +45,7 @@ type vodOrigin struct {
 // answers (see countRequests).
 func startNginx(t *testing.T, dir string) *vodOrigin {
 	t.Helper()
-	bin := "/usr/sbin/nginx" // outside the PATH of most users
-	if _, err := os.Stat(bin); err != nil {
-		bin = testutil.RequireTool(t, "nginx", "nginx-light")
-	}
+	bin := testutil.RequireTool(t, "nginx", "nginx-light")
 	prefix := t.TempDir()
 	addr := freePort(t)
 	conf := fmt.Sprintf(`daemon off;
