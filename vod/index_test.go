@@ -10,19 +10,6 @@ import (
 	"github.com/flvedge/flvedge/flv"
 )
 
-// firstMediaPos is where the first audio or video tag of a body starts:
-// what follows the header and the onMetaData.
-func firstMediaPos(t *testing.T, tags []tagAt) int64 {
-	t.Helper()
-	for _, tag := range tags {
-		if tag.Type != flv.TagScript {
-			return tag.pos
-		}
-	}
-	t.Fatal("no media tag")
-	return 0
-}
-
 // checkEntries checks that every position of an index is that of a tag
 // of the body (parsed as tags) that is what it must be.
 func checkEntries(t *testing.T, pos []float64, tags []tagAt, is func(flv.Tag) bool, what string) {
@@ -36,13 +23,6 @@ func checkEntries(t *testing.T, pos []float64, tags []tagAt, is func(flv.Tag) bo
 			t.Fatalf("entry %d at %v is not %s", i, p, what)
 		}
 	}
-}
-
-// storedDuration reads the duration ffmpeg wrote into a file's onMetaData.
-func storedDuration(t *testing.T, path string) float64 {
-	t.Helper()
-	_, tags := parseFLV(t, readFile(t, path))
-	return numberOf(t, metaOf(t, tags), "duration")
 }
 
 // TestIndexedFileIsServedAsStored: a file whose onMetaData already has a

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
 
@@ -78,4 +79,24 @@ func TestVirtualIndexMatchesYamdi(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstMediaPos is where the first audio or video tag of a body starts:
+// what follows the header and the onMetaData.
+func firstMediaPos(t *testing.T, tags []tagAt) int64 {
+	t.Helper()
+	for _, tag := range tags {
+		if tag.Type != flv.TagScript {
+			return tag.pos
+		}
+	}
+	t.Fatal("no media tag")
+	return 0
+}
+
+// storedDuration reads the duration ffmpeg wrote into a file's onMetaData.
+func storedDuration(t *testing.T, path string) float64 {
+	t.Helper()
+	_, tags := parseFLV(t, readFile(t, path))
+	return numberOf(t, metaOf(t, tags), "duration")
 }
