@@ -1,10 +1,6 @@
 package rtmp
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -86,30 +82,6 @@ func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
 	return s
 }
 
-// readClip returns the tags of an FLV file.
-func readClip(t *testing.T, path string) []flv.Tag {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := flv.NewReader(bytes.NewReader(data))
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	var tags []flv.Tag
-	for {
-		tag, err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			return tags
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tags = append(tags, tag)
-	}
-}
-
 // TestClientPublishesAnEncodedClip: the client publishes what an encoder
 // made (onMetaData, the AVC and AAC sequence headers, frames of several
 // chunks) to the package's server, which hands its handler every tag as it
@@ -117,7 +89,7 @@ func readClip(t *testing.T, path string) []flv.Tag {
 // with the client in front: internal/app's TestClientPublishesToIngest
 // (e2e).
 func TestClientPublishesAnEncodedClip(t *testing.T) {
-	tags := readClip(t, fixtures.Path(t, clipFixture))
+	tags := testutil.ReadFLVFile(t, fixtures.Path(t, clipFixture))
 	ts := startServer(t, nil)
 	c, err := dialTest(t, "rtmp://"+ts.addr+"/live/cam")
 	if err != nil {

@@ -3,12 +3,8 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -35,7 +31,7 @@ func TestClientPublishesToIngest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	tags := readClip(t, clip)
+	tags := testutil.ReadFLVFile(t, clip)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testutil.SyncBuffer
@@ -101,29 +97,6 @@ func TestClientPublishesToIngest(t *testing.T) {
 	}
 	if !codecs["h264"] || !codecs["aac"] || len(probe.Streams) != 2 {
 		t.Errorf("ffprobe found %s, want one h264 and one aac stream", out)
-	}
-}
-
-func readClip(t *testing.T, path string) []flv.Tag {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := flv.NewReader(bytes.NewReader(data))
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	var tags []flv.Tag
-	for {
-		tag, err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			return tags
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		tags = append(tags, tag)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Package testutil holds what the project's tests share: a buffer that
 // goroutines may write logs to, the lookup of real peers (ffmpeg,
 // GStreamer, nginx, ...) that fails instead of skipping when a peer is
-// missing, and media fixtures.
+// missing, media fixtures, and the tags of an FLV file.
 //
 // The tests come in two tiers. go test ./... needs nothing but Go: its
 // fixtures are small files committed under each package's testdata/. The
