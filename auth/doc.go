@@ -7,9 +7,10 @@
 // Policy, what the rules say; a Guard enforces one Policy at a time and
 // holds the live state: open requests per client and per path, rate
 // buckets, refusal counts. A reload builds a new Policy and hands it to the
-// same Guard, so it never resets a limit. The Guard's Play method wraps the
-// HTTP handlers of play paths (live and VOD alike) and its AuthorizePublish
-// method is called by the RTMP glue.
+// same Guard, so it never resets a limit. The Guard's Admit method judges a
+// play request (live and VOD alike) and hands back its Admission, its place
+// in the limits, to hold while the response goes on (Play wraps a handler
+// with it); its AuthorizePublish method is called by the RTMP glue.
 // Every refusal carries a Reason, which picks the HTTP status and is counted
 // for metrics; the client learns nothing more than the status.
 package auth

@@ -147,8 +147,8 @@ type scope struct {
 // NewPolicy checks cfg and compiles it. A Policy that names a country
 // database keeps it open until the Policy is no longer referred to.
 func NewPolicy(cfg Config) (*Policy, error) {
-	if cfg.Limits.Rate < 0 || cfg.Limits.Burst < 0 || cfg.Limits.MaxConnsPerClient < 0 || cfg.Limits.MaxClients < 0 {
-		return nil, errors.New("auth: limits must not be negative")
+	if err := cfg.Limits.Check(); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	p := &Policy{limits: cfg.Limits, log: cfg.Log}
 	nets, err := checkIPRule(&IPRule{Allow: cfg.Proxies, Deny: cfg.Exempt})
@@ -228,14 +228,11 @@ func (p *Policy) compileScopes(in []Scope) (needGeo bool, err error) {
 	}
 	slices.SortStableFunc(byLen, func(a, b Scope) int { return len(a.Prefix) - len(b.Prefix) })
 	for i, s := range byLen {
-		if !strings.HasPrefix(s.Prefix, "/") {
-			return false, fmt.Errorf("auth: play prefix %q must start with /", s.Prefix)
-		}
 		if i > 0 && byLen[i-1].Prefix == s.Prefix {
 			return false, fmt.Errorf("auth: play prefix %q given twice", s.Prefix)
 		}
 		if err := checkScope(&byLen[i]); err != nil {
-			return false, fmt.Errorf("auth: play prefix %q: %w", s.Prefix, err)
+			return false, fmt.Errorf("auth: %w", err)
 		}
 		needGeo = needGeo || s.Country != nil && len(s.Country.Allow)+len(s.Country.Deny) > 0
 	}
@@ -282,6 +279,16 @@ func (s *scope) overlay(p Scope) {
 // checkScope checks s and replaces its rules by normalized copies, so that
 // the caller's Config is neither trusted nor changed later.
 func checkScope(s *Scope) error {
+	if err := checkPrefix(s.Prefix); err != nil {
+		return err
+	}
+	if err := s.checkRules(); err != nil {
+		return fmt.Errorf("play prefix %q: %w", s.Prefix, err)
+	}
+	return nil
+}
+
+func (s *Scope) checkRules() error {
 	if s.Token != nil {
 		t, err := checkToken(s.Token)
 		if err != nil {

@@ -149,30 +149,35 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestDetachKeepsTheViewerCounted has a handler take over its admission:
-// the viewer stays counted after the request ends, until released.
-func TestDetachKeepsTheViewerCounted(t *testing.T) {
+// TestAdmissionKeepsTheViewerCounted has a caller hold its admission past
+// the request: the viewer stays counted until it is released, once.
+func TestAdmissionKeepsTheViewerCounted(t *testing.T) {
 	g := newGuard(t, Config{Play: []Scope{{Prefix: "/", MaxViewers: 1}}}, nil)
-	released := make(chan func(), 1)
-	h := g.Play(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		released <- Detach(r.Context())
-	}))
-	get := func() int {
+	admit := func() (int, *Admission) {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/live/a.flv", nil))
-		return rec.Code
+		_, a, ok := g.Admit(rec, httptest.NewRequest(http.MethodGet, "/live/a.flv", nil))
+		if !ok {
+			return rec.Code, nil
+		}
+		return http.StatusOK, a
 	}
-	if code := get(); code != http.StatusOK {
+	code, first := admit()
+	if code != http.StatusOK {
 		t.Fatalf("first viewer: %d", code)
 	}
-	release := <-released
-	if code := get(); code != http.StatusServiceUnavailable {
-		t.Fatalf("second viewer while the first is detached and counted: %d, want 503", code)
+	if code, _ := admit(); code != http.StatusServiceUnavailable {
+		t.Fatalf("second viewer while the first is held and counted: %d, want 503", code)
 	}
-	release()
-	release() // twice is harmless
-	if code := get(); code != http.StatusOK {
+	first.Release()
+	first.Release() // twice is harmless: it gives back one place, not two
+	code, second := admit()
+	if code != http.StatusOK {
 		t.Fatalf("after the release: %d", code)
 	}
-	<-released
+	if code, _ := admit(); code != http.StatusServiceUnavailable {
+		t.Fatalf("a second Release gave back a place it did not hold: %d, want 503", code)
+	}
+	second.Release()
+	var none *Admission
+	none.Release() // no guard in front: nothing to give back
 }

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -13,68 +12,58 @@ import (
 	"github.com/flvedge/flvedge/ratelog"
 )
 
-// Play wraps the handler of play paths (live and VOD alike): a request that
-// the rules refuse gets an empty-handed 403, 410, 429 or 503, and one that
-// passes goes on to next, with an in-path token ("/TOKEN/EXPIRES/live/x.flv")
-// taken off its path. Wrap a handler that routes by path, such as a
-// ServeMux, so that the path without the token is what gets routed.
-//
-// Everything is checked when the request starts: a response that began
-// before its token expired keeps flowing.
+// Play wraps the handler of play paths (live and VOD alike) with Admit: a
+// refused request gets its empty-handed answer, and an admitted one goes on
+// to next, its admission given back when next returns. Wrap a handler that
+// routes by path, such as a ServeMux, so that the path without an in-path
+// token is what gets routed. A response that outlives its handler (a live
+// viewer on a taken-over connection) calls Admit itself and holds its
+// admission as long as the response goes on.
 func (g *Guard) Play(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// One request is judged by one policy, even if a reload comes
-		// while it is checked.
-		p := g.policy.Load()
-		client := p.client(r)
-		admitted, release, err := g.admit(p, r, client)
-		if err != nil {
-			g.refuse(p, w, r, client, err)
+		admitted, a, ok := g.Admit(w, r)
+		if !ok {
 			return
 		}
-		held := &admission{release: release}
-		defer held.end()
-		next.ServeHTTP(w, admitted.WithContext(context.WithValue(admitted.Context(), admissionKey{}, held)))
+		defer a.Release()
+		next.ServeHTTP(w, admitted)
 	})
 }
 
-// admission is a request's place in the limits, given back when the
-// request ends, or later by whoever took it over with Detach.
-type admission struct {
-	mu      sync.Mutex
+// Admit runs the rules on a play request. A refused request is answered
+// (403, 410, 429 or 503, nothing more) and ok is false. An admitted one
+// comes back with an in-path token ("/TOKEN/EXPIRES/live/x.flv") taken off
+// its path, and with its admission, which the caller holds while the
+// response goes on and releases when it ends.
+//
+// Everything is checked when the request starts: a response that began
+// before its token expired keeps flowing.
+func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) (admitted *http.Request, a *Admission, ok bool) {
+	// One request is judged by one policy, even if a reload comes while it
+	// is checked.
+	p := g.policy.Load()
+	client := p.client(r)
+	admitted, release, err := g.admit(p, r, client)
+	if err != nil {
+		g.refuse(p, w, r, client, err)
+		return nil, nil, false
+	}
+	return admitted, &Admission{release: release}, true
+}
+
+// Admission is an admitted request's place in the limits: one of the open
+// requests of its client and of its path.
+type Admission struct {
+	once    sync.Once
 	release func()
 }
 
-type admissionKey struct{}
-
-func (a *admission) end() {
-	a.mu.Lock()
-	release := a.release
-	a.release = nil
-	a.mu.Unlock()
-	if release != nil {
-		release()
+// Release gives the place back; more calls do nothing. A nil Admission (no
+// guard in front) has nothing to give back.
+func (a *Admission) Release() {
+	if a != nil {
+		a.once.Do(a.release)
 	}
-}
-
-// Detach takes over the admission of the request whose context this is: the
-// request may end (its handler return) while the response goes on elsewhere,
-// and the viewer keeps counting in the limits until the returned function is
-// called. Without an admission (no guard in front) it returns a no-op.
-func Detach(ctx context.Context) func() {
-	a, ok := ctx.Value(admissionKey{}).(*admission)
-	if !ok {
-		return func() {}
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	taken := a.release
-	a.release = nil
-	if taken == nil {
-		return func() {}
-	}
-	var once sync.Once
-	return func() { once.Do(taken) }
 }
 
 // Client returns the client address a request is judged by: its peer, or

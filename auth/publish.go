@@ -62,19 +62,27 @@ func (r *publishRule) hasKeys() bool { return len(r.keys)+len(r.streamKeys) > 0 
 func compilePublish(in []PublishRule) (map[string]*publishRule, error) {
 	out := make(map[string]*publishRule, len(in))
 	for _, r := range in {
-		if r.App == "" {
-			return nil, errors.New(`auth: publish rule without an app (use "*" for every app)`)
+		c, err := r.compile()
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
 		}
 		if out[r.App] != nil {
 			return nil, fmt.Errorf("auth: publish rule for app %q given twice", r.App)
 		}
-		c, err := compilePublishRule(r)
-		if err != nil {
-			return nil, fmt.Errorf("auth: publish rule for app %q: %w", r.App, err)
-		}
 		out[r.App] = c
 	}
 	return out, nil
+}
+
+func (r PublishRule) compile() (*publishRule, error) {
+	if r.App == "" {
+		return nil, errors.New(`publish rule without an app (use "*" for every app)`)
+	}
+	c, err := compilePublishRule(r)
+	if err != nil {
+		return nil, fmt.Errorf("publish rule for app %q: %w", r.App, err)
+	}
+	return c, nil
 }
 
 func compilePublishRule(r PublishRule) (*publishRule, error) {

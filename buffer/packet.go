@@ -6,9 +6,10 @@ import "github.com/flvedge/flvedge/flv"
 // for, and what its FLV header announces.
 type Tracks uint8
 
+// The bit of each track is 1 << its flv.Track.
 const (
-	TrackAudio Tracks = 1 << iota
-	TrackVideo
+	TrackAudio Tracks = 1 << flv.AudioTrack
+	TrackVideo Tracks = 1 << flv.VideoTrack
 
 	AllTracks = TrackAudio | TrackVideo
 )
@@ -19,11 +20,8 @@ func (t Tracks) Has(u Tracks) bool { return t&u == u }
 // trackOf is the track a tag type belongs to; script data belongs to none and
 // goes to every viewer.
 func trackOf(tagType uint8) Tracks {
-	switch tagType {
-	case flv.TagAudio:
-		return TrackAudio
-	case flv.TagVideo:
-		return TrackVideo
+	if tr := flv.TrackOf(tagType); tr != flv.NoTrack {
+		return 1 << tr
 	}
 	return 0
 }

@@ -63,15 +63,10 @@ type Ring struct {
 	cursors int    // open cursors: the window keeps older tags for them
 }
 
-// configIndex maps a tag type to its slot in Ring.config.
+// configIndex maps a tag type to its slot in Ring.config: script data
+// (onMetaData) first, then one per track.
 func configIndex(tagType uint8) int {
-	switch tagType {
-	case flv.TagAudio:
-		return 1
-	case flv.TagVideo:
-		return 2
-	}
-	return 0
+	return int(flv.TrackOf(tagType)) + 1
 }
 
 // NewRing returns an empty window bounded by cfg; zero fields take defaults.
@@ -139,6 +134,13 @@ func (r *Ring) Bytes() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.bytes
+}
+
+// Cursors is how many cursors are open: the ring's viewers.
+func (r *Ring) Cursors() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cursors
 }
 
 // Skips counts how often a cursor of this ring fell out of the window and

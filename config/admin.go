@@ -1,6 +1,10 @@
 package config
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/flvedge/flvedge/web"
+)
 
 // Admin is the operators' listener: metrics and the stats API.
 type Admin struct {
@@ -16,10 +20,10 @@ type Admin struct {
 
 func (a Admin) check() error {
 	if a.MetricsMaxStreams < 1 {
-		return errors.New("admin.metrics_max_streams: must be at least 1")
+		return at(errors.New("must be at least 1"), "admin", "metrics_max_streams")
 	}
-	if a.Token != "" && len(a.Token) < 16 {
-		return errors.New("admin.token: use at least 16 characters")
+	if err := web.CheckAdminToken(a.Token); err != nil {
+		return at(err, "admin", "token")
 	}
 	return a.checkHosts()
 }

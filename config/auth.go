@@ -1,10 +1,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/flvedge/flvedge/auth"
@@ -72,36 +73,48 @@ type AccessCallback struct {
 }
 
 // Auth returns the auth.Config the section describes, or the first thing
-// wrong with it, named by its key. Log is left for the caller to set.
+// wrong with it, at its key: what auth refuses of one rule, and what does
+// not read. Log is left for the caller to set.
 func (a Access) Auth() (auth.Config, error) {
 	var c auth.Config
 	var err error
-	if c.Proxies, err = prefixes("access.trusted_proxies", a.TrustedProxies); err != nil {
+	if c.Proxies, err = prefixes(a.TrustedProxies, "access", "trusted_proxies"); err != nil {
 		return c, err
 	}
-	if c.Exempt, err = prefixes("access.exempt", a.Exempt); err != nil {
+	if c.Exempt, err = prefixes(a.Exempt, "access", "exempt"); err != nil {
 		return c, err
 	}
 	c.CountryDB = a.CountryDB
 	c.Limits = auth.Limits{MaxConnsPerClient: a.Limits.MaxConnections, Rate: a.Limits.Rate, Burst: a.Limits.Burst, MaxClients: a.Limits.MaxClients}
+	if err := c.Limits.Check(); err != nil {
+		return c, at(err, "access", "limits")
+	}
 	for i, p := range a.Play {
-		key := fmt.Sprintf("access.play[%d]", i)
-		s, err := p.scope(key)
+		s, err := p.scope("access", "play", i)
 		if err != nil {
 			return c, err
+		}
+		if err := s.Check(); err != nil {
+			return c, at(err, "access", "play", i)
 		}
 		c.Play = append(c.Play, s)
 	}
 	for i, p := range a.Publish {
-		key := fmt.Sprintf("access.publish[%d]", i)
-		r, err := p.rule(key)
+		r, err := p.rule("access", "publish", i)
 		if err != nil {
 			return c, err
+		}
+		if err := r.Check(); err != nil {
+			return c, at(err, "access", "publish", i)
 		}
 		c.Publish = append(c.Publish, r)
 	}
 	if len(a.SecureTokenSecrets) > 0 {
-		c.SetRootToken(auth.TokenRule{Scheme: auth.MD5, Secrets: a.SecureTokenSecrets})
+		root := auth.TokenRule{Scheme: auth.MD5, Secrets: a.SecureTokenSecrets}
+		if err := (auth.Scope{Prefix: "/", Token: &root}).Check(); err != nil {
+			return c, at(err, "access", "secure_token_secrets")
+		}
+		c.SetRootToken(root)
 	}
 	return c, nil
 }
@@ -113,20 +126,20 @@ func (a Access) check() error {
 	if err != nil {
 		return err
 	}
-	if _, err := auth.NewPolicy(c); err != nil {
-		return fmt.Errorf("access: %w", err)
-	}
-	return nil
+	_, err = auth.NewPolicy(c)
+	return at(err, "access")
 }
 
-func (p AccessPlay) scope(key string) (auth.Scope, error) {
+// with is path and more after it, in a slice of its own.
+func with(path []any, more ...any) []any {
+	return append(slices.Clip(path), more...)
+}
+
+func (p AccessPlay) scope(path ...any) (auth.Scope, error) {
 	s := auth.Scope{Prefix: p.Path, MaxViewers: p.MaxViewers}
-	if !strings.HasPrefix(p.Path, "/") {
-		return s, fmt.Errorf("%s.path: %q must start with /, e.g. /live/", key, p.Path)
-	}
 	var err error
 	if p.Token != nil {
-		if s.Token, err = p.Token.rule(key + ".token"); err != nil {
+		if s.Token, err = p.Token.rule(with(path, "token")...); err != nil {
 			return s, err
 		}
 	}
@@ -137,21 +150,21 @@ func (p AccessPlay) scope(key string) (auth.Scope, error) {
 			r.AllowEmpty = true
 		case "deny":
 		default:
-			return s, fmt.Errorf("%s.referer.empty: %q is neither allow nor deny", key, p.Referer.Empty)
+			return s, at(fmt.Errorf("%q is neither allow nor deny", p.Referer.Empty), with(path, "referer", "empty")...)
 		}
 		s.Referer = r
 	}
 	if p.UserAgent != nil {
 		s.Agent = &auth.AgentRule{}
-		if s.Agent.Allow, err = patterns(key+".user_agent.allow", p.UserAgent.Allow); err != nil {
+		if s.Agent.Allow, err = patterns(p.UserAgent.Allow, with(path, "user_agent", "allow")...); err != nil {
 			return s, err
 		}
-		if s.Agent.Deny, err = patterns(key+".user_agent.deny", p.UserAgent.Deny); err != nil {
+		if s.Agent.Deny, err = patterns(p.UserAgent.Deny, with(path, "user_agent", "deny")...); err != nil {
 			return s, err
 		}
 	}
 	if p.IP != nil {
-		if s.IP, err = p.IP.ipRule(key + ".ip"); err != nil {
+		if s.IP, err = p.IP.ipRule(with(path, "ip")...); err != nil {
 			return s, err
 		}
 	}
@@ -164,14 +177,11 @@ func (p AccessPlay) scope(key string) (auth.Scope, error) {
 	return s, nil
 }
 
-func (p AccessPublish) rule(key string) (auth.PublishRule, error) {
+func (p AccessPublish) rule(path ...any) (auth.PublishRule, error) {
 	r := auth.PublishRule{App: p.App, Keys: p.Keys, StreamKeys: p.StreamKeys}
-	if p.App == "" {
-		return r, fmt.Errorf(`%s.app: missing (an app such as live, or "*" for every other app)`, key)
-	}
 	var err error
 	if p.Token != nil {
-		if r.Token, err = p.Token.rule(key + ".token"); err != nil {
+		if r.Token, err = p.Token.rule(with(path, "token")...); err != nil {
 			return r, err
 		}
 	}
@@ -179,40 +189,43 @@ func (p AccessPublish) rule(key string) (auth.PublishRule, error) {
 		r.Callback = &auth.Callback{URL: p.Callback.URL, Timeout: p.Callback.Timeout}
 	}
 	if p.IP != nil {
-		if r.IP, err = p.IP.ipRule(key + ".ip"); err != nil {
+		if r.IP, err = p.IP.ipRule(with(path, "ip")...); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
 }
 
-func (t AccessToken) rule(key string) (*auth.TokenRule, error) {
+// rule reads a token section. scheme: none is the file's way to lift an
+// inherited token, which auth spells as a TokenRule without secrets; any
+// other scheme without secrets is a mistake.
+func (t AccessToken) rule(path ...any) (*auth.TokenRule, error) {
 	if t.Scheme == "none" {
 		if len(t.Secrets) > 0 {
-			return nil, fmt.Errorf("%s: scheme none takes no secrets", key)
+			return nil, at(errors.New("scheme none takes no secrets"), with(path, "secrets")...)
 		}
 		return &auth.TokenRule{}, nil
 	}
 	scheme, err := auth.ParseScheme(t.Scheme)
 	if err != nil {
-		return nil, fmt.Errorf("%s.scheme: %w", key, err)
+		return nil, at(err, with(path, "scheme")...)
 	}
 	bind, err := auth.ParseBinding(t.BindIP)
 	if err != nil {
-		return nil, fmt.Errorf("%s.bind_ip: %w", key, err)
+		return nil, at(err, with(path, "bind_ip")...)
 	}
 	if len(t.Secrets) == 0 {
-		return nil, fmt.Errorf("%s.secrets: at least one (or scheme: none for no token)", key)
+		return nil, at(errors.New("at least one (or scheme: none for no token)"), with(path, "secrets")...)
 	}
 	return &auth.TokenRule{Scheme: scheme, Secrets: t.Secrets, Bind: bind}, nil
 }
 
-func (l AccessList) ipRule(key string) (*auth.IPRule, error) {
-	allow, err := prefixes(key+".allow", l.Allow)
+func (l AccessList) ipRule(path ...any) (*auth.IPRule, error) {
+	allow, err := prefixes(l.Allow, with(path, "allow")...)
 	if err != nil {
 		return nil, err
 	}
-	deny, err := prefixes(key+".deny", l.Deny)
+	deny, err := prefixes(l.Deny, with(path, "deny")...)
 	if err != nil {
 		return nil, err
 	}
@@ -221,14 +234,14 @@ func (l AccessList) ipRule(key string) (*auth.IPRule, error) {
 
 // prefixes reads addresses and networks: "10.0.0.0/8", "2001:db8::/32",
 // "192.0.2.7".
-func prefixes(key string, list []string) ([]netip.Prefix, error) {
+func prefixes(list []string, path ...any) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, s := range list {
+	for i, s := range list {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
-				return nil, fmt.Errorf("%s: %q is no address or network such as 10.0.0.0/8", key, s)
+				return nil, at(fmt.Errorf("%q is no address or network such as 10.0.0.0/8", s), with(path, i)...)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
@@ -237,12 +250,12 @@ func prefixes(key string, list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func patterns(key string, list []string) ([]*regexp.Regexp, error) {
+func patterns(list []string, path ...any) ([]*regexp.Regexp, error) {
 	var out []*regexp.Regexp
-	for _, s := range list {
+	for i, s := range list {
 		re, err := regexp.Compile(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			return nil, at(err, with(path, i)...)
 		}
 		out = append(out, re)
 	}

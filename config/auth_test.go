@@ -95,7 +95,7 @@ func TestAccessErrorsNameTheKey(t *testing.T) {
 	for _, tc := range []struct{ file, want string }{
 		{"access:\n  trusted_proxies: [10.0.0.0/33]\n", "access.trusted_proxies"},
 		{"access:\n  exempt: [edge-1]\n", "access.exempt"},
-		{"access:\n  play:\n    - path: live/\n", "access.play[0].path"},
+		{"access:\n  play:\n    - path: live/\n", `line 3: access.play[0]: play prefix "live/" must start with /`},
 		{"access:\n  play:\n    - path: /\n      token: {scheme: sha1, secrets: [x]}\n", "access.play[0].token.scheme"},
 		{"access:\n  play:\n    - path: /\n      token: {scheme: md5, secrets: [x], bind_ip: /8}\n", "access.play[0].token.bind_ip"},
 		{"access:\n  play:\n    - path: /\n      token: {scheme: md5}\n", "access.play[0].token.secrets"},
@@ -110,7 +110,7 @@ func TestAccessErrorsNameTheKey(t *testing.T) {
 		{"access:\n  play:\n    - path: /\n    - path: /\n", "twice"},
 		{"access:\n  play:\n    - path: /\n      callback: {url: auth.internal}\n", "callback URL"},
 		{"access:\n  play:\n    - path: /\n      tokn: {}\n", "field tokn not found"},
-		{"access:\n  publish:\n    - keys: [k]\n", "access.publish[0].app"},
+		{"access:\n  publish:\n    - keys: [k]\n", "line 3: access.publish[0]: publish rule without an app"},
 		{"access:\n  publish:\n    - app: live\n      keys: [\"\"]\n", "empty publish key"},
 		{"access:\n  publish:\n    - app: live\n      ip: {deny: [300.0.0.1]}\n", "access.publish[0].ip.deny"},
 		{"access:\n  limits: {rate: -1}\n", "negative"},

@@ -1,6 +1,7 @@
 // Package config is the server's settings: the YAML schema, its documented
-// defaults (default.yaml, embedded), and the checks that refuse a bad file
-// with its line and a reason.
+// defaults (default.yaml, embedded), the flags over them, and the checks
+// that refuse a bad value with its line and key (or its flag) and the
+// reason of the package it is for.
 package config
 
 import (
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flvedge/flvedge/rtmp"
+	"github.com/flvedge/flvedge/web"
 )
 
 // Default is the documented default configuration; every key is in it.
@@ -75,108 +79,130 @@ type Viewers struct {
 }
 
 // Load reads the defaults, then the file at path over them (if path is not
-// empty), and checks the result.
-func Load(path string) (Config, error) {
+// empty), then the overrides over both, and checks the result. A value
+// that cannot work is reported with the flag that set it, or its key and
+// line in the file, and the reason of the package it is for.
+func Load(path string, overrides ...Override) (Config, error) {
 	var c Config
-	if err := decode(Default, &c); err != nil {
+	defaults, err := decode(Default, &c)
+	if err != nil {
 		return c, fmt.Errorf("config: embedded defaults: %w", err)
 	}
-	if path == "" {
-		return c, c.Check()
+	for _, o := range overrides {
+		if !hasKey(defaults, o.Key) {
+			return c, fmt.Errorf("--%s: sets %q, which is no key of the config", o.Flag, o.Key)
+		}
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return c, fmt.Errorf("config: %w", err)
+	var doc *yaml.Node
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		if doc, err = decode(data, &c); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
 	}
-	if err := decode(data, &c); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+	for _, o := range overrides {
+		if err := o.Apply(&c); err != nil {
+			return c, err
+		}
 	}
 	if err := c.Check(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
+		return c, explain(err, path, doc, overrides)
 	}
 	return c, nil
 }
 
 // decode refuses unknown keys, so that a misspelt setting is not silently
-// ignored. yaml's errors carry the line.
-func decode(data []byte, c *Config) error {
+// ignored. yaml's errors carry the line. It returns the document, whose
+// nodes give the lines of the keys that Check refuses.
+func decode(data []byte, c *Config) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	return &doc, nil
+}
+
+// Check reports the first value that cannot work, with its key. The
+// rules of the packages the values are for are theirs: Check calls their
+// checks (rtmp.CheckMaxMessageSize, relay.CheckName, vod.Root.Check,
+// vodcache.CheckOrigin, auth.Scope.Check, web.ParseCoalesceMode, ...),
+// which their constructors call too (vod.New, vodcache.New,
+// relay.NewPuller and Puller.Keep, auth.NewPolicy, rtmp.Server.Serve).
+// Only the rules of the file itself are here: every key has its value in
+// default.yaml, so a zero where a package would take its default is a
+// mistake; the names of choices; listen addresses; bounds that keep a
+// setting sane (a window of at least 1MiB).
+func (c Config) Check() error {
+	switch {
+	case c.RTMPListen == "":
+		return at(errors.New("must be an address such as :1935"), "rtmp_listen")
+	case c.HTTPListen == "":
+		return at(errors.New("must be an address such as :8080"), "http_listen")
+	case c.Window.Duration <= 0:
+		return at(errors.New("must be positive, e.g. 10s"), "window", "duration")
+	case c.Window.Bytes < 1<<20:
+		return at(errors.New("must be at least 1MiB"), "window", "bytes")
+	case c.Window.SlowViewers != "skip" && c.Window.SlowViewers != "drop":
+		return at(fmt.Errorf("%q is neither skip nor drop", c.Window.SlowViewers), "window", "slow_viewers")
+	case c.Publish.Grace < 0:
+		return at(errors.New("must not be negative (0 ends streams at once)"), "publish", "grace")
+	case c.Publish.MaxTimestampJump <= 0:
+		return at(errors.New("must be positive, e.g. 3s"), "publish", "max_timestamp_jump")
+	}
+	if err := rtmp.CheckMaxMessageSize(int64(c.Publish.MaxMessageSize)); err != nil {
+		return at(err, "publish", "max_message_size")
+	}
+	if err := rtmp.CheckMaxCommandSize(int64(c.Publish.MaxCommandSize), int64(c.Publish.MaxMessageSize)); err != nil {
+		return at(err, "publish", "max_command_size")
+	}
+	if err := c.Viewers.check(); err != nil {
 		return err
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return at(err, "log_level")
+	}
+	for _, check := range []func() error{
+		c.checkLimits, c.checkTLS, c.HTTPTimeouts.check, c.CORS.check, c.Admin.check,
+		c.Upstream.check, c.checkPulls, c.VOD.check, c.Player.check, c.Access.check,
+	} {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// Check reports the first value that cannot work.
-func (c Config) Check() error {
+func (v Viewers) check() error {
 	switch {
-	case c.RTMPListen == "":
-		return errors.New("rtmp_listen: must be an address such as :1935")
-	case c.HTTPListen == "":
-		return errors.New("http_listen: must be an address such as :8080")
-	case c.Window.Duration <= 0:
-		return errors.New("window.duration: must be positive, e.g. 10s")
-	case c.Window.Bytes < 1<<20:
-		return errors.New("window.bytes: must be at least 1MiB")
-	case c.Window.SlowViewers != "skip" && c.Window.SlowViewers != "drop":
-		return fmt.Errorf("window.slow_viewers: %q is neither skip nor drop", c.Window.SlowViewers)
-	case c.Publish.Grace < 0:
-		return errors.New("publish.grace: must not be negative (0 ends streams at once)")
-	case c.Publish.MaxTimestampJump <= 0:
-		return errors.New("publish.max_timestamp_jump: must be positive, e.g. 3s")
-	case c.Publish.MaxMessageSize < 64<<10 || c.Publish.MaxMessageSize > 1<<24-1:
-		return errors.New("publish.max_message_size: must be between 64KiB and 16MiB-1")
-	case c.Publish.MaxCommandSize < 4<<10 || c.Publish.MaxCommandSize > c.Publish.MaxMessageSize:
-		return errors.New("publish.max_command_size: must be between 4KiB and publish.max_message_size")
-	case c.Viewers.WriteTimeout <= 0:
-		return errors.New("viewers.write_timeout: must be positive, e.g. 15s")
-	case c.Viewers.Coalesce < 0 || c.Viewers.Coalesce > time.Second:
-		return errors.New("viewers.coalesce: must be between 0 and 1s")
-	case c.Viewers.CoalesceMode != "adaptive" && c.Viewers.CoalesceMode != "fixed":
-		return fmt.Errorf("viewers.coalesce_mode: %q is neither adaptive nor fixed", c.Viewers.CoalesceMode)
-	case c.Viewers.CoalesceWrites < 0:
-		return errors.New("viewers.coalesce_writes: must not be negative (0: 3000 per CPU)")
-	case c.Viewers.MaxPerConnection < 1 || c.Viewers.MaxPerConnection > 10000:
-		return errors.New("viewers.max_per_connection: must be between 1 and 10000")
-	case c.Viewers.Drain < 0:
-		return errors.New("viewers.drain: must not be negative")
-	case c.Viewers.Max < 0:
-		return errors.New("viewers.max: must not be negative (0: as many as file descriptors allow)")
+	case v.WriteTimeout <= 0:
+		return at(errors.New("must be positive, e.g. 15s"), "viewers", "write_timeout")
+	case v.Coalesce < 0 || v.Coalesce > time.Second:
+		return at(errors.New("must be between 0 and 1s"), "viewers", "coalesce")
+	case v.CoalesceWrites < 0:
+		return at(errors.New("must not be negative (0: 3000 per CPU)"), "viewers", "coalesce_writes")
+	case v.MaxPerConnection < 1 || v.MaxPerConnection > 10000:
+		return at(errors.New("must be between 1 and 10000"), "viewers", "max_per_connection")
+	case v.Drain < 0:
+		return at(errors.New("must not be negative"), "viewers", "drain")
+	case v.Max < 0:
+		return at(errors.New("must not be negative (0: as many as file descriptors allow)"), "viewers", "max")
 	}
-	if _, err := ParseLogLevel(c.LogLevel); err != nil {
-		return err
-	}
-	if err := c.checkLimits(); err != nil {
-		return err
-	}
-	if err := c.checkTLS(); err != nil {
-		return err
-	}
-	if err := c.HTTPTimeouts.check(); err != nil {
-		return err
-	}
-	if err := c.CORS.check(); err != nil {
-		return err
-	}
-	if err := c.Admin.check(); err != nil {
-		return err
-	}
-	if err := c.Upstream.check(); err != nil {
-		return err
-	}
-	for _, p := range c.Pulls {
-		if err := p.check(); err != nil {
-			return err
-		}
-	}
-	if err := c.VOD.check(); err != nil {
-		return err
-	}
-	if err := c.Player.check(); err != nil {
-		return err
-	}
-	return c.Access.check()
+	_, err := web.ParseCoalesceMode(v.CoalesceMode)
+	return at(err, "viewers", "coalesce_mode")
+}
+
+// Mode is the web package's form of coalesce_mode, which Check checked.
+func (v Viewers) Mode() web.CoalesceMode {
+	m, _ := web.ParseCoalesceMode(v.CoalesceMode)
+	return m
 }
 
 // ByteSize is a size in bytes, written as a plain number or with a unit:
@@ -221,7 +247,7 @@ func ParseByteSize(s string) (ByteSize, error) {
 func ParseLogLevel(s string) (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return l, fmt.Errorf("log_level: %q is not debug, info, warn or error", s)
+		return l, fmt.Errorf("%q is not debug, info, warn or error", s)
 	}
 	return l, nil
 }

@@ -46,9 +46,9 @@ func TestBadFilesNameTheLine(t *testing.T) {
 		{"cors:\n  credential_origins: [https://a.example/page]\n", "cors.credential_origins"},
 		{"cors:\n  credential_origins: [\"*\"]\n", "cors.credential_origins"},
 		{"admin:\n  hosts: [\"m.internal:9090\"]\n", "admin.hosts"},
-		{"pulls:\n  - stream: live/a b\n    url: http://o/x.flv\n", `pulls: stream "live/a b": bad name: stream name has ' '`},
-		{"pulls:\n  - stream: ../x\n    url: http://o/x.flv\n", "pulls: stream \"../x\": bad name: app name starts with '.'"},
-		{"upstream:\n  app_origins:\n    \"a/b\": [http://o]\n", `upstream.app_origins: "a/b": bad name`},
+		{"pulls:\n  - stream: live/a b\n    url: http://o/x.flv\n", `line 2: pulls[0].stream: bad name: stream name has ' '`},
+		{"pulls:\n  - stream: ../x\n    url: http://o/x.flv\n", "line 2: pulls[0].stream: bad name: app name starts with '.'"},
+		{"upstream:\n  app_origins:\n    \"a/b\": [http://o]\n", `line 3: upstream.app_origins."a/b": bad name`},
 		{"upstream:\n  node_id: a,b\n", "upstream.node_id"},
 		{"[", "yaml"},
 	} {

@@ -2,10 +2,9 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/flvedge/flvedge/web"
 )
 
 // HTTPTimeouts bound what a client may hold on the HTTP, HTTPS (HTTP/3
@@ -19,9 +18,9 @@ type HTTPTimeouts struct {
 func (t HTTPTimeouts) check() error {
 	switch {
 	case t.ReadHeader <= 0:
-		return errors.New("http_timeouts.read_header: must be positive, e.g. 10s")
+		return at(errors.New("must be positive, e.g. 10s"), "http_timeouts", "read_header")
 	case t.Idle <= 0:
-		return errors.New("http_timeouts.idle: must be positive, e.g. 75s")
+		return at(errors.New("must be positive, e.g. 75s"), "http_timeouts", "idle")
 	}
 	return nil
 }
@@ -33,24 +32,21 @@ type CORS struct {
 	CredentialOrigins []string `yaml:"credential_origins"`
 }
 
-// check refuses what is not an origin as browsers send it in Origin:
-// scheme://host[:port], nothing after.
+// check refuses what web.CheckCredentialOrigin refuses.
 func (c CORS) check() error {
-	for _, o := range c.CredentialOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
-			return fmt.Errorf("cors.credential_origins: %q is not an origin such as https://player.example.com", o)
+	for i, o := range c.CredentialOrigins {
+		if err := web.CheckCredentialOrigin(o); err != nil {
+			return at(err, "cors", "credential_origins", i)
 		}
 	}
 	return nil
 }
 
-// checkHosts refuses admin host names that no Host header could match.
+// checkHosts refuses what web.CheckAdminHost refuses.
 func (a Admin) checkHosts() error {
-	for _, h := range a.Hosts {
-		if h == "" || strings.ContainsAny(h, "/:@*[] ") {
-			return fmt.Errorf("admin.hosts: %q is not a host name such as metrics.internal (no port)", h)
+	for i, h := range a.Hosts {
+		if err := web.CheckAdminHost(h); err != nil {
+			return at(err, "admin", "hosts", i)
 		}
 	}
 	return nil

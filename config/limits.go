@@ -14,11 +14,16 @@ type Limits struct {
 
 func (c Config) checkLimits() error {
 	l := c.Limits
-	switch {
-	case l.WindowBytes != 0 && l.WindowBytes < c.Window.Bytes:
-		return errors.New("limits.window_bytes: must be 0 (half the memory) or at least window.bytes")
-	case l.Streams < 0, l.Publishers < 0, l.RTMPConnections < 0, l.RTMPConnectionsPerClient < 0:
-		return errors.New("limits: streams, publishers, rtmp_connections and rtmp_connections_per_client must not be negative (0: none)")
+	if l.WindowBytes != 0 && l.WindowBytes < c.Window.Bytes {
+		return at(errors.New("must be 0 (half the memory) or at least window.bytes"), "limits", "window_bytes")
+	}
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{"streams", l.Streams}, {"publishers", l.Publishers}, {"rtmp_connections", l.RTMPConnections}, {"rtmp_connections_per_client", l.RTMPConnectionsPerClient}} {
+		if l.n < 0 {
+			return at(errors.New("must not be negative (0: none)"), "limits", l.key)
+		}
 	}
 	return nil
 }

@@ -1,9 +1,6 @@
 package config
 
-import (
-	"fmt"
-	"strings"
-)
+import "github.com/flvedge/flvedge/web"
 
 // Player is the player page and the public stream list on the HTTP
 // listener.
@@ -14,13 +11,5 @@ type Player struct {
 }
 
 func (p Player) check() error {
-	// A path on this server ("/static/mpegts.js") lets an operator host the
-	// library without a CDN and without rebuilding.
-	if strings.HasPrefix(p.MpegtsURL, "/") && !strings.HasPrefix(p.MpegtsURL, "//") {
-		return nil
-	}
-	if err := checkHTTPURL(p.MpegtsURL); err != nil {
-		return fmt.Errorf("player.mpegts_url: %w, nor a path such as /static/mpegts.js", err)
-	}
-	return nil
+	return at(web.CheckMpegtsURL(p.MpegtsURL), "player", "mpegts_url")
 }

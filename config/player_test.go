@@ -7,18 +7,15 @@ import (
 	"testing"
 )
 
+// TestPlayerMpegtsURL: the key is checked by web.CheckMpegtsURL (whose
+// cases are web's), and named in the error.
 func TestPlayerMpegtsURL(t *testing.T) {
 	for _, tc := range []struct {
 		url string
 		ok  bool
 	}{
-		{"https://cdn.example/mpegts.js", true},
-		{"http://10.0.0.1/mpegts.js", true},
 		{"/static/mpegts.js", true},
-		{"", false},
-		{"//cdn.example/mpegts.js", false},
 		{"javascript:alert(1)", false},
-		{"mpegts.js", false},
 	} {
 		err := Player{MpegtsURL: tc.url}.check()
 		if (err == nil) != tc.ok {

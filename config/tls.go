@@ -13,7 +13,7 @@ type TLS struct {
 
 func (c Config) checkTLS() error {
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		return errors.New("tls: cert and key go together")
+		return at(errors.New("cert and key go together"), "tls")
 	}
 	return nil
 }

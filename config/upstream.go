@@ -1,8 +1,8 @@
 package config
 
 import (
+	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -43,30 +43,51 @@ func (u Upstream) OriginsFor(app string) []string {
 func (u Upstream) Pulling() bool { return len(u.Origins) > 0 || len(u.AppOrigins) > 0 }
 
 func (u Upstream) check() error {
-	for _, o := range u.Origins {
-		if err := checkHTTPURL(o); err != nil {
-			return fmt.Errorf("upstream.origins: %w", err)
+	for i, o := range u.Origins {
+		if err := relay.CheckOrigin(o); err != nil {
+			return at(err, "upstream", "origins", i)
 		}
 	}
 	for app, list := range u.AppOrigins {
 		if err := relay.CheckApp(app); err != nil {
-			return fmt.Errorf("upstream.app_origins: %q: %w", app, err)
+			return at(err, "upstream", "app_origins", app)
 		}
-		for _, o := range list {
-			if err := checkHTTPURL(o); err != nil {
-				return fmt.Errorf("upstream.app_origins.%s: %w", app, err)
+		for i, o := range list {
+			if err := relay.CheckOrigin(o); err != nil {
+				return at(err, "upstream", "app_origins", app, i)
 			}
 		}
 	}
-	switch {
-	case len(u.NodeID) > 128 || strings.ContainsAny(u.NodeID, ", \t"):
-		return fmt.Errorf("upstream.node_id: at most 128 bytes, without commas or spaces (it is one entry of the X-Flvedge-Via list)")
-	case u.MaxHops < 1:
-		return fmt.Errorf("upstream.max_hops: must be at least 1")
-	case u.ConnectTimeout <= 0, u.StallTimeout <= 0, u.ViewerWait <= 0, u.IdleTimeout <= 0, u.RetryFor <= 0:
-		return fmt.Errorf("upstream: connect_timeout, stall_timeout, viewer_wait, idle_timeout and retry_for must be positive")
+	if err := relay.CheckNodeID(u.NodeID); err != nil {
+		return at(err, "upstream", "node_id")
+	}
+	if u.MaxHops < 1 {
+		return at(errors.New("must be at least 1"), "upstream", "max_hops")
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"connect_timeout", u.ConnectTimeout}, {"stall_timeout", u.StallTimeout}, {"viewer_wait", u.ViewerWait}, {"idle_timeout", u.IdleTimeout}, {"retry_for", u.RetryFor}} {
+		if d.d <= 0 {
+			return at(errors.New("must be positive"), "upstream", d.key)
+		}
 	}
 	return nil
+}
+
+// PullConfig is the relay package's form of these settings, but for what
+// the server wires itself: the client, and the origins and headers, which
+// it reads from the config in force at each connection.
+func (u Upstream) PullConfig() relay.PullConfig {
+	return relay.PullConfig{
+		NodeID:         u.NodeID,
+		MaxHops:        u.MaxHops,
+		ConnectTimeout: u.ConnectTimeout,
+		StallTimeout:   u.StallTimeout,
+		ViewerWait:     u.ViewerWait,
+		IdleTimeout:    u.IdleTimeout,
+		RetryFor:       u.RetryFor,
+	}
 }
 
 // Split returns the app and stream name of "app/name".
@@ -75,24 +96,19 @@ func (p StaticPull) Split() (app, name string) {
 	return app, name
 }
 
-func (p StaticPull) check() error {
-	app, name, ok := strings.Cut(p.Stream, "/")
-	if !ok {
-		return fmt.Errorf("pulls: stream %q must be app/name", p.Stream)
-	}
-	if err := relay.CheckName(app, name); err != nil {
-		return fmt.Errorf("pulls: stream %q: %w", p.Stream, err)
-	}
-	if err := checkHTTPURL(p.URL); err != nil {
-		return fmt.Errorf("pulls: %s: %w", p.Stream, err)
-	}
-	return nil
-}
-
-func checkHTTPURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http:// or https:// URL", s)
+// checkPulls refuses what Puller.Keep would.
+func (c Config) checkPulls() error {
+	for i, p := range c.Pulls {
+		app, name, ok := strings.Cut(p.Stream, "/")
+		if !ok {
+			return at(fmt.Errorf("%q must be app/name", p.Stream), "pulls", i, "stream")
+		}
+		if err := relay.CheckName(app, name); err != nil {
+			return at(err, "pulls", i, "stream")
+		}
+		if err := relay.CheckOrigin(p.URL); err != nil {
+			return at(err, "pulls", i, "url")
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,51 +95,67 @@ func (v VOD) Config() vod.Config {
 	return c
 }
 
-// check refuses what vod.New would, except for the directories, which are
-// looked at when the server starts.
+// check refuses what vod.New and vodcache.New would, but for the
+// directories, which are looked at when the server starts.
 func (v VOD) check() error {
-	seen := map[string]bool{}
-	for i, r := range v.Roots {
-		if err := vod.CheckPrefix(r.Prefix); err != nil {
-			return fmt.Errorf("vod.roots[%d]: %w", i, err)
-		}
-		if r.Dir == "" {
-			return fmt.Errorf("vod.roots[%d]: dir: must name a directory", i)
-		}
-		if seen[r.Prefix] {
-			return fmt.Errorf("vod.roots[%d]: prefix %s given twice", i, r.Prefix)
-		}
-		seen[r.Prefix] = true
-	}
-	if len(v.Origins) > 0 {
-		if v.Cache.Dir == "" {
-			return errors.New("vod.cache.dir: VOD origins need a cache directory (--vod-cache-dir)")
-		}
-		for i, o := range v.Origins {
-			if err := vod.CheckPrefix(o.Prefix); err != nil {
-				return fmt.Errorf("vod.origins[%d]: %w", i, err)
-			}
-			if seen[o.Prefix] {
-				return fmt.Errorf("vod.origins[%d]: prefix %s is also a root", i, o.Prefix)
-			}
-		}
-		if err := vodcache.CheckConfig(v.CacheConfig()); err != nil {
-			return fmt.Errorf("vod.origins, vod.cache: %w", err)
+	vc := v.Config()
+	for i, r := range vc.Roots {
+		if err := r.Check(); err != nil {
+			return at(err, "vod", "roots", i)
 		}
 	}
-	if v.Cache.DefaultLifetime <= 0 || v.Cache.ConnectTimeout <= 0 || v.Cache.ResponseTimeout <= 0 || v.Cache.PrefetchConcurrency < 1 || v.Cache.StaleIfError < 0 {
-		return errors.New("vod.cache: default_lifetime, connect_timeout, response_timeout and prefetch_concurrency must be positive, stale_if_error not negative")
-	}
-	if len(v.Extensions) == 0 {
-		return errors.New("vod.extensions: must list at least one, such as .flv")
-	}
-	for _, e := range v.Extensions {
-		if len(e) < 2 || e[0] != '.' || strings.ContainsAny(e[1:], "./\\") {
-			return fmt.Errorf("vod.extensions: %q must be a dot and a name, such as .flv", e)
+	for i, e := range vc.Extensions {
+		if err := vod.CheckExtension(e); err != nil {
+			return at(err, "vod", "extensions", i)
 		}
+	}
+	// What needs the whole list: a prefix given twice, an empty list.
+	if err := (vod.Config{Extensions: vc.Extensions}).Check(); err != nil {
+		return at(err, "vod", "extensions")
+	}
+	if err := (vod.Config{Roots: vc.Roots}).Check(); err != nil {
+		return at(err, "vod", "roots")
 	}
 	if v.IndexCache < 1<<20 {
-		return errors.New("vod.index_cache: must be at least 1MiB")
+		return at(errors.New("must be at least 1MiB"), "vod", "index_cache")
 	}
-	return nil
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"default_lifetime", v.Cache.DefaultLifetime}, {"connect_timeout", v.Cache.ConnectTimeout}, {"response_timeout", v.Cache.ResponseTimeout}} {
+		if d.d <= 0 {
+			return at(errors.New("must be positive"), "vod", "cache", d.key)
+		}
+	}
+	if v.Cache.StaleIfError < 0 {
+		return at(errors.New("must not be negative (0: never)"), "vod", "cache", "stale_if_error")
+	}
+	if v.Cache.PrefetchConcurrency < 1 {
+		return at(errors.New("must be at least 1"), "vod", "cache", "prefetch_concurrency")
+	}
+	if len(v.Origins) == 0 {
+		return nil // no cache
+	}
+	cc := v.CacheConfig()
+	for i, o := range cc.Origins {
+		if err := vod.CheckPrefix(o.Prefix); err != nil {
+			return at(err, "vod", "origins", i, "prefix")
+		}
+		if slices.ContainsFunc(vc.Roots, func(r vod.Root) bool { return r.Prefix == o.Prefix }) {
+			return at(fmt.Errorf("prefix %s is also a root", o.Prefix), "vod", "origins", i, "prefix")
+		}
+		if err := vodcache.CheckOrigin(o); err != nil {
+			return at(err, "vod", "origins", i)
+		}
+	}
+	if err := vodcache.CheckDir(cc.Dir); err != nil {
+		return at(err, "vod", "cache", "dir")
+	}
+	if err := vodcache.CheckSliceSize(cc.SliceSize); err != nil {
+		return at(err, "vod", "cache", "slice")
+	}
+	if err := vodcache.CheckMaxBytes(cc.MaxBytes, cc.SliceSize); err != nil {
+		return at(err, "vod", "cache", "size")
+	}
+	return at(vodcache.CheckConfig(cc), "vod", "origins") // what needs them together: a prefix given twice
 }

@@ -20,7 +20,7 @@ func TestVODSettings(t *testing.T) {
 		{"vod:\n  roots: [{prefix: /, dir: /x}]\n", "vod.roots[0]"},
 		{"vod:\n  roots: [{prefix: /a/../b, dir: /x}]\n", "vod.roots[0]"},
 		{"vod:\n  roots: [{prefix: /vod/, dir: /x}]\n", "vod.roots[0]"},
-		{"vod:\n  roots: [{prefix: /vod}]\n", "vod.roots[0]: dir"},
+		{"vod:\n  roots: [{prefix: /vod}]\n", "vod.roots[0]: root /vod: dir: must name a directory"},
 		{"vod:\n  roots: [{prefix: /v, dir: /x}, {prefix: /v, dir: /y}]\n", "given twice"},
 		{"vod:\n  extensions: [flv]\n", "vod.extensions"},
 		{"vod:\n  extensions: []\n", "vod.extensions"},
@@ -53,7 +53,7 @@ func TestVODOriginSettings(t *testing.T) {
 		t.Fatalf("got %+v", cc)
 	}
 	for _, tc := range []struct{ file, want string }{
-		{"vod:\n  origins: [{prefix: /vod, urls: [http://a]}]\n", "vod.cache.dir"},
+		{"vod:\n  origins: [{prefix: /vod, urls: [http://a]}]\n", "vod.cache.dir: cache dir: must be set"},
 		{"vod:\n  origins: [{prefix: vod, urls: [http://a]}]\n  cache: {dir: /c}\n", "vod.origins[0]"},
 		{"vod:\n  origins: [{prefix: /vod, urls: [ftp://a]}]\n  cache: {dir: /c}\n", "ftp://a"},
 		{"vod:\n  origins: [{prefix: /vod, urls: []}]\n  cache: {dir: /c}\n", "no origin URL"},

@@ -142,7 +142,7 @@ func ParseVideo(data []byte) (VideoInfo, error) {
 	if len(data) == 0 {
 		return VideoInfo{}, fmt.Errorf("flv: video header: %w", io.ErrUnexpectedEOF)
 	}
-	v := VideoInfo{FrameType: data[0] >> 4 & 0x07}
+	v := VideoInfo{FrameType: FrameType(data)}
 	var err error
 	if data[0]&0x80 == 0 {
 		err = v.parseLegacy(data[0]&0x0f, data[1:])

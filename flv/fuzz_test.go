@@ -151,6 +151,31 @@ func FuzzReader(f *testing.F) {
 			case TagScript:
 				_, _, _ = ParseScript(tag.Data)
 			}
+			_, _ = IsConfig(tag), IsKeyframe(tag)
+		}
+		// Reading into one reused buffer finds the same tags and stops
+		// the same way, within the same bound.
+		var reuseErr error
+		n = heapAllocated(func() {
+			r := NewReader(bytes.NewReader(b))
+			if _, reuseErr = r.ReadHeader(); reuseErr != nil {
+				return
+			}
+			for i := 0; ; i++ {
+				var tag Tag
+				if tag, reuseErr = r.ReadTagReuse(); reuseErr != nil {
+					return
+				}
+				if i >= len(tags) || tag.Type != tags[i].Type || tag.Timestamp != tags[i].Timestamp || !bytes.Equal(tag.Data, tags[i].Data) {
+					t.Fatalf("ReadTagReuse: tag %d differs from ReadTag's", i)
+				}
+			}
+		})
+		if limit := 4*uint64(len(b)) + 4*readChunk; n > limit {
+			t.Fatalf("reading %d bytes into a reused buffer allocated %d, over %d", len(b), n, limit)
+		}
+		if (reuseErr == nil) != (err == nil) || reuseErr != nil && reuseErr.Error() != err.Error() {
+			t.Fatalf("ReadTagReuse stopped with %v, ReadTag with %v", reuseErr, err)
 		}
 		// What was read writes back to the same tags.
 		var out bytes.Buffer

@@ -245,16 +245,28 @@ func TestReaderErrors(t *testing.T) {
 	}
 }
 
+// readMethods are the two ways of reading tags, which must agree on every
+// bound.
+var readMethods = []struct {
+	name string
+	read func(*Reader) (Tag, error)
+}{
+	{"ReadTag", (*Reader).ReadTag},
+	{"ReadTagReuse", (*Reader).ReadTagReuse},
+}
+
 func TestReaderMaxTagSize(t *testing.T) {
 	b := AppendHeader(nil, false, true)
 	b = AppendTag(b, Tag{Type: TagVideo, Data: make([]byte, 100)})
-	r := NewReader(bytes.NewReader(b))
-	r.MaxTagSize = 99
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.ReadTag(); !errors.Is(err, ErrTooLarge) {
-		t.Errorf("err = %v, want ErrTooLarge", err)
+	for _, m := range readMethods {
+		r := NewReader(bytes.NewReader(b))
+		r.MaxTagSize = 99
+		if _, err := r.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.read(r); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: err = %v, want ErrTooLarge", m.name, err)
+		}
 	}
 }
 
@@ -263,18 +275,20 @@ func TestReaderSizeFieldDoesNotDriveAllocation(t *testing.T) {
 	// the 16 MiB it was promised.
 	b := AppendHeader(nil, false, true)
 	b = append(b, TagVideo, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0x17, 0x01)
-	var err error
-	n := heapAllocated(func() {
-		r := NewReader(bytes.NewReader(b))
-		if _, err = r.ReadHeader(); err == nil {
-			_, err = r.ReadTag()
+	for _, m := range readMethods {
+		var err error
+		n := heapAllocated(func() {
+			r := NewReader(bytes.NewReader(b))
+			if _, err = r.ReadHeader(); err == nil {
+				_, err = m.read(r)
+			}
+		})
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: err = %v, want io.ErrUnexpectedEOF", m.name, err)
 		}
-	})
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("err = %v, want io.ErrUnexpectedEOF", err)
-	}
-	if n > 2*readChunk {
-		t.Errorf("allocated %d bytes for a %d-byte input", n, len(b))
+		if n > 2*readChunk {
+			t.Errorf("%s: allocated %d bytes for a %d-byte input", m.name, n, len(b))
+		}
 	}
 }
 
@@ -300,3 +314,58 @@ var errWrite = errors.New("write failed")
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errWrite }
+
+func TestParseHeader(t *testing.T) {
+	h, err := ParseHeader([]byte("FLV\x01\x05\x00\x00\x00\x0c"))
+	if err != nil || h != (Header{Version: 1, HasAudio: true, HasVideo: true, DataOffset: 12}) || h.FirstTag() != 16 {
+		t.Errorf("ParseHeader = %+v (first tag at %d), %v", h, h.FirstTag(), err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want error
+	}{
+		{"FLV\x01\x05\x00\x00", io.ErrUnexpectedEOF},
+		{"FLX\x01\x05\x00\x00\x00\x09", ErrInvalid},
+		{"FLV\x01\x05\x00\x00\x00\x08", ErrInvalid},
+		{"FLV\x01\x05\x00\x01\x00\x01", ErrInvalid},
+	} {
+		if _, err := ParseHeader([]byte(tc.in)); !errors.Is(err, tc.want) {
+			t.Errorf("ParseHeader(%q) err = %v, want %v", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestParseTagHeader(t *testing.T) {
+	b := AppendTag(nil, Tag{Type: TagVideo, Timestamp: 0x12345678, Data: make([]byte, 0x010203)})
+	h, err := ParseTagHeader(b)
+	if err != nil || h != (TagHeader{Type: TagVideo, DataSize: 0x010203, Timestamp: 0x12345678}) {
+		t.Errorf("ParseTagHeader = %+v, %v", h, err)
+	}
+	if end := h.TagEnd(100); end != int64(100+len(b)) {
+		t.Errorf("TagEnd(100) = %d, want %d", end, 100+len(b))
+	}
+	b[10] = 1
+	if h, _ := ParseTagHeader(b); h.StreamID != 1 {
+		t.Errorf("stream ID %d, want 1", h.StreamID)
+	}
+	for _, tc := range []struct {
+		in   []byte
+		want error
+	}{
+		{b[:10], io.ErrUnexpectedEOF},
+		{append([]byte{0x49}, b[1:11]...), ErrInvalid},
+		{append([]byte{0x29}, b[1:11]...), errors.ErrUnsupported},
+	} {
+		if _, err := ParseTagHeader(tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("ParseTagHeader(% x) err = %v, want %v", tc.in, err, tc.want)
+		}
+	}
+}
+
+func TestPutTimestamp(t *testing.T) {
+	b := AppendTag(nil, Tag{Type: TagAudio, Timestamp: 1, Data: []byte{0xaf, 1}})
+	PutTimestamp(b, 0xfedcba98)
+	if h, _ := ParseTagHeader(b); h.Timestamp != 0xfedcba98 {
+		t.Errorf("timestamp %#x after PutTimestamp(0xfedcba98)", h.Timestamp)
+	}
+}

@@ -47,3 +47,25 @@ func KeptFor(key string, audio, video bool) bool {
 	}
 	return true
 }
+
+// Track is a media track of an FLV stream. AudioTrack and VideoTrack are 0
+// and 1, so that a Track indexes per-track arrays; NoTrack stands for
+// script data and the tag types no track carries.
+type Track int
+
+const (
+	NoTrack    Track = -1
+	AudioTrack Track = 0
+	VideoTrack Track = 1
+)
+
+// TrackOf returns the track that tags of type tagType belong to.
+func TrackOf(tagType uint8) Track {
+	switch tagType {
+	case TagAudio:
+		return AudioTrack
+	case TagVideo:
+		return VideoTrack
+	}
+	return NoTrack
+}

@@ -122,8 +122,6 @@ type Stream struct {
 	graceID int         // guarded by hub.mu; tells a stale timer from the current one
 	owner   string      // guarded by hub.mu; identity of the latest publisher
 
-	viewers atomic.Int64
-
 	writeMu    sync.Mutex // one publisher writes at a time, also across a takeover
 	timeline   *timeline
 	everHad    bool                      // guarded by writeMu: a publisher came before, so the next one restarts the timeline

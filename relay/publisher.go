@@ -39,7 +39,7 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 	}
 	s.counters.bytesIn.Add(uint64(len(t.Data)))
 	pkt := buffer.Packet{Type: t.Type}
-	track := -1
+	track := flv.TrackOf(t.Type)
 	var video flv.VideoInfo
 	var audio flv.AudioInfo
 	var metadata []any
@@ -50,13 +50,11 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 			return fmt.Errorf("video tag: %w", err)
 		}
 		pkt.Config, pkt.Keyframe = video.SequenceHeader, video.Keyframe
-		track = 1
 	case flv.TagAudio:
 		if audio, err = flv.ParseAudio(t.Data); err != nil {
 			return fmt.Errorf("audio tag: %w", err)
 		}
 		pkt.Config = audio.SequenceHeader
-		track = 0
 	case flv.TagScript:
 		name, values, err := scriptBudget.ParseScript(t.Data)
 		if err != nil && len(values) == 0 {
@@ -89,11 +87,11 @@ func (p *Publisher) WriteTag(t flv.Tag) error {
 		*last = append((*last)[:0], t.Data...)
 	}
 	switch {
-	case pkt.Config && track < 0:
+	case pkt.Config && track == flv.NoTrack:
 		// onMetaData stays at 0: ffmpeg takes a later one for a subtitle
 		// track, and it carries no time anyway.
 		pkt.Timestamp = 0
-	case pkt.Config || track < 0:
+	case pkt.Config || track == flv.NoTrack:
 		// Sequence headers and other script data do not move the timeline:
 		// encoders stamp them 0, and a resent one must not look like a
 		// jump back.

@@ -101,8 +101,12 @@ const (
 	maxBackoff            = 5 * time.Second
 )
 
-// NewPuller returns a Puller feeding hub. Close stops its pulls.
-func NewPuller(hub *Hub, cfg PullConfig) *Puller {
+// NewPuller returns a Puller feeding hub, or what PullConfig.Check finds
+// wrong with cfg. Close stops its pulls.
+func NewPuller(hub *Hub, cfg PullConfig) (*Puller, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
+	}
 	setDefault(&cfg.ConnectTimeout, defaultConnectTimeout)
 	setDefault(&cfg.StallTimeout, defaultStallTimeout)
 	setDefault(&cfg.ViewerWait, defaultViewerWait)
@@ -127,7 +131,7 @@ func NewPuller(hub *Hub, cfg PullConfig) *Puller {
 	p := &Puller{hub: hub, cfg: cfg, ctx: ctx, cancel: cancel, pulls: make(map[streamKey]*pull),
 		refusals: ratelog.New(hub.cfg.Logger, refusalLogEvery, refusalLogBurst)}
 	p.health = newOriginHealth(p, hub.cfg.Logger)
-	return p
+	return p, nil
 }
 
 // An origin that refuses again and again is logged once in a while.
@@ -280,8 +284,15 @@ func capacityError(err error) *UpstreamError {
 }
 
 // Keep pulls url into app/name from now until Close, whether watched or not,
-// reconnecting with backoff: a static pull.
-func (p *Puller) Keep(app, name, url string) {
+// reconnecting with backoff: a static pull. It refuses a name that
+// CheckName refuses and a URL that CheckOrigin refuses.
+func (p *Puller) Keep(app, name, url string) error {
+	if err := CheckName(app, name); err != nil {
+		return fmt.Errorf("relay: static pull: %w", err)
+	}
+	if err := CheckOrigin(url); err != nil {
+		return fmt.Errorf("relay: static pull %s/%s: %w", app, name, err)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.startLocked(&pull{
@@ -291,6 +302,7 @@ func (p *Puller) Keep(app, name, url string) {
 		static: true,
 		ready:  make(chan struct{}),
 	})
+	return nil
 }
 
 func (p *Puller) startLocked(pl *pull) bool {
@@ -310,15 +322,16 @@ func (p *Puller) startLocked(pl *pull) bool {
 // base URL with the escaped segments app and name.flv joined to its path,
 // its query kept: escaped, a name stays in its segment and never makes a
 // query or fragment on the origin, whatever CheckName lets through (which
-// keeps "." and ".." out). The config's check parses every origin; one that
-// does not parse is left out.
+// keeps "." and ".." out). An origin that CheckOrigin refuses (the config
+// refuses it first) is left out.
 func streamURLs(origins []string, app, name string) []string {
 	urls := make([]string, 0, len(origins))
 	for _, o := range origins {
-		u, err := url.Parse(o)
-		if err != nil {
+		if CheckOrigin(o) != nil {
 			continue
 		}
+		u, _ := url.Parse(o)
+		var err error
 		u.RawPath = strings.TrimSuffix(u.EscapedPath(), "/") + "/" + url.PathEscape(app) + "/" + url.PathEscape(name+".flv")
 		if u.Path, err = url.PathUnescape(u.RawPath); err != nil {
 			continue // cannot fail: every part of RawPath is escaped
@@ -654,7 +667,9 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 	decided := false
 	passed := 0
 	for {
-		tag, err := r.ReadTag()
+		// The tag's body is valid until the next read: WriteTag copies
+		// what it keeps into the window, so reading allocates nothing.
+		tag, err := r.ReadTagReuse()
 		if err != nil {
 			if stalled.Load() {
 				return passed, fmt.Errorf("no tag for %v", p.cfg.StallTimeout)
@@ -662,24 +677,24 @@ func (p *Puller) stream(ctx context.Context, pl *pull, src *source, url string, 
 			return passed, err
 		}
 		stall.Reset(p.cfg.StallTimeout)
-		track := mediaTrack(tag.Type)
-		if track >= 0 && !decided {
+		track := flv.TrackOf(tag.Type)
+		if track != flv.NoTrack && !decided {
 			decided = true
 			// An origin whose clock went far back restarted its stream.
 			if sameStream && src.seen[track] && tag.Timestamp+uint32(p.hub.cfg.MaxTimestampJump/time.Millisecond) < src.lastTS[track] {
 				sameStream = false
 			}
-			if !sameStream && (src.seen[0] || src.seen[1]) {
+			if !sameStream && (src.seen[flv.AudioTrack] || src.seen[flv.VideoTrack]) {
 				src.pub.Restart()
 			}
 		}
-		if track >= 0 && sameStream && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
+		if track != flv.NoTrack && sameStream && src.seen[track] && tag.Timestamp <= src.lastTS[track] {
 			continue // sent before the reconnection
 		}
 		if err := src.pub.WriteTag(tag); err != nil {
 			return passed, err
 		}
-		if track >= 0 {
+		if track != flv.NoTrack {
 			src.lastTS[track], src.seen[track] = tag.Timestamp, true
 		}
 		passed++
@@ -697,16 +712,6 @@ func (src *source) setState(state string) {
 	if src.pub != nil {
 		src.pub.stream.counters.upstreamState.Store(&state)
 	}
-}
-
-func mediaTrack(tagType uint8) int {
-	switch tagType {
-	case flv.TagAudio:
-		return 0
-	case flv.TagVideo:
-		return 1
-	}
-	return -1
 }
 
 func (pl *pull) markReady() {

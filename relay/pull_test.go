@@ -51,7 +51,7 @@ func sendTags(w http.ResponseWriter, timestamps ...uint32) {
 func newTestPuller(t *testing.T, origins ...string) (*Hub, *Puller) {
 	t.Helper()
 	h := NewHub(Config{})
-	p := NewPuller(h, PullConfig{
+	p := newPuller(t, h, PullConfig{
 		Origins:      func(string) []string { return origins },
 		StallTimeout: 200 * time.Millisecond, ViewerWait: 2 * time.Second,
 		IdleTimeout: time.Second, RetryFor: time.Second,
@@ -318,7 +318,7 @@ func TestCloseDelimitedOriginWithHeaders(t *testing.T) {
 		io.Copy(io.Discard, conn) // until the puller hangs up
 	})
 	h := NewHub(Config{})
-	p := NewPuller(h, PullConfig{
+	p := newPuller(t, h, PullConfig{
 		Origins: func(string) []string { return []string{origin.URL} },
 		Header:  func() http.Header { return http.Header{"X-Origin-Key": {"k1"}} },
 	})
@@ -356,7 +356,7 @@ func TestSlowStartIsNotIdle(t *testing.T) {
 	defer origin.Close()
 	h := NewHub(Config{})
 	defer h.Close()
-	p := NewPuller(h, PullConfig{
+	p := newPuller(t, h, PullConfig{
 		Origins:        func(string) []string { return []string{origin.URL} },
 		ConnectTimeout: time.Minute, StallTimeout: time.Minute, ViewerWait: time.Minute,
 		IdleTimeout: idle, RetryFor: time.Minute,
@@ -376,7 +376,7 @@ func TestPullRefusedAtCapacity(t *testing.T) {
 	var asked atomic.Int64
 	origin := scriptedOrigin(t, func(int, http.ResponseWriter) { asked.Add(1) })
 	h := NewHub(Config{MaxStreams: 1})
-	p := NewPuller(h, PullConfig{Origins: func(string) []string { return []string{origin.URL} }, ViewerWait: 2 * time.Second})
+	p := newPuller(t, h, PullConfig{Origins: func(string) []string { return []string{origin.URL} }, ViewerWait: 2 * time.Second})
 	t.Cleanup(func() {
 		p.Close()
 		h.Close()
@@ -406,7 +406,7 @@ func TestPullsUnderWayCountAgainstTheStreamLimit(t *testing.T) {
 	}))
 	t.Cleanup(hang.Close)
 	h := NewHub(Config{MaxStreams: 2})
-	p := NewPuller(h, PullConfig{Origins: func(string) []string { return []string{hang.URL} },
+	p := newPuller(t, h, PullConfig{Origins: func(string) []string { return []string{hang.URL} },
 		ViewerWait: time.Minute, ConnectTimeout: time.Minute})
 	t.Cleanup(func() {
 		p.Close()
@@ -436,4 +436,14 @@ func TestPullsUnderWayCountAgainstTheStreamLimit(t *testing.T) {
 	if n := asked.Load(); n != 2 {
 		t.Errorf("origin asked %d times", n)
 	}
+}
+
+// newPuller is NewPuller for a config the test knows to be good.
+func newPuller(t testing.TB, h *Hub, cfg PullConfig) *Puller {
+	t.Helper()
+	p, err := NewPuller(h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -75,7 +75,7 @@ func (rec *recorder) requests() []request {
 func startPuller(t *testing.T, hubConfig Config, cfg PullConfig) (*Hub, *Puller) {
 	t.Helper()
 	h := NewHub(hubConfig)
-	p := NewPuller(h, cfg)
+	p := newPuller(t, h, cfg)
 	t.Cleanup(func() {
 		p.Close()
 		h.Close()
@@ -160,7 +160,9 @@ func TestPullFollowsNoRedirect(t *testing.T) {
 func TestStaticPullSendsNoOriginHeaders(t *testing.T) {
 	source := newRecorder(t, func(w http.ResponseWriter, r *http.Request) { streamTags(w, r, 0, 40) })
 	h, p := startPuller(t, Config{}, PullConfig{Header: func() http.Header { return http.Header{"X-Origin-Key": {"k1"}} }})
-	p.Keep("live", "mirror", source.srv.URL+"/live/cam.flv")
+	if err := p.Keep("live", "mirror", source.srv.URL+"/live/cam.flv"); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for h.Lookup("live", "mirror") == nil {
 		if time.Now().After(deadline) {

@@ -1,6 +1,10 @@
 package relay
 
-import "time"
+import (
+	"time"
+
+	"github.com/flvedge/flvedge/flv"
+)
 
 // timeline maps a publisher's timestamps to the ones viewers see. They pass
 // through unchanged (players rebase) until a step that no player survives: a
@@ -96,9 +100,9 @@ func (tl *timeline) restart() {
 // that do not advance the timeline.
 func (tl *timeline) current() uint32 { return uint32(tl.maxOut) }
 
-// next maps input timestamp in of the given track (0 audio, 1 video). A tag
+// next maps input timestamp in of the given track. A tag
 // not to send (audio of a new source's burst, see sourceSwitch) gives false.
-func (tl *timeline) next(track int, in uint32) (uint32, bool) {
+func (tl *timeline) next(track flv.Track, in uint32) (uint32, bool) {
 	wall := tl.now()
 	if !tl.started {
 		tl.started = true
@@ -134,7 +138,7 @@ func (tl *timeline) next(track int, in uint32) (uint32, bool) {
 }
 
 // switching stamps a tag of a new source; see sourceSwitch.
-func (tl *timeline) switching(track int, inX int64, wall time.Time) (int64, bool) {
+func (tl *timeline) switching(track flv.Track, inX int64, wall time.Time) (int64, bool) {
 	sw := tl.sw
 	limit := sw.anchorOut + millis(wall.Sub(sw.anchorWall))
 	out := inX + tl.offset
@@ -154,7 +158,7 @@ func (tl *timeline) switching(track int, inX int64, wall time.Time) (int64, bool
 	tl.offset = out - inX
 	if tl.seen[track] && out <= tl.lastOut[track] {
 		sw.lastAhead = wall // still ahead of its own track
-		if track == 0 {
+		if track == flv.AudioTrack {
 			return 0, false
 		}
 		out = tl.lastOut[track] + 1

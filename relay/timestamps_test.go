@@ -3,6 +3,8 @@ package relay
 import (
 	"testing"
 	"time"
+
+	"github.com/flvedge/flvedge/flv"
 )
 
 // fakeClock advances only when told, so that the "real gap" is exact.
@@ -12,8 +14,8 @@ func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 const (
-	audio = 0
-	video = 1
+	audio = flv.AudioTrack
+	video = flv.VideoTrack
 )
 
 func TestTimelinePassesNormalTimestampsThrough(t *testing.T) {
@@ -21,7 +23,7 @@ func TestTimelinePassesNormalTimestampsThrough(t *testing.T) {
 	tl := newTimeline(3*time.Second, clock.now)
 	// Interleaved tracks step back against each other; that is normal.
 	for _, step := range []struct {
-		track int
+		track flv.Track
 		in    uint32
 	}{{video, 1000}, {audio, 990}, {video, 1040}, {audio, 1013}, {video, 1080}, {audio, 1036}} {
 		clock.advance(20 * time.Millisecond)
@@ -135,7 +137,7 @@ func TestTimelineSwitchStepIsTheRealGap(t *testing.T) {
 			// The source's live edge is now 12_000+gap on the old clock.
 			live := 12_000 + gap + tc.diff
 			lastOut := [2]int64{-1, -1}
-			check := func(track int, in int64) (int64, bool) {
+			check := func(track flv.Track, in int64) (int64, bool) {
 				t.Helper()
 				o, keep := tl.next(track, uint32(in))
 				out := int64(o)

@@ -88,8 +88,13 @@ func (s *Server) init() {
 }
 
 // Serve accepts connections on ln until Close, then returns nil. Any other
-// failure of ln is returned. Serve may be called for several listeners.
+// failure of ln is returned, and limits that cannot work (checkLimits),
+// with ln closed. Serve may be called for several listeners.
 func (s *Server) Serve(ln net.Listener) error {
+	if err := s.checkLimits(); err != nil {
+		ln.Close()
+		return err
+	}
 	s.init()
 	s.mu.Lock()
 	if s.closed {

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -228,42 +227,6 @@ func checkStructure(t *testing.T, body []byte) []tagAt {
 	return tags
 }
 
-// TestAbsurdTagSizesCostNoMemory: files whose every few bytes look like
-// the header of a 16 MiB tag are scanned without memory growing with the
-// claims, and with bounded work: the file read about once, plus at most
-// maxFarChecks checks of a candidate's end. Work is counted, not timed, so
-// that a loaded machine does not fail the test (time is for benchmarks).
-func TestAbsurdTagSizesCostNoMemory(t *testing.T) {
-	// Tag headers claiming 16 MiB, 11 bytes apart, over 8 MiB: every one is
-	// a candidate for the resynchroniser, and none is confirmed.
-	b := flv.AppendHeader(nil, true, true)
-	for len(b) < 8<<20 {
-		b = append(b, 9, 0xff, 0xff, 0xf0, 0, 0, 0, 0, 0, 0, 0)
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	r := &countingReader{r: readerAt(b)}
-	s, err := scanFile(r, int64(len(b)))
-	runtime.ReadMemStats(&after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.segments) != 0 || !s.tail {
-		t.Fatalf("found %d runs of tags in garbage", len(s.segments))
-	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
-		t.Fatalf("scanning allocated %d bytes", alloc)
-	}
-	t.Logf("%d reads of %d bytes for a file of %d", r.calls, r.bytes, len(b))
-	if maxBytes := 2*int64(len(b)) + maxFarChecks*tagPrefix; r.bytes > maxBytes {
-		t.Fatalf("scanning read %d bytes of a file of %d, bound %d", r.bytes, len(b), maxBytes)
-	}
-	if maxCalls := 2*int64(len(b))/windowSize + maxFarChecks + 16; r.calls > maxCalls {
-		t.Fatalf("scanning read %d times, bound %d", r.calls, maxCalls)
-	}
-}
-
 // A bad request is logged with its path and query clipped: a client's long
 // query must not make every line about it long.
 func TestBadRequestLogClipped(t *testing.T) {
@@ -283,17 +246,4 @@ func TestBadRequestLogClipped(t *testing.T) {
 	if !strings.Contains(logs.String(), "vod: bad request") || logs.Len() > 1000 {
 		t.Fatalf("log of %d bytes:\n%.300s", logs.Len(), logs.String())
 	}
-}
-
-// countingReader counts the reads made of r and the bytes they return.
-type countingReader struct {
-	r            io.ReaderAt
-	calls, bytes int64
-}
-
-func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
-	n, err := c.r.ReadAt(p, off)
-	c.calls++
-	c.bytes += int64(n)
-	return n, err
 }

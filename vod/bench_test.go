@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
 
@@ -268,7 +269,7 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 		var last uint32
 		for i, tag := range tags {
 			// The onMetaData and sequence headers once, the frames looped.
-			if loop > 0 && (i == 0 || isSequenceHeader(tag.Tag)) {
+			if loop > 0 && (i == 0 || flv.IsSequenceHeader(tag.Tag)) {
 				continue
 			}
 			tag.Timestamp += offset
@@ -291,7 +292,7 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 	}
 	defer src.Close()
 	st, _ := src.Stat()
-	s, err := scanFile(src, st.Size())
+	s, err := index.ScanFile(src, st.Size(), index.AllTracks)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -306,18 +307,6 @@ func makeBenchFiles(b *testing.B, dir string) (plain, indexed string) {
 	dst.Close()
 	os.Remove(seg)
 	return plain, indexed
-}
-
-func isSequenceHeader(tag flv.Tag) bool {
-	switch tag.Type {
-	case flv.TagVideo:
-		v, err := flv.ParseVideo(tag.Data)
-		return err == nil && v.SequenceHeader
-	case flv.TagAudio:
-		a, err := flv.ParseAudio(tag.Data)
-		return err == nil && a.SequenceHeader
-	}
-	return false
 }
 
 // benchFacts is what the viewers need to know of the file to seek in it:
@@ -335,15 +324,15 @@ func benchIndex(b *testing.B, path string) benchFacts {
 	}
 	defer f.Close()
 	st, _ := f.Stat()
-	s, err := scanFile(f, st.Size())
+	s, err := index.ScanFile(f, st.Size(), index.AllTracks)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ix := buildIndex(s)
-	facts := benchFacts{size: ix.whole.size, seconds: int(s.endTs / 1000)}
-	for _, p := range s.video {
-		if p.kind == pointKeyframe {
-			v, _ := ix.whole.virtualOf(p.pos)
+	facts := benchFacts{size: ix.whole.size, seconds: int(s.EndTs / 1000)}
+	for _, p := range s.Video {
+		if p.Kind == index.PointKeyframe {
+			v, _ := ix.whole.virtualOf(p.Pos)
 			facts.positions = append(facts.positions, v)
 		}
 	}

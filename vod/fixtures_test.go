@@ -231,15 +231,7 @@ func numberOf(t testing.TB, m flv.ECMAArray, key string) float64 {
 
 // isKeyframeType reports whether a video tag has the keyframe frame type.
 func isKeyframeType(tag flv.Tag) bool {
-	return tag.Type == flv.TagVideo && len(tag.Data) > 0 && tag.Data[0]>>4&7 == flv.FrameTypeKey
-}
-
-func isCodedKeyframe(tag flv.Tag) bool {
-	if tag.Type != flv.TagVideo {
-		return false
-	}
-	v, err := flv.ParseVideo(tag.Data)
-	return err == nil && v.Keyframe
+	return tag.Type == flv.TagVideo && flv.FrameType(tag.Data) == flv.FrameTypeKey
 }
 
 func writeFile(t testing.TB, path string, b []byte) {

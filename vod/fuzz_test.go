@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"runtime"
 	"testing"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 )
 
 // More seeds, in Go's corpus file format, are under testdata/fuzz: small
 // files written by ffmpeg, cut, damaged, and with keyframe indexes right
 // and stale.
-
 // synthFLV is a small well-formed file: onMetaData, AVC and AAC sequence
 // headers, and two GOPs of three frames with audio.
 func synthFLV() []byte {
@@ -33,18 +32,9 @@ func synthFLV() []byte {
 	return b
 }
 
-// heapAllocated returns the bytes f allocated.
-func heapAllocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // FuzzScan runs the index builder on arbitrary files and checks what the
-// whole view and seeked views are made of: valid tags only, an index that
-// points at them, and memory in proportion to the input.
+// whole view and seeked views are made of: valid tags only, and an index
+// that points at them. The scan's own bounds are flv/index's FuzzScan's.
 func FuzzScan(f *testing.F) {
 	good := synthFLV()
 	f.Add(good)
@@ -56,27 +46,21 @@ func FuzzScan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		// The whole file, and the views of one track (only_audio,
 		// only_video).
-		for _, want := range []tracks{allTracks, {audio: true}, {video: true}} {
+		for _, want := range []index.Tracks{index.AllTracks, {Audio: true}, {Video: true}} {
 			fuzzScan(t, b, want)
 		}
 	})
 }
 
-func fuzzScan(t *testing.T, b []byte, want tracks) {
-	var s *scan
-	var err error
-	// The window (64 KiB), the script body and the sequence headers
-	// the input holds, and per-tag bookkeeping in proportion to it.
-	if n := heapAllocated(func() { s, err = scanTracks(bytes.NewReader(b), int64(len(b)), want) }); n > 128<<10+64*uint64(len(b)) {
-		t.Fatalf("scanning %d bytes allocated %d", len(b), n)
-	}
+func fuzzScan(t *testing.T, b []byte, want index.Tracks) {
+	// What the scan costs is flv/index's FuzzScan's to check.
+	s, err := index.ScanFile(bytes.NewReader(b), int64(len(b)), want)
 	if err != nil {
-		if !errors.Is(err, errNotFLV) {
+		if !errors.Is(err, index.ErrNotFLV) {
 			t.Fatalf("error that is not about the file being FLV: %v", err)
 		}
 		return
 	}
-	checkSegments(t, b, s)
 	ix := buildIndex(s)
 	whole := readLayout(t, b, &ix.whole, ix)
 	checkServed(t, whole, true)
@@ -85,7 +69,7 @@ func fuzzScan(t *testing.T, b []byte, want tracks) {
 	}
 	for _, off := range []int64{1, ix.whole.size / 3, ix.whole.size / 2, ix.whole.size - 1} {
 		l, _, err := ix.startLayout(bytes.NewReader(b), off)
-		if errors.Is(err, errPastEnd) {
+		if errors.Is(err, index.ErrPastEnd) {
 			continue
 		}
 		if err != nil {
@@ -95,47 +79,15 @@ func fuzzScan(t *testing.T, b []byte, want tracks) {
 		// points into the whole file, for the next ?start=.
 		checkServed(t, readLayout(t, b, &l, ix), false)
 	}
-	for _, tr := range [][2]int64{{0, -1}, {int64(s.endTs) / 2, -1}, {1, int64(s.endTs) / 2}} {
+	for _, tr := range [][2]int64{{0, -1}, {int64(s.EndTs) / 2, -1}, {1, int64(s.EndTs) / 2}} {
 		l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1])
-		if errors.Is(err, errPastEnd) {
+		if errors.Is(err, index.ErrPastEnd) {
 			continue
 		}
 		if err != nil {
 			t.Fatalf("t=%v: %v", tr, err)
 		}
 		checkServed(t, readLayout(t, b, &l, ix), true)
-	}
-}
-
-// checkSegments checks that every run the scan kept is a chain of whole
-// tags inside the file, in order, and that every point is one of them.
-func checkSegments(t *testing.T, b []byte, s *scan) {
-	t.Helper()
-	starts := map[int64]bool{}
-	var prevEnd int64
-	for i, seg := range s.segments {
-		if seg.start < prevEnd || seg.end <= seg.start || seg.end > int64(len(b)) {
-			t.Fatalf("run %d: %v after %d in %d bytes", i, seg, prevEnd, len(b))
-		}
-		for pos := seg.start; pos < seg.end; {
-			h, ok := parseTagHeader(b[pos:])
-			if !ok {
-				t.Fatalf("run %d: no tag at %d", i, pos)
-			}
-			starts[pos] = true
-			pos += int64(h.size) + tagPrefix
-			if pos > seg.end {
-				t.Fatalf("run %d: tag at %d ends past the run", i, pos)
-			}
-		}
-		prevEnd = seg.end
-	}
-	for _, list := range [][]point{s.video, s.audio} {
-		for i, p := range list {
-			if !starts[p.pos] || i > 0 && p.pos <= list[i-1].pos {
-				t.Fatalf("point %d at %d is not a tag start in order", i, p.pos)
-			}
-		}
 	}
 }
 
@@ -210,46 +162,14 @@ func checkServed(t *testing.T, body []byte, index bool) {
 	}
 }
 
-// FuzzResync checks the resynchroniser against the definition: the first
-// position at or after from where a tag is strictly valid, or none.
-func FuzzResync(f *testing.F) {
-	good := synthFLV()
-	f.Add(good, uint16(14))
-	f.Add(good, uint16(100))
-	damaged := bytes.Clone(good)
-	copy(damaged[60:], "\x09\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00garbage")
-	f.Add(damaged, uint16(50))
-	f.Add(bytes.Repeat([]byte{9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11}, 20), uint16(3))
-	f.Fuzz(func(t *testing.T, b []byte, from uint16) {
-		if len(b) > 8<<10 {
-			return // the brute-force check below is quadratic in the worst case
-		}
-		w := newWindow(bytes.NewReader(b), int64(len(b)))
-		pos, found, err := resync(w, int64(from), int64(from)+maxResync)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := int64(-1)
-		bw := newWindow(bytes.NewReader(b), int64(len(b)))
-		for p := int64(from); p+tagPrefix <= int64(len(b)); p++ {
-			if _, ok, _ := validTag(bw, p, true, nil); ok {
-				want = p
-				break
-			}
-		}
-		if found != (want >= 0) || found && pos != want {
-			t.Fatalf("resync from %d: %d %v, want %d", from, pos, found, want)
-		}
-	})
-}
-
 // FuzzHeadScan runs the head-only index of a source's files on arbitrary
 // files: it takes the file's own index on trust after a few checks, so
-// what it finds must serve without a panic or unbounded memory, whatever
-// lies between the places checked (reads may fail; that request fails).
+// what it finds must serve without a panic, whatever lies between the
+// places checked (reads may fail; that request fails). What reading the
+// head costs is flv/index's FuzzScanHead's to check.
 func FuzzHeadScan(f *testing.F) {
 	good := synthFLV()
-	s, err := scanFile(bytes.NewReader(good), int64(len(good)))
+	s, err := index.ScanFile(bytes.NewReader(good), int64(len(good)), index.AllTracks)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -258,7 +178,7 @@ func FuzzHeadScan(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if headScan(bytes.NewReader(indexed), int64(len(indexed))) == nil {
+	if index.ScanHead(bytes.NewReader(indexed), int64(len(indexed))) == nil {
 		f.Fatal("the head of a well-formed indexed file is not taken")
 	}
 	f.Add(indexed)
@@ -268,10 +188,7 @@ func FuzzHeadScan(f *testing.F) {
 	f.Add(damaged)
 	f.Add(good)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var s *scan
-		if n := heapAllocated(func() { s = headScan(bytes.NewReader(b), int64(len(b))) }); n > 128<<10+64*uint64(len(b)) {
-			t.Fatalf("reading the head of %d bytes allocated %d", len(b), n)
-		}
+		s := index.ScanHead(bytes.NewReader(b), int64(len(b)))
 		if s == nil {
 			return
 		}
@@ -281,7 +198,7 @@ func FuzzHeadScan(f *testing.F) {
 				io.Copy(io.Discard, newVirtualFile(bytes.NewReader(b), &l, ix))
 			}
 		}
-		for _, tr := range [][2]int64{{0, -1}, {int64(s.endTs) / 2, -1}, {1, int64(s.endTs) / 2}} {
+		for _, tr := range [][2]int64{{0, -1}, {int64(s.EndTs) / 2, -1}, {1, int64(s.EndTs) / 2}} {
 			if l, _, _, err := ix.clipLayout(bytes.NewReader(b), tr[0], tr[1]); err == nil {
 				io.Copy(io.Discard, newVirtualFile(bytes.NewReader(b), &l, ix))
 			}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 	"github.com/flvedge/flvedge/ratelog"
 )
 
@@ -81,9 +82,12 @@ type Handler struct {
 	access  slog.Level
 }
 
-// New checks cfg and returns its Handler. Each root must be an existing
-// directory and each prefix a clean absolute path other than "/".
+// New checks cfg (Config.Check, and that each root without a Source is an
+// existing directory) and returns its Handler.
 func New(cfg Config) (*Handler, error) {
+	if err := cfg.Check(); err != nil {
+		return nil, fmt.Errorf("vod: %w", err)
+	}
 	h := &Handler{
 		exts:    []string{".flv", mp4Ext},
 		timeout: cfg.WriteTimeout,
@@ -102,9 +106,6 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Extensions != nil {
 		h.exts = nil
 		for _, e := range cfg.Extensions {
-			if len(e) < 2 || e[0] != '.' || strings.ContainsAny(e[1:], "./\\") {
-				return nil, fmt.Errorf("vod: extension %q: must be a dot and a name, such as .flv", e)
-			}
 			h.exts = append(h.exts, strings.ToLower(e))
 		}
 	}
@@ -116,9 +117,6 @@ func New(cfg Config) (*Handler, error) {
 	h.movies = newMovieCache(cacheBytes, indexBuilds)
 	h.bad = ratelog.New(h.logger, 10*time.Second, 5)
 	for _, r := range cfg.Roots {
-		if err := CheckPrefix(r.Prefix); err != nil {
-			return nil, fmt.Errorf("vod: root %s: %w", r.Prefix, err)
-		}
 		if r.Source == nil {
 			st, err := os.Stat(r.Dir)
 			if err != nil {
@@ -128,24 +126,10 @@ func New(cfg Config) (*Handler, error) {
 				return nil, fmt.Errorf("vod: root %s: %s is not a directory", r.Prefix, r.Dir)
 			}
 		}
-		for _, o := range h.roots {
-			if o.Prefix == r.Prefix {
-				return nil, fmt.Errorf("vod: prefix %s given twice", r.Prefix)
-			}
-		}
 		h.roots = append(h.roots, r)
 	}
 	slices.SortStableFunc(h.roots, func(a, b Root) int { return len(b.Prefix) - len(a.Prefix) })
 	return h, nil
-}
-
-// CheckPrefix reports whether p can be a root's URL prefix: absolute,
-// clean, not "/" and without a trailing slash.
-func CheckPrefix(p string) error {
-	if p == "" || p[0] != '/' || p == "/" || strings.HasSuffix(p, "/") || filepath.ToSlash(filepath.Clean(p)) != p {
-		return fmt.Errorf("prefix %q: must be a clean path such as /vod", p)
-	}
-	return nil
 }
 
 // Prefixes returns the URL prefixes served, such as "/vod", for routing.
@@ -264,7 +248,7 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	if err != nil {
 		return badRequest("%v", err)
 	}
-	want := tracks{audio: audio, video: video}
+	want := index.Tracks{Audio: audio, Video: video}
 	startArg, timeArg := q.Get("start"), q.Get("t")
 	if startArg != "" && timeArg != "" {
 		return badRequest("start and t cannot be used together")
@@ -283,17 +267,17 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	// A file served with one track is another file: its own index,
 	// cached apart, and its own ETags.
 	key := f.key
-	if want != allTracks {
-		key.path += "?" + want.query()
-		etag += "-" + want.query()
+	if want != index.AllTracks {
+		key.path += "?" + trackQuery(want)
+		etag += "-" + trackQuery(want)
 	}
 	ix, err := h.cache.get(r.Context(), key, func() (*fileIndex, error) {
 		return h.index(f, key, want)
 	})
 	switch {
-	case errors.Is(err, errNotFLV):
+	case errors.Is(err, index.ErrNotFLV):
 		return &requestError{status: http.StatusUnprocessableEntity, msg: "not a valid FLV file"}
-	case errors.Is(err, errTooManyRuns):
+	case errors.Is(err, index.ErrTooManyRuns):
 		return &requestError{status: http.StatusUnprocessableEntity, msg: "cannot serve one track: " + err.Error()}
 	}
 	if err != nil {
@@ -304,18 +288,18 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	var l layout
 	switch {
 	case start > 0:
-		var p point
+		var p index.Point
 		if l, p, err = ix.startLayout(f, start); err != nil {
 			return h.pastEnd(w, err, ix.whole.size, "start offset %d is past the last keyframe", start)
 		}
-		etag += fmt.Sprintf("-s%x", p.pos)
+		etag += fmt.Sprintf("-s%x", p.Pos)
 	case timeArg != "":
-		var p point
+		var p index.Point
 		var cut int64
 		if l, p, cut, err = ix.clipLayout(f, clipStart, clipEnd); err != nil {
 			return h.pastEnd(w, err, ix.whole.size, "t=%s starts after the end of the media", timeArg)
 		}
-		etag += fmt.Sprintf("-t%x-%x", p.pos, cut)
+		etag += fmt.Sprintf("-t%x-%x", p.Pos, cut)
 	case ix.plain:
 		hdr.Set("Etag", etag+`"`)
 		return h.send(w, r, f, f.mod, plainFile(f))
@@ -327,6 +311,17 @@ func (h *Handler) serve(w *sender, r *http.Request) error {
 	// mix versions of this server that lay files out differently.
 	hdr.Set("Etag", etag+`-1"`)
 	return h.send(w, r, f, f.mod, newVirtualFile(f, &l, ix))
+}
+
+// trackQuery names a choice of one track as the request did, "" for both.
+func trackQuery(t index.Tracks) string {
+	switch {
+	case !t.Video:
+		return "only_audio=1"
+	case !t.Audio:
+		return "only_video=1"
+	}
+	return ""
 }
 
 // setCacheStatus says where the answer comes from: BYPASS for a local
@@ -346,7 +341,7 @@ func setCacheStatus(w http.ResponseWriter, root Root, f *stored) {
 // pastEnd answers a seek beyond the media like an unsatisfiable range:
 // 416, with the size of the file the offset was meant for.
 func (h *Handler) pastEnd(w http.ResponseWriter, err error, size int64, format string, args ...any) error {
-	if !errors.Is(err, errPastEnd) {
+	if !errors.Is(err, index.ErrPastEnd) {
 		return err
 	}
 	w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
@@ -387,26 +382,26 @@ func (h *Handler) send(w *sender, r *http.Request, f *stored, modtime time.Time,
 // index scans f for the tracks wanted, logging what damage it finds once
 // per file version. A source's file with a keyframe index is read at its
 // head only (see headScan) when it is served whole.
-func (h *Handler) index(f *stored, key cacheKey, want tracks) (*fileIndex, error) {
+func (h *Handler) index(f *stored, key cacheKey, want index.Tracks) (*fileIndex, error) {
 	start := time.Now()
-	var s *scan
-	if f.src != nil && want == allTracks {
-		s = headScan(f, key.size)
+	var s *index.Scan
+	if f.src != nil && want == index.AllTracks {
+		s = index.ScanHead(f, key.size)
 	}
 	head := s != nil
 	if s == nil {
 		var err error
-		if s, err = scanTracks(f, key.size, want); err != nil {
+		if s, err = index.ScanFile(f, key.size, want); err != nil {
 			h.logger.Warn("vod: cannot index", "path", key.path, "err", err)
 			return nil, err
 		}
 	}
 	ix := buildIndex(s)
-	h.logger.Debug("vod: indexed", "path", key.path, "head_only", head, "plain", ix.plain, "keyframes", len(s.video),
-		"duration", time.Duration(s.endTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
-	if s.damaged() {
+	h.logger.Debug("vod: indexed", "path", key.path, "head_only", head, "plain", ix.plain, "keyframes", len(s.Video),
+		"duration", time.Duration(s.EndTs)*time.Millisecond, "took", time.Since(start).Round(time.Microsecond))
+	if s.Damaged() {
 		h.logger.Warn("vod: damaged FLV file served without its damaged parts", "path", key.path,
-			"resyncs", s.damage, "runs", len(s.segments), "tail_dropped", s.tail)
+			"resyncs", s.Damage, "runs", len(s.Segments), "tail_dropped", s.Tail)
 	}
 	return ix, nil
 }

@@ -70,45 +70,6 @@ func TestAudioOnlyIndex(t *testing.T) {
 	}
 }
 
-// TestScanOfHugeKeyframeCountIsBounded feeds the scanner a file that is
-// nothing but tiny keyframes: the index is thinned to at most maxPoints.
-func TestScanOfHugeKeyframeCountIsBounded(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a 10 MiB file")
-	}
-	b := flv.AppendHeader(nil, false, true)
-	n := maxPoints*2 + 1000
-	for i := range n {
-		b = flv.AppendTag(b, flv.Tag{Type: flv.TagVideo, Timestamp: uint32(i), Data: []byte{0x17, 1, 0, 0, 0, byte(i)}})
-	}
-	s, err := scanFile(readerAt(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(s.video) > maxPoints || len(s.video) < maxPoints/2 || s.videoStride != 4 {
-		t.Fatalf("%d points, stride %d", len(s.video), s.videoStride)
-	}
-	for i := 1; i < len(s.video); i++ {
-		if s.video[i].pos <= s.video[i-1].pos {
-			t.Fatalf("points out of order at %d", i)
-		}
-	}
-	ix := buildIndex(s)
-	// Seeking in a thinned index still lands on the exact next keyframe:
-	// every tag is one here, 21 bytes each.
-	off := ix.whole.size/2 + 5
-	foff, _ := ix.whole.stored(off)
-	_, p, err := ix.startLayout(readerAt(b), off)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := 13 + 21*((foff-13+20)/21); p.pos != want {
-		t.Fatalf("offset %d (stored %d) started at %d, want %d", off, foff, p.pos, want)
-	}
-}
-
-func readerAt(b []byte) *bytes.Reader { return bytes.NewReader(b) }
-
 // TestStaleIndexIsReplaced: an onMetaData whose keyframe positions do not
 // point at keyframes (here the file was cut after indexing: one frame of
 // the first GOP is gone) is replaced by a right one.

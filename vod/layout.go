@@ -1,6 +1,10 @@
 package vod
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/flvedge/flvedge/flv/index"
+)
 
 // part is a piece of a virtual file: bytes held in memory, or a range of
 // the stored file, possibly with its tag timestamps lowered (a clip starts
@@ -40,18 +44,18 @@ func (l *layout) addFile(start, end int64, rebase bool, shift uint32) {
 
 // addSpans adds the parts of spans (ordered, not overlapping) that lie in
 // [from, to), less the range skip.
-func (l *layout) addSpans(spans []span, from, to int64, skip span, rebase bool, shift uint32) {
+func (l *layout) addSpans(spans []index.Span, from, to int64, skip index.Span, rebase bool, shift uint32) {
 	for _, s := range spans {
-		s.start, s.end = max(s.start, from), min(s.end, to)
-		if s.end <= s.start {
+		s.Start, s.End = max(s.Start, from), min(s.End, to)
+		if s.End <= s.Start {
 			continue
 		}
-		if skip.end > skip.start && skip.start < s.end && skip.end > s.start {
-			l.addFile(s.start, skip.start, rebase, shift)
-			l.addFile(skip.end, s.end, rebase, shift)
+		if skip.End > skip.Start && skip.Start < s.End && skip.End > s.Start {
+			l.addFile(s.Start, skip.Start, rebase, shift)
+			l.addFile(skip.End, s.End, rebase, shift)
 			continue
 		}
-		l.addFile(s.start, s.end, rebase, shift)
+		l.addFile(s.Start, s.End, rebase, shift)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 )
 
 // AMF0 markers written here by hand: the keyframe arrays can hold 2^17
@@ -36,19 +37,16 @@ type baseMeta struct {
 }
 
 // metaFacts is what the stored onMetaData says that decides how the file
-// is served.
+// is served: its keyframe index, and what it gives the ones served.
 type metaFacts struct {
-	base        baseMeta
-	duration    float64
-	positions   []float64 // keyframes.filepositions, when well formed
-	times       []float64 // keyframes.times, as many
-	hasKeyIndex bool
+	index.Metadata
+	base baseMeta
 }
 
 // readMeta decodes a stored onMetaData body, for a response with the
 // tracks want (the keys that describe another go). A body that does not
 // decode contributes what decoded before the damage, or nothing.
-func readMeta(body []byte, want tracks) metaFacts {
+func readMeta(body []byte, want index.Tracks) metaFacts {
 	var f metaFacts
 	if body == nil {
 		return f
@@ -58,17 +56,10 @@ func readMeta(body []byte, want tracks) metaFacts {
 	if props == nil {
 		return f
 	}
+	f.Metadata = index.ReadMetadata(props)
 	var kept flv.ECMAArray
 	for _, p := range props {
-		switch p.Key {
-		case "duration":
-			if d, ok := p.Value.(float64); ok {
-				f.duration = d
-			}
-		case "keyframes":
-			f.positions, f.times, f.hasKeyIndex = keyframePositions(p.Value)
-		}
-		if !replacedKeys[p.Key] && flv.KeptFor(p.Key, want.audio, want.video) {
+		if !replacedKeys[p.Key] && flv.KeptFor(p.Key, want.Audio, want.Video) {
 			kept = append(kept, p)
 		}
 	}
@@ -78,42 +69,6 @@ func readMeta(body []byte, want tracks) metaFacts {
 	}
 	f.base = baseMeta{props: enc[5 : len(enc)-3], n: len(kept)}
 	return f
-}
-
-// keyframePositions reads keyframes.filepositions and keyframes.times
-// when they are arrays of numbers of the same, non-zero length.
-func keyframePositions(v any) (positions, times []float64, ok bool) {
-	var props []flv.Property
-	switch v := v.(type) {
-	case flv.Object:
-		props = v
-	case flv.ECMAArray:
-		props = v
-	default:
-		return nil, nil, false
-	}
-	var pos, ts flv.StrictArray
-	for _, p := range props {
-		switch p.Key {
-		case "filepositions":
-			pos, _ = p.Value.(flv.StrictArray)
-		case "times":
-			ts, _ = p.Value.(flv.StrictArray)
-		}
-	}
-	if len(pos) == 0 || len(pos) != len(ts) {
-		return nil, nil, false
-	}
-	positions, times = make([]float64, len(pos)), make([]float64, len(pos))
-	for i := range pos {
-		p, ok1 := pos[i].(float64)
-		t, ok2 := ts[i].(float64)
-		if !ok1 || !ok2 {
-			return nil, nil, false
-		}
-		positions[i], times[i] = p, t
-	}
-	return positions, times, true
 }
 
 // metaInfo is what a served onMetaData says about the file it heads.
@@ -134,9 +89,9 @@ func metaTagSize(base baseMeta, n int) int64 {
 }
 
 // The largest onMetaData written (the stored properties, at most
-// maxMetaSize re-encoded, and two arrays of maxPoints numbers) fits in a
-// tag: this constant does not compile otherwise.
-const _ = uint(flv.MaxDataSize - (maxMetaSize + 64<<10 + 2*9*maxPoints))
+// index.MaxMetaSize re-encoded, and two arrays of index.MaxPoints
+// numbers) fits in a tag: this constant does not compile otherwise.
+const _ = uint(flv.MaxDataSize - (index.MaxMetaSize + 64<<10 + 2*9*index.MaxPoints))
 
 // appendMetaTag appends a whole onMetaData script tag (header, body,
 // PreviousTagSize) at timestamp 0: the stored properties, then ours.

@@ -70,7 +70,7 @@ func firstFrame(t *testing.T, tags []tagAt) tagAt {
 	for _, tag := range tags {
 		switch tag.Type {
 		case flv.TagVideo:
-			if isCodedKeyframe(tag.Tag) {
+			if flv.IsKeyframe(tag.Tag) {
 				return tag
 			}
 		case flv.TagAudio:
@@ -143,7 +143,7 @@ func TestStartAtRandomOffset(t *testing.T) {
 				// The first frame sent is the first one at or after off.
 				var want tagAt
 				for _, tag := range tags {
-					if tag.pos >= off && (video && isCodedKeyframe(tag.Tag) || !video && tag.Type == flv.TagAudio && tag.Data[1] == 1) {
+					if tag.pos >= off && (video && flv.IsKeyframe(tag.Tag) || !video && tag.Type == flv.TagAudio && tag.Data[1] == 1) {
 						want = tag
 						break
 					}

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/flv/index"
 )
 
 // virtualFile reads a layout as one file, for http.ServeContent, which
@@ -19,7 +20,7 @@ type virtualFile struct {
 	// tag is the stored tag a rebased read was last in: its start and
 	// header, so that reading on from there does not walk again.
 	tag    int64
-	tagHdr tagHeader
+	tagHdr flv.TagHeader
 }
 
 func newVirtualFile(r io.ReaderAt, l *layout, ix *fileIndex) *virtualFile {
@@ -89,17 +90,17 @@ func readFull(r io.ReaderAt, p []byte, off int64) error {
 func (v *virtualFile) readRebased(p []byte, pt part, foff int64) error {
 	if v.tag < pt.foff || v.tag > foff || v.tag >= pt.foff+pt.n {
 		v.tag = pt.foff
-		pts := v.ix.s.indexSource()
-		i := sort.Search(len(pts), func(i int) bool { return pts[i].pos > foff })
-		if i > 0 && pts[i-1].pos >= pt.foff {
-			v.tag = pts[i-1].pos
+		pts := v.ix.s.IndexSource()
+		i := sort.Search(len(pts), func(i int) bool { return pts[i].Pos > foff })
+		if i > 0 && pts[i-1].Pos >= pt.foff {
+			v.tag = pts[i-1].Pos
 		}
 		if err := v.loadTag(); err != nil {
 			return err
 		}
 	}
-	for v.tag+int64(v.tagHdr.size)+tagPrefix <= foff {
-		v.tag += int64(v.tagHdr.size) + tagPrefix
+	for v.tagHdr.TagEnd(v.tag) <= foff {
+		v.tag = v.tagHdr.TagEnd(v.tag)
 		if err := v.loadTag(); err != nil {
 			return err
 		}
@@ -118,13 +119,13 @@ func (v *virtualFile) readRebased(p []byte, pt part, foff int64) error {
 			v.tag, v.tagHdr = tag, h
 		}
 		var hdr [flv.TagHeaderSize]byte
-		putTimestamp(hdr[:], max(h.ts, pt.shift)-pt.shift)
+		flv.PutTimestamp(hdr[:], max(h.Timestamp, pt.shift)-pt.shift)
 		for i := int64(4); i < 8; i++ {
 			if at := tag + i; at >= foff && at < end {
 				p[at-foff] = hdr[i]
 			}
 		}
-		tag += int64(h.size) + tagPrefix
+		tag = h.TagEnd(tag)
 	}
 	return nil
 }
@@ -136,12 +137,12 @@ func (v *virtualFile) loadTag() error {
 }
 
 // headerAt reads the stored tag header at pos.
-func (v *virtualFile) headerAt(pos int64) (tagHeader, error) {
+func (v *virtualFile) headerAt(pos int64) (flv.TagHeader, error) {
 	var b [flv.TagHeaderSize]byte
 	if err := readFull(v.r, b[:], pos); err != nil {
-		return tagHeader{}, err
+		return flv.TagHeader{}, err
 	}
-	h, ok := parseTagHeader(b[:])
+	h, ok := index.TagHeader(b[:])
 	if !ok {
 		return h, fmt.Errorf("vod: tag at %d changed since the scan: %w", pos, io.ErrUnexpectedEOF)
 	}

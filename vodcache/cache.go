@@ -74,15 +74,14 @@ const (
 // CheckConfig reports what keeps cfg from working, without touching the
 // disk.
 func CheckConfig(cfg Config) error {
-	if cfg.Dir == "" {
-		return errors.New("cache dir: must be set")
+	if err := CheckDir(cfg.Dir); err != nil {
+		return err
 	}
-	if cfg.SliceSize != 0 && (cfg.SliceSize < minSlice || cfg.SliceSize > maxSlice) {
-		return fmt.Errorf("slice size %d: must be between 64KiB and 64MiB", cfg.SliceSize)
+	if err := CheckSliceSize(cfg.SliceSize); err != nil {
+		return err
 	}
-	slice := orDefault(cfg.SliceSize, DefaultSliceSize)
-	if cfg.MaxBytes < 4*slice {
-		return fmt.Errorf("cache size %d: must be at least four slices (%d bytes)", cfg.MaxBytes, 4*slice)
+	if err := CheckMaxBytes(cfg.MaxBytes, cfg.SliceSize); err != nil {
+		return err
 	}
 	if cfg.DefaultLifetime < 0 || cfg.StaleIfError < 0 || cfg.ConnectTimeout < 0 || cfg.ResponseTimeout < 0 || cfg.Prefetchers < 0 {
 		return errors.New("lifetimes, timeouts and prefetchers must not be negative")

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/ratelog"
@@ -31,7 +30,7 @@ type Live struct {
 	AccessLog bool
 
 	limits   atomic.Pointer[Limits]
-	viewers  atomic.Int64
+	viewers  viewerCount
 	load     viewerLoad
 	initOnce sync.Once
 	refusals *ratelog.Logger
@@ -84,17 +83,12 @@ func (l *Live) init() {
 }
 
 // Active is how many viewers are being served now. A viewer counts until
-// the end of its response is written.
-func (l *Live) Active() int { return int(l.viewers.Load()) }
+// its session ends.
+func (l *Live) Active() int { return int(l.viewers.n.Load()) }
 
-// admit counts a new viewer in, unless the server is full.
-func (l *Live) admit(max int) bool {
-	if n := l.viewers.Add(1); max > 0 && n > int64(max) {
-		l.viewers.Add(-1)
-		return false
-	}
-	return true
-}
+// Wait waits until no viewer is being served, or ctx ends; a server that
+// drains calls it once no new viewers come.
+func (l *Live) Wait(ctx context.Context) error { return l.viewers.wait(ctx) }
 
 func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	app, name, ok := liveStreamPath(r)
@@ -143,73 +137,47 @@ func (l *Live) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("too many live streams on this connection (at most %d): open another connection", limits.MaxViewersPerConn), http.StatusTooManyRequests)
 		return
 	}
-	defer leaveConn() // HTTP/2 and HTTP/3 viewers are served within this call
-	if !l.admit(limits.MaxViewers) {
+	if !l.viewers.add(limits.MaxViewers) {
+		leaveConn()
 		l.init()
 		l.refusals.Warn("capacity", "viewer refused: server at capacity", "max_viewers", limits.MaxViewers, "remote", r.RemoteAddr)
 		http.Error(w, "server at capacity", http.StatusServiceUnavailable)
 		return
 	}
-	viewer := s.Join(want)
-	out, err := newFLVWriter(w, r, limits.WriteTimeout, viewer.Stop)
+	// From here on the session holds the viewer's places in the counts,
+	// its admission and the count of its request, and gives them back in
+	// its Close, on every HTTP version.
+	_, ex := exchangeOf(r)
+	ex.taken = true
+	sess := &Session{live: l, viewer: s.Join(want), ex: ex, leaveConn: leaveConn,
+		app: app, stream: name, remote: r.RemoteAddr, done: make(chan struct{})}
+	out, err := newFLVWriter(w, r, limits.WriteTimeout, sess.Close)
 	if err != nil {
-		viewer.Leave()
-		l.viewers.Add(-1)
+		sess.Close()
 		l.logger().Info("viewer: cannot start response", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	pace := newPacer(&l.viewers, &l.load, limits)
+	sess.out = out
+	sess.pace = newPacer(&l.viewers.n, &l.load, limits)
 	if r.Header.Get(relay.ViaHeader) != "" {
 		// Another tier of this server pulls the stream for its own viewers,
 		// who coalesce there: delaying here too would add the delay once
 		// per tier. (A viewer forging the header costs us only the
 		// wake-ups coalescing saves.)
-		pace.most = 0
+		sess.pace.most = 0
 	}
-	v := liveViewer{Viewer: viewer, out: out, pace: pace, app: app, stream: name, remote: r.RemoteAddr}
-	if _, taken := out.(*connWriter); taken {
+	if out.detached() {
 		// The connection is ours: the request may end now, which frees its
 		// goroutine's deep stack and net/http's buffers for the viewer's
-		// whole life. A fresh goroutine serves the stream, still counted by
-		// the access rules until it ends.
-		release := auth.Detach(r.Context())
-		counted := detachCount(r)
-		go func() {
-			defer release()
-			defer counted(http.StatusOK)
-			l.serve(v)
-		}()
+		// whole life. A fresh goroutine serves the stream; the session
+		// keeps the viewer counted until it ends.
+		go sess.run()
 		return
 	}
 	// A viewer whose request ends (an HTTP/2 stream reset, a shutdown)
-	// stops waiting for the next tag.
-	defer context.AfterFunc(r.Context(), viewer.Stop)()
-	l.serve(v)
-}
-
-// liveViewer is one viewer's response in progress.
-type liveViewer struct {
-	*relay.Viewer
-	out         flvWriter
-	pace        pacer
-	app, stream string
-	remote      string
-}
-
-// serve sends the stream to the viewer until either ends, then counts the
-// viewer out and logs the session.
-func (l *Live) serve(v liveViewer) {
-	defer l.viewers.Add(-1)
-	defer v.Leave()
-	start := time.Now()
-	n, reason := copyStream(v.Viewer, v.out, v.pace)
-	level := slog.LevelDebug
-	if l.AccessLog {
-		level = slog.LevelInfo
-	}
-	l.logger().Log(context.Background(), level, "viewer session", "app", v.app, "stream", v.stream, "remote", v.remote,
-		"status", http.StatusOK, "bytes", n, "duration", time.Since(start).Round(time.Millisecond),
-		"skips", v.Skips(), "reason", reason)
+	// ends its session, which stops the wait for the next tag.
+	defer context.AfterFunc(r.Context(), sess.Close)()
+	sess.run()
 }
 
 // stream finds the stream a viewer asks for: published here, or pulled.

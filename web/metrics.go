@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -205,14 +204,16 @@ func (m *Metrics) countStream(app, name string, status int) {
 // with its final status: by status class and protocol, and per stream for
 // the requests of a live stream (one that the live handler served, or one
 // that the hub has when the request ends: refused by the access rules).
-// A handler that goes on with a response after its ServeHTTP returned
-// (a taken-over HTTP/1.x viewer) counts it at its end: detachCount.
+// A live viewer's request ends with its session (see exchange), on every
+// HTTP version.
 func (m *Metrics) CountRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r, ex := exchangeOf(r)
 		c := &requestCount{m: m, proto: protoLabel(r)}
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestCountKey{}, c)))
-		if c.detached {
+		ex.count = c
+		next.ServeHTTP(rec, r)
+		if ex.taken {
 			return
 		}
 		if c.stream == "" {
@@ -250,10 +251,7 @@ type requestCount struct {
 	m           *Metrics
 	proto       string
 	app, stream string // the live stream it asked for, if known
-	detached    bool
 }
-
-type requestCountKey struct{}
 
 func (c *requestCount) end(status int) {
 	c.m.requests.WithLabelValues(statusClasses[statusClass(status)], c.proto).Inc()
@@ -265,21 +263,9 @@ func (c *requestCount) end(status int) {
 // countStreamOf notes that r asks for the live stream app/name, so that it
 // is counted for that stream even when the stream is gone at its end.
 func countStreamOf(r *http.Request, app, name string) {
-	if c, ok := r.Context().Value(requestCountKey{}).(*requestCount); ok {
-		c.app, c.stream = app, name
+	if _, ex := exchangeOf(r); ex.count != nil {
+		ex.count.app, ex.count.stream = app, name
 	}
-}
-
-// detachCount takes the counting of r over from CountRequests, for a
-// response that goes on after the handler returned: the returned function
-// counts it with its final status.
-func detachCount(r *http.Request) func(status int) {
-	c, ok := r.Context().Value(requestCountKey{}).(*requestCount)
-	if !ok {
-		return func(int) {}
-	}
-	c.detached = true
-	return c.end
 }
 
 func protoLabel(r *http.Request) string {

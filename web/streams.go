@@ -14,16 +14,16 @@ import (
 // which ends its stream and gives the client back the credit, and the
 // streams left over serve the page's other requests.
 
-// StreamHeadroom is how many more streams a connection may open than it
-// may have live viewers: the servers' stream limits are the viewer cap plus
+// streamHeadroom is how many more streams a connection may open than it
+// may have live viewers: the Server's stream limits are the viewer cap plus
 // this.
-const StreamHeadroom = 100
+const streamHeadroom = 100
 
 type connViewersKey struct{}
 
-// WithConnViewers gives a connection's context the count of its live
-// viewers; a server's ConnContext calls it for every connection.
-func WithConnViewers(ctx context.Context) context.Context {
+// withConnViewers gives a connection's context the count of its live
+// viewers; the Server's ConnContext calls it for every connection.
+func withConnViewers(ctx context.Context) context.Context {
 	return context.WithValue(ctx, connViewersKey{}, new(atomic.Int64))
 }
 

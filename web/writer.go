@@ -20,6 +20,9 @@ type flvWriter interface {
 	WriteBatch(bufs [][]byte) (int64, error)
 	End()   // the stream is over: finish the response properly
 	Close() // the viewer failed or must go: abort the response
+	// detached reports whether the response goes on without its handler
+	// (a taken-over HTTP/1.x connection), which may then return.
+	detached() bool
 }
 
 // newFLVWriter sends the response header and returns the writer for the body.
@@ -153,6 +156,8 @@ func (c *connWriter) End() {
 
 func (c *connWriter) Close() { _ = c.conn.Close() }
 
+func (c *connWriter) detached() bool { return true }
+
 type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
@@ -222,5 +227,6 @@ var batchPool = sync.Pool{New: func() any {
 }}
 
 // The response ends when the handler returns, in both cases.
-func (w *responseWriter) End()   {}
-func (w *responseWriter) Close() {}
+func (w *responseWriter) End()           {}
+func (w *responseWriter) Close()         {}
+func (w *responseWriter) detached() bool { return false }

@@ -5,18 +5,11 @@
 //	edge --http-listen ADDR --origin URL [--origin URL ...] [--config FILE]
 //	edge sign [--config FILE] [--secure-token-secret S] [--expires 24h] [--ip ADDR] PATH
 //
-// --help lists every flag; config/default.yaml documents every setting.
+// --help lists every flag and subcommand; config/default.yaml documents
+// every setting.
 package main
 
-import (
-	"os"
+import "github.com/flvedge/flvedge/internal/app"
 
-	"github.com/flvedge/flvedge/internal/app"
-)
-
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "sign" {
-		app.SignMain(os.Args[2:])
-	}
-	app.Main(app.Edge)
-}
+// main serves, or runs the subcommand its first argument names.
+func main() { app.Main(app.Edge, app.SignCommand) }

@@ -1,10 +1,14 @@
-// Package app assembles the servers: the ingest (RTMP in, HTTP-FLV out) and
-// the edge (HTTP-FLV pulled from origins, HTTP-FLV out) share the same
-// configuration, hub and HTTP handler; the commands only pick a role.
+// Package app wires the servers: the ingest (RTMP in, HTTP-FLV out) and the
+// edge (HTTP-FLV pulled from origins, HTTP-FLV out) share the same
+// configuration, hub and HTTP handler; the commands only pick a role and
+// their subcommands. It holds the flags and how the config reaches the
+// packages, the lifecycle (start, SIGHUP reload, SIGTERM drain), the
+// refusal metrics and the demo publisher; web owns the listeners.
 package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,7 +26,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/quic-go/quic-go/http3"
 
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/buffer"
@@ -42,48 +45,71 @@ const (
 	Edge   Role = "edge"
 )
 
-// Main runs the command of the given role with the process's arguments and
-// signals, and exits.
-func Main(role Role) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := Run(ctx, role, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+// Command is a subcommand of a server's binary, such as `edge sign`: the
+// binary lists it in its usage and runs it when its first argument is Name.
+type Command struct {
+	Name  string
+	Usage string // its arguments and what it does, in one line
+	Run   func(args []string, stdout, stderr io.Writer) error
+}
+
+// SignCommand is `sign`: see Sign.
+var SignCommand = Command{Name: "sign", Usage: "[flags] PATH   print a signed play URL or publish key (sign -h for its flags)", Run: Sign}
+
+// Main runs, with the process's arguments and signals, the subcommand that
+// the first argument names, or else the server of the given role; and exits.
+func Main(role Role, commands ...Command) {
+	name, err := string(role), error(nil)
+	if c := commandOf(commands, os.Args[1:]); c != nil {
+		name, err = c.Name, c.Run(os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = Run(ctx, role, os.Args[1:], os.Stdout, os.Stderr, commands...)
+		stop()
+	}
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", role, err)
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		}
 		os.Exit(2)
 	}
+}
+
+// commandOf is the command that args name first, if any.
+func commandOf(commands []Command, args []string) *Command {
+	for i := range commands {
+		if len(args) > 0 && args[0] == commands[i].Name {
+			return &commands[i]
+		}
+	}
+	return nil
 }
 
 // options is what the command line says: a config file and overrides of it.
 type options struct {
 	configPath   string
 	demo         bool
-	checkOnly    bool                         // --check-config: load, check, report, exit
-	printDefault bool                         // --print-default-config
-	httpsGiven   bool                         // --https-listen was given, maybe empty
-	edits        []func(*config.Config) error // the flags that were given, in order
+	checkOnly    bool              // --check-config: load, check, report, exit
+	printDefault bool              // --print-default-config
+	httpsGiven   bool              // --https-listen was given, maybe empty
+	edits        []config.Override // the flags that were given, in order
 }
 
-// apply puts the flags over the file's settings. It is applied over the
-// file at start and again over every reloaded file, with the same result:
-// each flag sets its key whole, so what it replaced does not come back.
-func (o options) apply(c *config.Config) error {
-	for _, edit := range o.edits {
-		if err := edit(c); err != nil {
-			return err
-		}
-	}
-	return nil
+// load reads the config file with the flags over it, and checks the
+// result. It runs at start and again at every reload, with the same
+// result: each flag sets its key whole, so what it replaced does not come
+// back.
+func (o options) load() (config.Config, error) {
+	return config.Load(o.configPath, o.edits...)
 }
 
 // overrideList defines a flag that may be repeated and whose values, in
-// order, replace a config list.
-type overrideList func(name, usage string, set func(c *config.Config, values []string) error)
+// order, replace a config list, its key.
+type overrideList func(name, key, usage string, set func(c *config.Config, values []string) error)
 
-func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
+func parseFlags(role Role, args []string, stderr io.Writer, commands ...Command) (options, error) {
 	var o options
-	fs := flagSet(role, &o, stderr)
+	fs := flagSet(role, &o, stderr, commands...)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -96,22 +122,27 @@ func parseFlags(role Role, args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// flagSet defines the flags of role, which parsing writes into o.
-func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
+// flagSet defines the flags of role, which parsing writes into o; its
+// usage lists the binary's subcommands too.
+func flagSet(role Role, o *options, stderr io.Writer, commands ...Command) *flag.FlagSet {
 	fs := flag.NewFlagSet(string(role), flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	edit := func(name string, set func(c *config.Config) error) {
-		o.edits = append(o.edits, func(c *config.Config) error {
-			if err := set(c); err != nil {
-				return fmt.Errorf("--%s: %w", name, err)
-			}
-			return nil
-		})
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s [flags]\n", role)
+		for _, c := range commands {
+			fmt.Fprintf(stderr, "       %s %s %s\n", role, c.Name, c.Usage)
+		}
+		fmt.Fprintln(stderr, "flags:")
+		fs.PrintDefaults()
 	}
-	// override defines a flag that, when given, replaces a config setting.
-	override := func(name, usage string, set func(c *config.Config, value string) error) {
+	edit := func(name, key string, set func(c *config.Config) error) {
+		o.edits = append(o.edits, config.Override{Flag: name, Key: key, Set: set})
+	}
+	// override defines a flag that, when given, replaces a config setting,
+	// its key.
+	override := func(name, key, usage string, set func(c *config.Config, value string) error) {
 		fs.Func(name, usage, func(v string) error {
-			edit(name, func(c *config.Config) error { return set(c, v) })
+			edit(name, key, func(c *config.Config) error { return set(c, v) })
 			return nil
 		})
 	}
@@ -119,11 +150,11 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	// them all, so that the edit does the same over every file it is
 	// applied to (start and each reload), where appending would mix the
 	// file's list back in.
-	var list overrideList = func(name, usage string, set func(c *config.Config, values []string) error) {
+	var list overrideList = func(name, key, usage string, set func(c *config.Config, values []string) error) {
 		var values []string
 		fs.Func(name, usage, func(v string) error {
 			if values == nil {
-				edit(name, func(c *config.Config) error { return set(c, values) })
+				edit(name, key, func(c *config.Config) error { return set(c, values) })
 			}
 			values = append(values, v)
 			return nil
@@ -132,66 +163,67 @@ func flagSet(role Role, o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.configPath, "config", "", "YAML config `file` (every key and its default: --print-default-config)")
 	fs.BoolVar(&o.checkOnly, "check-config", false, "check the config file and the flags, say what is wrong (file:line), and exit")
 	fs.BoolVar(&o.printDefault, "print-default-config", false, "print the documented default config and exit")
-	override("http-listen", "HTTP listen `address` (default \":8080\")", func(c *config.Config, v string) error {
+	override("http-listen", "http_listen", "HTTP listen `address` (default \":8080\")", func(c *config.Config, v string) error {
 		c.HTTPListen = v
 		return nil
 	})
 	if role == Ingest {
 		fs.BoolVar(&o.demo, "demo", false, "publish a built-in looping demo stream at /live/demo.flv")
-		override("rtmp-listen", "RTMP listen `address` (default \":1935\")", func(c *config.Config, v string) error {
+		override("rtmp-listen", "rtmp_listen", "RTMP listen `address` (default \":1935\")", func(c *config.Config, v string) error {
 			c.RTMPListen = v
 			return nil
 		})
 	}
 	if role == Edge {
-		list("origin", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v []string) error {
+		list("origin", "upstream.origins", "origin base `URL` to pull streams from, e.g. http://10.0.0.5:8080; repeat in order of preference (replaces upstream.origins)", func(c *config.Config, v []string) error {
 			c.Upstream.Origins = slices.Clone(v)
 			return nil
 		})
 	}
-	override("https-listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
+	override("https-listen", "https_listen", "HTTPS listen `address` (HTTP/1.1, HTTP/2; HTTP/3 on the same UDP port); empty for none", func(c *config.Config, v string) error {
 		c.HTTPSListen = v
 		return nil
 	})
-	override("tls-cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
+	override("tls-cert", "tls.cert", "TLS certificate `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
 		c.TLS.Cert = v
 		return nil
 	})
-	override("tls-key", "TLS key `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
+	override("tls-key", "tls.key", "TLS key `file` (PEM) for --https-listen", func(c *config.Config, v string) error {
 		c.TLS.Key = v
 		return nil
 	})
-	override("admin-listen", "metrics and stats API listen `address`; empty for none (default \"127.0.0.1:9090\")", func(c *config.Config, v string) error {
+	override("admin-listen", "admin.listen", "metrics and stats API listen `address`; empty for none (default \"127.0.0.1:9090\")", func(c *config.Config, v string) error {
 		c.Admin.Listen = v
 		return nil
 	})
-	override("window-duration", "how far back each stream's window reaches (default 10s)", func(c *config.Config, v string) (err error) {
+	override("window-duration", "window.duration", "how far back each stream's window reaches (default 10s)", func(c *config.Config, v string) (err error) {
 		c.Window.Duration, err = time.ParseDuration(v)
 		return err
 	})
-	override("window-bytes", "hard `size` bound of each stream's window (default 64MiB)", func(c *config.Config, v string) (err error) {
+	override("window-bytes", "window.bytes", "hard `size` bound of each stream's window (default 64MiB)", func(c *config.Config, v string) (err error) {
 		c.Window.Bytes, err = config.ParseByteSize(v)
 		return err
 	})
-	override("grace", "how long viewers wait for a publisher or origin that left (default 10s)", func(c *config.Config, v string) (err error) {
+	override("grace", "publish.grace", "how long viewers wait for a publisher or origin that left (default 10s)", func(c *config.Config, v string) (err error) {
 		c.Publish.Grace, err = time.ParseDuration(v)
 		return err
 	})
-	list("secure-token-secret", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v []string) error {
+	list("secure-token-secret", "access.secure_token_secrets", "require MD5 tokens signed with `secret` on every play path without a token rule of its own; repeat to accept several, the first signs (replaces access.secure_token_secrets)", func(c *config.Config, v []string) error {
 		c.Access.SecureTokenSecrets = slices.Clone(v)
 		return nil
 	})
 	addVODFlags(override, list)
-	override("log-level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
+	override("log-level", "log_level", "debug, info, warn or error (default info)", func(c *config.Config, v string) error {
 		c.LogLevel = v
 		return nil
 	})
 	return fs
 }
 
-// Run runs a server of the given role until ctx ends.
-func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer) error {
-	o, err := parseFlags(role, args, stderr)
+// Run runs a server of the given role until ctx ends. commands are the
+// binary's subcommands, which its usage lists.
+func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer, commands ...Command) error {
+	o, err := parseFlags(role, args, stderr, commands...)
 	if err != nil {
 		return err
 	}
@@ -199,19 +231,13 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 		_, err := stdout.Write(config.Default)
 		return err
 	}
-	cfg, err := config.Load(o.configPath)
+	cfg, err := o.load()
 	if err != nil {
-		return err
-	}
-	if err := o.apply(&cfg); err != nil {
 		return err
 	}
 	if o.demo && cfg.HTTPSListen == "" && !o.httpsGiven {
 		// The demo shows all three protocols, on a self-signed certificate.
 		cfg.HTTPSListen = ":8443"
-	}
-	if err := cfg.Check(); err != nil {
-		return fmt.Errorf("flags: %w", err)
 	}
 	if role == Edge && !cfg.Upstream.Pulling() && len(cfg.VOD.Origins) == 0 && len(cfg.VOD.Roots) == 0 {
 		return errors.New("an edge needs origins: --origin URL (live) or --vod-origin PREFIX=URL (VOD), or upstream.origins / vod.origins in the config file")
@@ -246,11 +272,11 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stdout, "Publish with: ffmpeg -re -i INPUT -c copy -f flv rtmp://%s/live/STREAM\n", hostPort(srv.rtmpLn.Addr()))
 	}
 	fmt.Fprintf(stdout, "Play at:      %s/live/STREAM.flv\n", srv.httpURL())
-	if srv.httpsLn != nil {
-		fmt.Fprintf(stdout, "Play securely: https://%s/live/STREAM.flv (HTTP/1.1, HTTP/2%s)\n", hostPort(srv.httpsLn.Addr()), map[bool]string{true: ", HTTP/3"}[srv.http3 != nil])
+	if addr := srv.web.HTTPSAddr(); addr != nil {
+		fmt.Fprintf(stdout, "Play securely: https://%s/live/STREAM.flv (HTTP/1.1, HTTP/2%s)\n", hostPort(addr), map[bool]string{true: ", HTTP/3"}[cfg.TLS.HTTP3])
 	}
-	if srv.adminLn != nil {
-		fmt.Fprintf(stdout, "Admin:        http://%s/metrics, /api/streams, /readyz\n", hostPort(srv.adminLn.Addr()))
+	if addr := srv.web.AdminAddr(); addr != nil {
+		fmt.Fprintf(stdout, "Admin:        http://%s/metrics, /api/streams, /readyz\n", hostPort(addr))
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -263,6 +289,8 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 			return nil
 		case err := <-srv.failed:
 			return err
+		case err := <-srv.web.Err():
+			return err
 		case <-hup:
 			srv.reload(o, logger)
 		}
@@ -273,13 +301,7 @@ func Run(ctx context.Context, role Role, args []string, stdout, stderr io.Writer
 // connected viewers and publishers go on. A file that does not load or
 // check is refused and the running config stays.
 func (s *server) reload(o options, logger *slog.Logger) {
-	cfg, err := config.Load(o.configPath)
-	if err == nil {
-		err = o.apply(&cfg)
-	}
-	if err == nil {
-		err = cfg.Check()
-	}
+	cfg, err := o.load()
 	if err == nil {
 		err = s.apply(cfg, logger)
 	}
@@ -290,26 +312,17 @@ func (s *server) reload(o options, logger *slog.Logger) {
 	logger.Info("config reloaded", "file", o.configPath)
 }
 
-// server is a running ingest or edge: an HTTP listener serving the hub,
+// server is a running ingest or edge: web's listeners serving the hub,
 // which an RTMP listener (ingest) and pulls from origins feed.
 type server struct {
 	hub      *relay.Hub
 	puller   *relay.Puller // nil without origins or static pulls
 	rtmp     *rtmp.Server  // nil on an edge
-	http     *http.Server
 	rtmpLn   net.Listener
-	httpLn   net.Listener
-	https    *http.Server // nil without https_listen
-	httpsLn  net.Listener
-	http3    *http3.Server // nil without tls.http3
-	quicConn net.PacketConn
-	cert     certificate
+	web      *web.Server
 	metrics  *prometheus.Registry
-	admin    *http.Server
-	adminLn  net.Listener
-	failed   chan error
-	stopped  chan struct{}
-	draining atomic.Bool
+	failed   chan error  // the RTMP listener's
+	stopping atomic.Bool // drain or close began: the RTMP listener's error is expected
 	fdLimit  uint64
 	// perConn caps the live viewers of one HTTP/2 or HTTP/3 connection; the
 	// servers' stream limits are made from it at start, so a reload keeps it.
@@ -318,12 +331,12 @@ type server struct {
 
 	// What a reload changes: the settings read per request, the access
 	// rules in the guard, the VOD routes, and the handler tree built on
-	// them. The guard itself, with the live counts of its limits, stays.
+	// them, which web serves. The guard itself, with the live counts of
+	// its limits, stays.
 	cfg        atomic.Pointer[config.Config]
 	guard      *auth.Guard
 	vod        vodServing // changed by reloads only, on Run's goroutine
 	refusalLog auth.Warner
-	handler    atomic.Pointer[http.Handler]
 	live       *web.Live
 	requests   *web.Metrics
 	vodCache   *vodcache.Cache // nil without VOD origins
@@ -342,8 +355,9 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if s.https != nil {
-		if err := s.cert.load(cfg.TLS); err != nil {
+	var cert *tls.Certificate
+	if s.web.Secure() {
+		if cert, err = web.ReadCertificate(cfg.TLS.Cert, cfg.TLS.Key); err != nil {
 			return err
 		}
 	}
@@ -368,23 +382,13 @@ func (s *server) apply(cfg config.Config, logger *slog.Logger) error {
 	s.cfg.Store(&cfg)
 	s.vod = vod
 	s.live.SetLimits(s.viewerLimits(cfg))
-	s.handler.Store(&h)
+	s.web.Reload(h, cert)
 	return nil
 }
 
 func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
-	s := &server{failed: make(chan error, 5), stopped: make(chan struct{})}
+	s := &server{failed: make(chan error, 1)}
 	s.cfg.Store(&cfg)
-	var err error
-	if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
-		return nil, fmt.Errorf("http listen: %w", err)
-	}
-	if role == Ingest {
-		if s.rtmpLn, err = net.Listen("tcp", cfg.RTMPListen); err != nil {
-			s.httpLn.Close()
-			return nil, fmt.Errorf("rtmp listen: %w", err)
-		}
-	}
 	s.hub = relay.NewHub(relay.Config{
 		Window: buffer.Config{
 			MaxDuration: cfg.Window.Duration,
@@ -399,17 +403,21 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 		MaxWindow:        windowBytes(int64(cfg.Limits.WindowBytes), logger),
 		Logger:           logger,
 	})
+	// abort undoes what is started so far.
+	abort := func(err error) (*server, error) {
+		s.close()
+		return nil, err
+	}
+	var err error
 	if cfg.Upstream.Pulling() || len(cfg.Pulls) > 0 {
 		if s.puller, err = s.newPuller(cfg.Upstream); err != nil {
-			s.httpLn.Close()
-			if s.rtmpLn != nil {
-				s.rtmpLn.Close()
-			}
-			return nil, err
+			return abort(err)
 		}
 		for _, p := range cfg.Pulls {
 			app, name := p.Split()
-			s.puller.Keep(app, name, p.URL)
+			if err := s.puller.Keep(app, name, p.URL); err != nil {
+				return abort(err)
+			}
 		}
 	}
 	s.fdLimit = raiseFileLimit(logger)
@@ -432,52 +440,32 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 	if cfg.Player.Enabled && !player.Embedded() {
 		logger.Info("player page: built without mpegts.js (npm ci in web/player before go build embeds it); the page loads it from player.mpegts_url", "url", cfg.Player.MpegtsURL)
 	}
-	// abort undoes what is started so far.
-	abort := func(err error) (*server, error) {
-		s.httpLn.Close()
-		if s.rtmpLn != nil {
-			s.rtmpLn.Close()
-		}
-		s.hub.Close()
-		if s.puller != nil {
-			s.puller.Close()
-		}
-		if s.vodCache != nil {
-			s.vodCache.Close()
-		}
-		return nil, err
-	}
 	if s.vodCache, err = newVODCache(cfg, logger); err != nil {
 		return abort(err)
 	}
 	if s.vodCache != nil {
 		s.metrics.MustRegister(web.NewCacheMetrics(s.vodCache))
 	}
+	s.web = web.NewServer(web.ServerConfig{
+		HTTPListen: cfg.HTTPListen, H2C: cfg.TLS.H2C,
+		HTTPSListen: cfg.HTTPSListen, HTTP3: cfg.TLS.HTTP3, CertFile: cfg.TLS.Cert, KeyFile: cfg.TLS.Key,
+		AdminListen: cfg.Admin.Listen, Admin: s.adminHandler(cfg),
+		ReadHeaderTimeout: cfg.HTTPTimeouts.ReadHeader, IdleTimeout: cfg.HTTPTimeouts.Idle,
+		MaxViewersPerConn: s.perConn,
+		Live:              s.live,
+		Logger:            logger,
+	})
 	if err := s.apply(cfg, logger); err != nil {
 		return abort(err)
 	}
 	s.metrics.MustRegister(newRefusalCollector(s.guard))
-	s.http = httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.handler.Load()).ServeHTTP(w, r) }), cfg.HTTPTimeouts, logger)
-	s.limitStreams(s.http)
-	if cfg.TLS.H2C {
-		s.http.Protocols = new(http.Protocols)
-		s.http.Protocols.SetHTTP1(true)
-		s.http.Protocols.SetUnencryptedHTTP2(true)
+	if err := s.web.Start(); err != nil {
+		return abort(err)
 	}
-	go s.serve("http", func() error { return s.http.Serve(s.httpLn) })
-	if cfg.HTTPSListen != "" {
-		if err := s.startHTTPS(cfg, logger); err != nil {
-			s.close()
-			return nil, err
+	if role == Ingest {
+		if s.rtmpLn, err = net.Listen("tcp", cfg.RTMPListen); err != nil {
+			return abort(fmt.Errorf("rtmp listen: %w", err))
 		}
-	}
-	if cfg.Admin.Listen != "" {
-		if err := s.startAdmin(cfg, logger); err != nil {
-			s.close()
-			return nil, err
-		}
-	}
-	if s.rtmpLn != nil {
 		refused := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flvedge_rtmp_connections_refused_total",
 			Help: "RTMP connections closed at accept, by the limit they would have passed (connections, connections_per_client).",
@@ -493,44 +481,25 @@ func start(role Role, cfg config.Config, logger *slog.Logger) (*server, error) {
 			MaxConns: cfg.Limits.RTMPConnections, MaxConnsPerClient: cfg.Limits.RTMPConnectionsPerClient,
 			Refused: func(limit string) { refused.WithLabelValues(limit).Inc() },
 		}
-		go s.serve("rtmp", func() error { return s.rtmp.Serve(s.rtmpLn) })
-		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.httpLn.Addr().String())
+		go s.serveRTMP()
+		logger.Info("listening", "role", role, "rtmp", s.rtmpLn.Addr().String(), "http", s.web.HTTPAddr().String())
 	} else {
-		logger.Info("listening", "role", role, "http", s.httpLn.Addr().String(), "origins", cfg.Upstream.Origins, "vod", vodPrefixes(cfg))
+		logger.Info("listening", "role", role, "http", s.web.HTTPAddr().String(), "origins", cfg.Upstream.Origins, "vod", vodPrefixes(cfg))
 	}
 	return s, nil
 }
 
-// httpServer serves h with the listeners' timeouts. There is neither a
-// ReadTimeout nor a WriteTimeout: they would cut the endless responses of
-// live viewers, whose writes have deadlines of their own.
-func httpServer(h http.Handler, t config.HTTPTimeouts, logger *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: t.ReadHeader,
-		IdleTimeout:       t.Idle,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+// adminHandler serves metrics, the stats API, readiness and the cache API
+// on the admin listener; nil without one.
+func (s *server) adminHandler(cfg config.Config) http.Handler {
+	if cfg.Admin.Listen == "" {
+		return nil
 	}
-}
-
-// startAdmin serves metrics and the stats API on their own listener, so that
-// they can stay on a private address.
-func (s *server) startAdmin(cfg config.Config, logger *slog.Logger) error {
-	ln, err := net.Listen("tcp", cfg.Admin.Listen)
-	if err != nil {
-		return fmt.Errorf("admin listen: %w", err)
-	}
-	s.adminLn = ln
 	access := web.AdminAccess{Token: cfg.Admin.Token, Hosts: cfg.Admin.Hosts}
 	if host, _, err := net.SplitHostPort(cfg.Admin.Listen); err == nil && host != "" {
 		access.Hosts = append(slices.Clip(access.Hosts), host)
 	}
-	s.admin = httpServer(web.WithCacheAPI(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.draining.Load() }), s.vodCache, access), cfg.HTTPTimeouts, logger)
-	// Its responses are all short.
-	s.admin.WriteTimeout = 30 * time.Second
-	go s.serve("admin", func() error { return s.admin.Serve(ln) })
-	logger.Info("admin listening", "addr", ln.Addr().String())
-	return nil
+	return web.WithCacheAPI(web.NewAdminHandler(s.hub, s.metrics, access, func() bool { return !s.web.Draining() }), s.vodCache, access)
 }
 
 // newPuller pulls with the upstream settings of the current config: origins
@@ -540,24 +509,17 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return relay.NewPuller(s.hub, relay.PullConfig{
-		Client:  client,
-		Origins: func(app string) []string { return s.cfg.Load().Upstream.OriginsFor(app) },
-		Header: func() http.Header {
-			header := make(http.Header)
-			for k, v := range s.cfg.Load().Upstream.Headers {
-				header.Set(k, v)
-			}
-			return header
-		},
-		NodeID:         u.NodeID,
-		MaxHops:        u.MaxHops,
-		ConnectTimeout: u.ConnectTimeout,
-		StallTimeout:   u.StallTimeout,
-		ViewerWait:     u.ViewerWait,
-		IdleTimeout:    u.IdleTimeout,
-		RetryFor:       u.RetryFor,
-	}), nil
+	pc := u.PullConfig()
+	pc.Client = client
+	pc.Origins = func(app string) []string { return s.cfg.Load().Upstream.OriginsFor(app) }
+	pc.Header = func() http.Header {
+		header := make(http.Header)
+		for k, v := range s.cfg.Load().Upstream.Headers {
+			header.Set(k, v)
+		}
+		return header
+	}
+	return relay.NewPuller(s.hub, pc)
 }
 
 // drain lets the server go without cutting viewers off: it stops taking new
@@ -566,126 +528,58 @@ func (s *server) newPuller(u config.Upstream) (*relay.Puller, error) {
 // ends the streams of those that remain, so that every response ends as
 // it should: the last chunk on HTTP/1.1, END_STREAM on HTTP/2 and HTTP/3.
 func (s *server) drain(timeout time.Duration, logger *slog.Logger) {
-	s.draining.Store(true)
+	s.stopping.Store(true)
 	logger.Info("draining", "viewers", s.live.Active(), "for", timeout)
 	if s.rtmp != nil {
 		s.rtmpLn.Close()
 		s.rtmp.RequestReconnect("", "The server is shutting down; please reconnect.")
 	}
-	// Shutdown closes the listeners, sends HTTP/2 and HTTP/3 clients a
-	// GOAWAY and waits for the requests it tracks; HTTP/1.x viewers have
-	// taken their connections over and are waited for apart. It runs until
-	// the viewers have ended and their clients have gone, or ctx ends.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	shutdown := make(chan struct{})
-	go func() {
-		defer close(shutdown)
-		var wg sync.WaitGroup
-		if s.https != nil {
-			wg.Go(func() { s.https.Shutdown(ctx) })
-		}
-		if s.http3 != nil {
-			wg.Go(func() { s.http3.Shutdown(ctx) })
-		}
-		s.http.Shutdown(ctx)
-		wg.Wait()
-	}()
-	if !s.waitViewers(time.Now().Add(timeout)) {
+	if s.web.Shutdown(ctx) != nil {
 		logger.Info("drain time over, ending the remaining viewers", "viewers", s.live.Active())
 		s.hub.Close()
 		// Each viewer's last write has the write timeout.
-		if !s.waitViewers(time.Now().Add(s.cfg.Load().Viewers.WriteTimeout + time.Second)) {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Load().Viewers.WriteTimeout+time.Second)
+		defer cancel()
+		if s.web.Shutdown(ctx) != nil {
 			logger.Warn("viewers still writing their end", "viewers", s.live.Active())
 		}
 	}
-	// The ends are written; give them and the GOAWAYs a moment to reach
-	// the clients, which then close their connections.
-	select {
-	case <-shutdown:
-	case <-time.After(endGrace):
-	}
-	cancel()
-	<-shutdown
 	logger.Info("drained")
-}
-
-// endGrace is how long ended responses have to reach their clients before
-// the connections close.
-const endGrace = 3 * time.Second
-
-// waitViewers waits until every viewer's response has ended, at most until
-// deadline, and reports whether they all did.
-func (s *server) waitViewers(deadline time.Time) bool {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for s.live.Active() > 0 {
-		if time.Now().After(deadline) {
-			return false
-		}
-		<-tick.C
-	}
-	return true
 }
 
 func (s *server) viewerLimits(cfg config.Config) web.Limits {
 	return web.Limits{
 		WriteTimeout:      cfg.Viewers.WriteTimeout,
 		Coalesce:          cfg.Viewers.Coalesce,
-		CoalesceMode:      coalesceMode(cfg.Viewers.CoalesceMode),
+		CoalesceMode:      cfg.Viewers.Mode(),
 		CoalesceWrites:    cfg.Viewers.CoalesceWrites,
 		MaxViewers:        maxViewers(cfg.Viewers.Max, s.fdLimit),
 		MaxViewersPerConn: s.perConn,
 	}
 }
 
-// limitStreams lets an HTTP/2 connection of srv open more streams than it
-// may have live viewers, so that the excess viewers are refused rather than
-// left waiting for a stream, and counts each connection's live viewers (see
-// web/streams.go).
-func (s *server) limitStreams(srv *http.Server) {
-	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.perConn + web.StreamHeadroom}
-	srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context { return web.WithConnViewers(ctx) }
-}
-
-// coalesceMode maps the checked config value.
-func coalesceMode(s string) web.CoalesceMode {
-	if s == "fixed" {
-		return web.CoalesceFixed
-	}
-	return web.CoalesceAdaptive
-}
-
-// serve reports a listener that fails on its own; after close or while
-// draining, errors are expected.
-func (s *server) serve(name string, serve func() error) {
-	err := serve()
-	if s.draining.Load() {
-		return
-	}
-	select {
-	case <-s.stopped:
-	default:
-		s.failed <- fmt.Errorf("%s: %w", name, err)
+// serveRTMP reports an RTMP listener that fails on its own; once the
+// server drains or closes, its error is expected.
+func (s *server) serveRTMP() {
+	err := s.rtmp.Serve(s.rtmpLn)
+	if !s.stopping.Load() {
+		s.failed <- fmt.Errorf("rtmp: %w", err)
 	}
 }
 
 func (s *server) close() {
 	s.closeOnce.Do(func() {
-		close(s.stopped)
-		if s.rtmp != nil {
+		s.stopping.Store(true)
+		switch {
+		case s.rtmp != nil:
 			s.rtmp.Close()
+		case s.rtmpLn != nil:
+			s.rtmpLn.Close()
 		}
-		s.http.Close()
-		if s.https != nil {
-			s.https.Close()
-		}
-		if s.http3 != nil {
-			s.http3.Close()
-			s.quicConn.Close()
-		}
-		if s.admin != nil {
-			s.admin.Close()
+		if s.web != nil {
+			s.web.Close()
 		}
 		if s.puller != nil {
 			s.puller.Close()
@@ -694,11 +588,13 @@ func (s *server) close() {
 		if s.vodCache != nil {
 			s.vodCache.Close()
 		}
-		s.guard.Close()
+		if s.guard != nil {
+			s.guard.Close()
+		}
 	})
 }
 
-func (s *server) httpURL() string { return "http://" + hostPort(s.httpLn.Addr()) }
+func (s *server) httpURL() string { return "http://" + hostPort(s.web.HTTPAddr()) }
 
 // hostPort names a listener's address so that a local user can paste it:
 // an unspecified host (":8080") becomes localhost.

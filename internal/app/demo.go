@@ -77,7 +77,7 @@ func playLoop(ctx context.Context, w interface{ WriteTag(flv.Tag) error }, tags 
 	for loop := uint32(0); ; loop++ {
 		offset := loop * loopLength
 		for _, t := range tags {
-			if loop > 0 && isConfig(t) {
+			if loop > 0 && flv.IsConfig(t) {
 				continue
 			}
 			t.Timestamp += offset
@@ -94,18 +94,4 @@ func playLoop(ctx context.Context, w interface{ WriteTag(flv.Tag) error }, tags 
 			}
 		}
 	}
-}
-
-func isConfig(t flv.Tag) bool {
-	switch t.Type {
-	case flv.TagScript:
-		return true
-	case flv.TagVideo:
-		info, err := flv.ParseVideo(t.Data)
-		return err == nil && info.SequenceHeader
-	case flv.TagAudio:
-		info, err := flv.ParseAudio(t.Data)
-		return err == nil && info.SequenceHeader
-	}
-	return false
 }

@@ -21,6 +21,97 @@ import (
 	"github.com/flvedge/flvedge/internal/testutil"
 )
 
+// countedListener serves an origin and counts its open connections; cut
+// kills it: the listener and every connection close at once.
+type countedListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[*countedConn]bool
+}
+
+type countedConn struct {
+	net.Conn
+	l    *countedListener
+	once sync.Once
+}
+
+// serveCounted serves s's HTTP handler on a counted listener of its own.
+func serveCounted(t *testing.T, s *testServer) *countedListener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countedListener{Listener: ln, conns: map[*countedConn]bool{}}
+	srv := &http.Server{Handler: s.web.Handler()}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		srv.Close()
+		l.cut()
+	})
+	return l
+}
+
+func (l *countedListener) url() string { return "http://" + l.Addr().String() }
+
+func (l *countedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	cc := &countedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[cc] = true
+	l.mu.Unlock()
+	return cc, nil
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
+
+func (l *countedListener) open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
+func (l *countedListener) cut() {
+	l.Listener.Close()
+	l.mu.Lock()
+	conns := make([]*countedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// waitOpen waits until l has n connections open.
+func waitOpen(t *testing.T, l *countedListener, n int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
+	for l.open() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d connections open, want %d", what, l.open(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// isKeyframe reports whether tag is a video keyframe with a picture (not a
+// sequence header).
+func isKeyframe(tag flv.Tag) bool {
+	return tag.Type == flv.TagVideo && len(tag.Data) > 1 && tag.Data[0]>>4 == 1 && tag.Data[1] == 1
+}
+
 // TestEdgeFailsOverToTheBackupIngest: two ingests carry the same picture
 // from two encoders started apart (clocks apart), each with a keyframe every
 // 5 s; the edge's primary dies under a viewer (see failOver).
@@ -178,95 +269,4 @@ func failOver(t *testing.T, primary, backup *testServer) {
 	if !strings.Contains(edge.log.String(), "failing over") {
 		t.Fatalf("no failover in the edge's log:\n%s", edge.log.String())
 	}
-}
-
-// countedListener serves an origin and counts its open connections; cut
-// kills it: the listener and every connection close at once.
-type countedListener struct {
-	net.Listener
-	mu    sync.Mutex
-	conns map[*countedConn]bool
-}
-
-type countedConn struct {
-	net.Conn
-	l    *countedListener
-	once sync.Once
-}
-
-// serveCounted serves s's HTTP handler on a counted listener of its own.
-func serveCounted(t *testing.T, s *testServer) *countedListener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &countedListener{Listener: ln, conns: map[*countedConn]bool{}}
-	srv := &http.Server{Handler: s.http.Handler}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		srv.Close()
-		l.cut()
-	})
-	return l
-}
-
-func (l *countedListener) url() string { return "http://" + l.Addr().String() }
-
-func (l *countedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	cc := &countedConn{Conn: c, l: l}
-	l.mu.Lock()
-	l.conns[cc] = true
-	l.mu.Unlock()
-	return cc, nil
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		delete(c.l.conns, c)
-		c.l.mu.Unlock()
-	})
-	return c.Conn.Close()
-}
-
-func (l *countedListener) open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.conns)
-}
-
-func (l *countedListener) cut() {
-	l.Listener.Close()
-	l.mu.Lock()
-	conns := make([]*countedConn, 0, len(l.conns))
-	for c := range l.conns {
-		conns = append(conns, c)
-	}
-	l.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-// waitOpen waits until l has n connections open.
-func waitOpen(t *testing.T, l *countedListener, n int, what string) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
-	for l.open() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s has %d connections open, want %d", what, l.open(), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// isKeyframe reports whether tag is a video keyframe with a picture (not a
-// sequence header).
-func isKeyframe(tag flv.Tag) bool {
-	return tag.Type == flv.TagVideo && len(tag.Data) > 1 && tag.Data[0]>>4 == 1 && tag.Data[1] == 1
 }

@@ -27,7 +27,7 @@ func fastUpstream(c *config.Config, origins ...string) {
 	c.Upstream.RetryFor = 3 * time.Second
 }
 
-func (s *testServer) baseURL() string { return "http://" + s.httpLn.Addr().String() }
+func (s *testServer) baseURL() string { return "http://" + s.web.HTTPAddr().String() }
 
 // startDemo publishes the built-in demo stream into a server's hub until the
 // test ends: a live stream without ffmpeg. It returns when the stream plays.
@@ -187,13 +187,13 @@ func newCountingOrigin(t *testing.T, ingest *testServer) *countingOrigin {
 	o := &countingOrigin{}
 	o.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, ".flv") {
-			ingest.http.Handler.ServeHTTP(w, r) // a health probe
+			ingest.web.Handler().ServeHTTP(w, r) // a health probe
 			return
 		}
 		o.requests.Add(1)
 		o.active.Add(1)
 		defer o.active.Add(-1)
-		ingest.http.Handler.ServeHTTP(w, r)
+		ingest.web.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(o.srv.Close)
 	return o
@@ -317,7 +317,7 @@ func TestEdgeWithAllOriginsDown(t *testing.T) {
 func TestIngestStaticPullRecovers(t *testing.T) {
 	source := startServer(t, Ingest, nil)
 	startDemo(t, source)
-	sourceAddr := source.httpLn.Addr().String()
+	sourceAddr := source.web.HTTPAddr().String()
 	mirror := startServer(t, Ingest, func(c *config.Config) {
 		fastUpstream(c)
 		c.Pulls = []config.StaticPull{{Stream: "live/mirror", URL: source.playURL("demo")}}

@@ -1,11 +1,13 @@
 package app
 
 import (
+	"bytes"
 	"flag"
 	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +115,50 @@ func TestFlagsOverrideEveryReload(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestFlagsNameTheirKeys: every flag given at once checks (so each names a
+// key of the config), and a bad value a flag gives is reported with the
+// flag, the key and the reason of the package it is for.
+func TestFlagsNameTheirKeys(t *testing.T) {
+	dir := t.TempDir()
+	common := []string{"--http-listen", "127.0.0.1:0", "--https-listen", "127.0.0.1:0", "--tls-cert", "/c.pem", "--tls-key", "/k.pem",
+		"--admin-listen", "", "--window-duration", "7s", "--window-bytes", "3MiB", "--grace", "7s", "--secure-token-secret", "s",
+		"--vod-root", "/v=" + dir, "--vod-origin", "/w=http://127.0.0.1:1", "--vod-cache-dir", dir, "--vod-cache-size", "3GiB", "--log-level", "debug"}
+	for role, args := range map[Role][]string{
+		Ingest: append([]string{"--rtmp-listen", "127.0.0.1:0"}, common...),
+		Edge:   append([]string{"--origin", "http://127.0.0.1:1"}, common...),
+	} {
+		var out bytes.Buffer
+		given := map[string]bool{}
+		for _, a := range args {
+			given[strings.TrimPrefix(a, "--")] = true
+		}
+		flagSet(role, &options{}, io.Discard).VisitAll(func(f *flag.Flag) {
+			if !given[f.Name] && f.Name != "config" && f.Name != "check-config" && f.Name != "print-default-config" && f.Name != "demo" {
+				t.Errorf("%s: --%s is not given here", role, f.Name)
+			}
+		})
+		if err := Run(t.Context(), role, append(args, "--check-config"), &out, io.Discard); err != nil || !strings.Contains(out.String(), "config OK") {
+			t.Fatalf("%s: %v %s", role, err, out.String())
+		}
+	}
+	err := Run(t.Context(), Edge, []string{"--check-config", "--vod-origin", "/vod=http://127.0.0.1:1", "--vod-cache-dir", dir, "--vod-cache-size", "1MiB"}, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "--vod-cache-size: vod.cache.size: cache size 1048576: must be at least four slices") {
+		t.Fatalf("a bad --vod-cache-size: %v", err)
+	}
+	err = Run(t.Context(), Edge, []string{"--check-config", "--origin", "ftp://o"}, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), `--origin: upstream.origins[0]: "ftp://o" is not an http:// or https:// URL`) {
+		t.Fatalf("a bad --origin: %v", err)
+	}
+}
+
+// apply puts the flags over c, as config.Load does over the file.
+func (o options) apply(c *config.Config) error {
+	for _, edit := range o.edits {
+		if err := edit.Apply(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -51,7 +51,7 @@ func (s *testServer) rtmpURL(stream string) string {
 }
 
 func (s *testServer) playURL(stream string) string {
-	return "http://" + s.httpLn.Addr().String() + "/live/" + stream + ".flv"
+	return "http://" + s.web.HTTPAddr().String() + "/live/" + stream + ".flv"
 }
 
 // waitStream waits until a stream can be played.

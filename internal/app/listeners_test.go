@@ -91,10 +91,10 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 		name, path string
 		dial       func() (net.Conn, error)
 	}{
-		{"http", "/api/streams", func() (net.Conn, error) { return net.Dial("tcp", s.httpLn.Addr().String()) }},
-		{"admin", "/metrics", func() (net.Conn, error) { return net.Dial("tcp", s.adminLn.Addr().String()) }},
+		{"http", "/api/streams", func() (net.Conn, error) { return net.Dial("tcp", s.web.HTTPAddr().String()) }},
+		{"admin", "/metrics", func() (net.Conn, error) { return net.Dial("tcp", s.web.AdminAddr().String()) }},
 		{"https", "/api/streams", func() (net.Conn, error) {
-			return tls.Dial("tcp", s.httpsLn.Addr().String(), &tls.Config{RootCAs: tlsConfig.RootCAs, NextProtos: []string{"http/1.1"}})
+			return tls.Dial("tcp", s.web.HTTPSAddr().String(), &tls.Config{RootCAs: tlsConfig.RootCAs, NextProtos: []string{"http/1.1"}})
 		}},
 	} {
 		wg.Go(func() {
@@ -120,7 +120,7 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 		h2.Protocols = new(http.Protocols)
 		h2.Protocols.SetHTTP2(true)
 		defer h2.CloseIdleConnections()
-		get(t, &http.Client{Transport: h2}, "https://"+s.httpsLn.Addr().String()+"/api/streams", "HTTP/2.0")
+		get(t, &http.Client{Transport: h2}, "https://"+s.web.HTTPSAddr().String()+"/api/streams", "HTTP/2.0")
 		select {
 		case <-(<-watched).closed:
 		case <-time.After(bound):
@@ -141,7 +141,7 @@ func TestIdleKeepAliveConnectionsAreClosed(t *testing.T) {
 				return conn, err
 			}}
 		defer h3.Close()
-		get(t, &http.Client{Transport: h3}, "https://"+s.httpsLn.Addr().String()+"/api/streams", "HTTP/3.0")
+		get(t, &http.Client{Transport: h3}, "https://"+s.web.HTTPSAddr().String()+"/api/streams", "HTTP/3.0")
 		select {
 		case <-(<-conns).Context().Done():
 		case <-time.After(bound):
@@ -190,25 +190,6 @@ func TestDemoWithEmptyHTTPSListenHasNoHTTPS(t *testing.T) {
 		if strings.HasPrefix(url, "https:") {
 			t.Errorf("--https-listen \"\" with --demo: %s %s", label, url)
 		}
-	}
-}
-
-// TestListenersTakeTheConfiguredTimeouts: every listener has the header
-// and idle timeouts of the file, and none bounds a whole response.
-func TestListenersTakeTheConfiguredTimeouts(t *testing.T) {
-	s, _ := secureServer(t, func(c *config.Config) {
-		c.HTTPTimeouts = config.HTTPTimeouts{ReadHeader: 3 * time.Second, Idle: 42 * time.Second}
-	})
-	for name, srv := range map[string]*http.Server{"http": s.http, "https": s.https, "admin": s.admin} {
-		if srv.ReadHeaderTimeout != 3*time.Second || srv.IdleTimeout != 42*time.Second {
-			t.Errorf("%s: header timeout %v, idle %v", name, srv.ReadHeaderTimeout, srv.IdleTimeout)
-		}
-		if srv.ReadTimeout != 0 || (srv.WriteTimeout != 0 && name != "admin") {
-			t.Errorf("%s: read timeout %v, write timeout %v would cut live responses", name, srv.ReadTimeout, srv.WriteTimeout)
-		}
-	}
-	if s.http3.IdleTimeout != 42*time.Second {
-		t.Errorf("http3: idle %v", s.http3.IdleTimeout)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/flvedge/flvedge/config"
 )
 
-func (s *testServer) adminURL() string { return "http://" + s.adminLn.Addr().String() }
+func (s *testServer) adminURL() string { return "http://" + s.web.AdminAddr().String() }
 
 // scrape reads /metrics into families by name.
 func scrape(t *testing.T, s *testServer) map[string]*dto.MetricFamily {

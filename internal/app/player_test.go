@@ -121,7 +121,7 @@ func TestPlayerPageInBrowser(t *testing.T) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write([]byte(harnessPage))
 	})
-	mux.Handle("/", s.http.Handler)
+	mux.Handle("/", s.web.Handler())
 	site := httptest.NewServer(mux)
 	defer site.Close()
 

@@ -27,6 +27,27 @@ import (
 	"github.com/flvedge/flvedge/web/player"
 )
 
+// fingerprints names each media tag by its type, time and content, from
+// the first keyframe at or after ts.
+func fingerprints(tags []flv.Tag, from uint32) []string {
+	var out []string
+	started := false
+	for _, tag := range tags {
+		if tag.Type == flv.TagScript || len(tag.Data) < 2 || tag.Data[1] == 0 {
+			continue // metadata and sequence headers come at every start
+		}
+		if !started {
+			started = tag.Type == flv.TagVideo && tag.Data[0]>>4 == 1 && tag.Timestamp >= from
+		}
+		if started {
+			h := fnv.New64a()
+			h.Write(tag.Data)
+			out = append(out, fmt.Sprintf("%d@%d:%x", tag.Type, tag.Timestamp, h.Sum64()))
+		}
+	}
+	return out
+}
+
 // Every protocol carries the same tags, written as they come (an idle
 // server) and in batches of about 7 tags (a fixed wait of 100 ms): an HTTP/2
 // or HTTP/3 viewer's batch leaves in one write, as an HTTP/1.1 viewer's.
@@ -100,7 +121,7 @@ func TestCurlHTTP2PlaysAndFFmpegDecodes(t *testing.T) {
 	dir := t.TempDir()
 	caFile := filepath.Join(dir, "ca.pem")
 	saved := filepath.Join(dir, "saved.flv")
-	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cert.current.Load().Leaf.Raw})
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.web.Certificate().Leaf.Raw})
 	os.WriteFile(caFile, ca, 0o600)
 
 	curl := exec.Command(testutil.RequireTool(t, "curl", "curl"), "--http2", "-s", "-S", "--cacert", caFile,
@@ -135,9 +156,9 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	s, _ := secureServer(t, nil)
 	publishFFmpeg(t, s.rtmpURL("q"))
 	waitStream(t, s.playURL("q"))
-	leaf := s.cert.current.Load().Leaf
+	leaf := s.web.Certificate().Leaf
 	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	addr := s.httpsLn.Addr().String()
+	addr := s.web.HTTPSAddr().String()
 	raw := browsertest.RunWith(t, "https://"+addr+"/player?url="+url.QueryEscape("/live/q.flv"), 3*time.Minute, browsertest.Options{
 		ChromiumArgs: []string{
 			"--enable-quic",
@@ -162,25 +183,4 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	if got.Proto != "h3" || got.Frames < 30 || len(got.Errors) > 0 {
 		t.Fatalf("the page came over %q, %d frames decoded, errors %v; want h3 and frames", got.Proto, got.Frames, got.Errors)
 	}
-}
-
-// fingerprints names each media tag by its type, time and content, from
-// the first keyframe at or after ts.
-func fingerprints(tags []flv.Tag, from uint32) []string {
-	var out []string
-	started := false
-	for _, tag := range tags {
-		if tag.Type == flv.TagScript || len(tag.Data) < 2 || tag.Data[1] == 0 {
-			continue // metadata and sequence headers come at every start
-		}
-		if !started {
-			started = tag.Type == flv.TagVideo && tag.Data[0]>>4 == 1 && tag.Timestamp >= from
-		}
-		if started {
-			h := fnv.New64a()
-			h.Write(tag.Data)
-			out = append(out, fmt.Sprintf("%d@%d:%x", tag.Type, tag.Timestamp, h.Sum64()))
-		}
-	}
-	return out
 }

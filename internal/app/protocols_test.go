@@ -5,16 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
-	"fmt"
-	"io"
 	"math/big"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +21,7 @@ import (
 	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
-	"github.com/flvedge/flvedge/relay"
+	"github.com/flvedge/flvedge/web"
 )
 
 // secureServer starts an ingest with an HTTPS listener (HTTP/2, HTTP/3) on
@@ -41,7 +37,7 @@ func secureServer(t *testing.T, edit func(*config.Config)) (*testServer, map[str
 		}
 	})
 	pool := x509.NewCertPool()
-	pool.AddCert(s.cert.current.Load().Leaf)
+	pool.AddCert(s.web.Certificate().Leaf)
 	return s, protocolClients(t, &tls.Config{RootCAs: pool})
 }
 
@@ -66,7 +62,7 @@ func protocolClients(t *testing.T, tlsConfig *tls.Config) map[string]*http.Clien
 }
 
 func (s *testServer) secureURL(stream string) string {
-	return "https://" + s.httpsLn.Addr().String() + "/live/" + stream + ".flv"
+	return "https://" + s.web.HTTPSAddr().String() + "/live/" + stream + ".flv"
 }
 
 // protoURL is where a client of proto (a key of protocolClients) plays a
@@ -145,13 +141,13 @@ func TestEdgePullsOverHTTP2AndHTTP3(t *testing.T) {
 	origin, _ := secureServer(t, nil)
 	startDemo(t, origin)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.cert.current.Load().Leaf.Raw}), 0o600)
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: origin.web.Certificate().Leaf.Raw}), 0o600)
 	for _, tc := range []struct {
 		http3 bool
 		proto string
 	}{{false, "h2"}, {true, "h3"}} {
 		edge := startServer(t, Edge, func(c *config.Config) {
-			fastUpstream(c, "https://"+origin.httpsLn.Addr().String())
+			fastUpstream(c, "https://"+origin.web.HTTPSAddr().String())
 			// TLS and QUIC handshakes on a loaded machine need more than
 			// the half second the other edge tests allow.
 			c.Upstream.ConnectTimeout = 5 * time.Second
@@ -178,34 +174,13 @@ func TestEdgePullsOverHTTP2AndHTTP3(t *testing.T) {
 	}
 }
 
-func TestAltSvcAndH2C(t *testing.T) {
-	s, clients := secureServer(t, func(c *config.Config) { c.TLS.H2C = true })
-	startDemo(t, s)
-	resp, err := clients["HTTP/2.0"].Head(s.secureURL("demo"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	_, port, _ := net.SplitHostPort(s.httpsLn.Addr().String())
-	if alt := resp.Header.Get("Alt-Svc"); !strings.Contains(alt, `h3=":`+port+`"`) {
-		t.Fatalf("Alt-Svc %q does not advertise HTTP/3 on port %s", alt, port)
-	}
-
-	// Cleartext HTTP/2 on the plain listener, for trusted networks.
-	h2c := &http.Transport{}
-	h2c.Protocols = new(http.Protocols)
-	h2c.Protocols.SetUnencryptedHTTP2(true)
-	defer h2c.CloseIdleConnections()
-	readProto(t, &http.Client{Transport: h2c}, s.playURL("demo"), "HTTP/2.0", 5)
-}
-
 // TestCertificateReloadOnSIGHUP replaces the certificate files and sends
 // SIGHUP: new connections get the new certificate.
 func TestCertificateReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert := func() *x509.Certificate {
-		cert, err := selfSigned()
+		cert, err := web.ReadCertificate("", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,123 +228,5 @@ func TestCertificateReloadOnSIGHUP(t *testing.T) {
 	waitLog(t, &stderr, "config reloaded")
 	if served().Cmp(second.SerialNumber) != 0 {
 		t.Fatal("after SIGHUP the server still serves the old certificate")
-	}
-}
-
-// TestStuckHTTP2StreamSparesItsConnection multiplexes two viewers on one
-// HTTP/2 connection and reads only one: the other's writes wait on its own
-// flow-control window until its write timeout drops it, and the first plays
-// on all the while.
-//
-// Only the stuck viewer may depend on the clock. The publisher of the
-// stream that is read keeps what its viewer has not yet received well
-// under the stream's window, so that the server's writes to it never wait
-// on flow control, however late a loaded machine runs the reader; and the
-// test waits for the reader to have everything before it closes.
-func TestStuckHTTP2StreamSparesItsConnection(t *testing.T) {
-	s, clients := secureServer(t, func(c *config.Config) { c.Viewers.WriteTimeout = time.Second })
-	h2 := clients["HTTP/2.0"]
-	pubs := map[string]*relay.Publisher{}
-	for _, name := range []string{"stuck", "read"} {
-		p, err := s.hub.Publish("live", name, func() {})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		p.WriteTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff}})
-		p.WriteTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}})
-		pubs[name] = p
-	}
-	stuck, err := h2.Get(s.secureURL("stuck"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.Body.Close()
-	read, err := h2.Get(s.secureURL("read"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer read.Body.Close()
-	if stuck.Proto != "HTTP/2.0" || read.Proto != "HTTP/2.0" {
-		t.Fatalf("protocols %s, %s", stuck.Proto, read.Proto)
-	}
-	reader := countReads(read.Body)
-
-	// 8 MiB into each: more than the stuck stream's window (4 MiB in Go's
-	// client) lets through.
-	const frames, backlog = 256, 1 << 20
-	frame := append([]byte{0x27, 1, 0, 0, 0, 0, 0, 0, 1, 0x41}, make([]byte, 32<<10)...)
-	for i := 1; i <= frames; i++ {
-		if err := reader.waitFor(int64(i*len(frame)-backlog), time.Minute); err != nil {
-			t.Fatalf("before frame %d: %v", i, err)
-		}
-		for _, p := range pubs {
-			if err := p.WriteTag(flv.Tag{Type: flv.TagVideo, Timestamp: uint32(i * 40), Data: frame}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
-	for s.hub.Lookup("live", "stuck").Viewers() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the stuck HTTP/2 viewer was not dropped by its write timeout")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := reader.waitFor(frames*int64(len(frame)), time.Minute); err != nil {
-		t.Fatalf("the viewer that reads beside a stuck stream: %v, want all %d frames", err, frames)
-	}
-	if s.hub.Lookup("live", "read").Viewers() != 1 {
-		t.Fatal("the viewer that reads was dropped")
-	}
-}
-
-// readCounter reads a body to its end in its own goroutine and tells how
-// much has arrived.
-type readCounter struct {
-	mu       sync.Mutex
-	n        int64
-	err      error
-	progress chan struct{} // closed and replaced at each read
-}
-
-func countReads(body io.Reader) *readCounter {
-	c := &readCounter{progress: make(chan struct{})}
-	go func() {
-		buf := make([]byte, 256<<10)
-		for {
-			n, err := body.Read(buf)
-			c.mu.Lock()
-			c.n += int64(n)
-			c.err = err
-			close(c.progress)
-			c.progress = make(chan struct{})
-			c.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return c
-}
-
-// waitFor waits until at least n bytes have arrived. It fails if the body
-// ends first, or if nothing arrives for the given time.
-func (c *readCounter) waitFor(n int64, quiet time.Duration) error {
-	for {
-		c.mu.Lock()
-		got, err, progress := c.n, c.err, c.progress
-		c.mu.Unlock()
-		switch {
-		case got >= n:
-			return nil
-		case err != nil:
-			return fmt.Errorf("%d bytes received, then %w", got, err)
-		}
-		select {
-		case <-progress:
-		case <-time.After(quiet):
-			return fmt.Errorf("%d bytes received, then nothing for %v", got, quiet)
-		}
 	}
 }

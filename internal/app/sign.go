@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,17 +13,6 @@ import (
 	"github.com/flvedge/flvedge/auth"
 	"github.com/flvedge/flvedge/config"
 )
-
-// SignMain runs `sign` with the process's arguments after it, and exits.
-func SignMain(args []string) {
-	if err := Sign(args, os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "sign:", err)
-		}
-		os.Exit(2)
-	}
-	os.Exit(0)
-}
 
 // Sign prints a signed URL for a play path, or a signed publish key, with
 // the token rule that the server's config and flags give that path: an

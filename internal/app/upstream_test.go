@@ -79,7 +79,7 @@ func TestEdgeFollowsNoRedirect(t *testing.T) {
 	var contacted atomic.Int64
 	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		contacted.Add(1)
-		ingest.http.Handler.ServeHTTP(w, r)
+		ingest.web.Handler().ServeHTTP(w, r)
 	}))
 	defer elsewhere.Close()
 	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -16,8 +16,8 @@ import (
 // addVODFlags defines the VOD flags, for both roles: edges serve VOD to
 // their viewers, from local roots or from origins through the cache, and
 // ingests may serve recordings.
-func addVODFlags(override func(name, usage string, set func(c *config.Config, value string) error), list overrideList) {
-	list("vod-root", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, values []string) error {
+func addVODFlags(override func(name, key, usage string, set func(c *config.Config, value string) error), list overrideList) {
+	list("vod-root", "vod.roots", "serve the stored files of a directory: `PREFIX=DIR`, e.g. /vod=/srv/videos; repeat for more roots (replaces vod.roots)", func(c *config.Config, values []string) error {
 		roots := make([]config.VODRoot, 0, len(values))
 		for _, v := range values {
 			r, err := config.ParseVODRoot(v)
@@ -29,7 +29,7 @@ func addVODFlags(override func(name, usage string, set func(c *config.Config, va
 		c.VOD.Roots = roots
 		return nil
 	})
-	list("vod-origin", "serve the files under a prefix from an origin through the disk cache: `PREFIX=URL`, e.g. /vod=http://origin:8080; repeat for more prefixes, or for more origins of one prefix, tried in order (replaces vod.origins)", func(c *config.Config, values []string) error {
+	list("vod-origin", "vod.origins", "serve the files under a prefix from an origin through the disk cache: `PREFIX=URL`, e.g. /vod=http://origin:8080; repeat for more prefixes, or for more origins of one prefix, tried in order (replaces vod.origins)", func(c *config.Config, values []string) error {
 		var origins []config.VODOrigin
 	next:
 		for _, v := range values {
@@ -48,11 +48,11 @@ func addVODFlags(override func(name, usage string, set func(c *config.Config, va
 		c.VOD.Origins = origins
 		return nil
 	})
-	override("vod-cache-dir", "`directory` of the disk cache of --vod-origin files (vod.cache.dir)", func(c *config.Config, v string) error {
+	override("vod-cache-dir", "vod.cache.dir", "`directory` of the disk cache of --vod-origin files (vod.cache.dir)", func(c *config.Config, v string) error {
 		c.VOD.Cache.Dir = v
 		return nil
 	})
-	override("vod-cache-size", "bound of the disk cache, a `size` such as 20GiB (vod.cache.size)", func(c *config.Config, v string) (err error) {
+	override("vod-cache-size", "vod.cache.size", "bound of the disk cache, a `size` such as 20GiB (vod.cache.size)", func(c *config.Config, v string) (err error) {
 		c.VOD.Cache.Size, err = config.ParseByteSize(v)
 		return err
 	})

@@ -161,7 +161,7 @@ func startIngestOrigin(t *testing.T, dir string) *vodOrigin {
 		c.VOD.Roots = []config.VODRoot{{Prefix: "/vod", Dir: dir}}
 		c.VOD.Extensions = []string{".flv", ".mp4", ".bin"}
 	})
-	return &countRequests(t, ingest.http.Handler).vodOrigin
+	return &countRequests(t, ingest.web.Handler()).vodOrigin
 }
 
 // countWriter counts the bytes of a response before they go.

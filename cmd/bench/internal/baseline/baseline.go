@@ -170,11 +170,16 @@ type stream struct {
 	mu   sync.Mutex
 	cond sync.Cond // broadcast on every tag and at the end
 	// config is what a viewer needs before the latest keyframe's GOP:
-	// metadata, video and audio sequence headers.
+	// onMetaData and the audio and video sequence headers, by
+	// flv.TrackOf + 1; sent in the order of configOrder.
 	config [3][]byte
 	gop    *gop // the latest
 	ended  bool
 }
+
+// configOrder is the order in which a new viewer gets the configuration,
+// the relay's: onMetaData, video, audio.
+var configOrder = [...]flv.Track{flv.NoTrack, flv.VideoTrack, flv.AudioTrack}
 
 // gop holds the tags from one keyframe up to the next, encoded. Viewers
 // behind hold older ones alive through next.
@@ -186,25 +191,10 @@ type gop struct {
 
 func (st *stream) WriteTag(t flv.Tag) error {
 	b := flv.AppendTag(make([]byte, 0, flv.EncodedSize(t)), t)
-	slot, keyframe := -1, false
-	switch t.Type {
-	case flv.TagScript:
-		slot = 0
-	case flv.TagVideo:
-		if v, err := flv.ParseVideo(t.Data); err == nil {
-			keyframe = v.Keyframe
-			if v.SequenceHeader {
-				slot = 1
-			}
-		}
-	case flv.TagAudio:
-		if a, err := flv.ParseAudio(t.Data); err == nil && a.SequenceHeader {
-			slot = 2
-		}
-	}
+	config, keyframe := flv.IsConfig(t), flv.IsKeyframe(t)
 	st.mu.Lock()
-	if slot >= 0 {
-		st.config[slot] = b
+	if config {
+		st.config[flv.TrackOf(t.Type)+1] = b
 	}
 	if keyframe {
 		g := &gop{keyframe: true}
@@ -241,8 +231,8 @@ func (st *stream) play(nc net.Conn, coalesce, writeTimeout time.Duration) {
 	st.mu.Lock()
 	g, i := st.gop, 0
 	if g.keyframe {
-		for _, c := range st.config {
-			if c != nil {
+		for _, tr := range configOrder {
+			if c := st.config[tr+1]; c != nil {
 				bufs = append(bufs, c)
 			}
 		}

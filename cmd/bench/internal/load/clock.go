@@ -1,6 +1,10 @@
 package load
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/flvedge/flvedge/flv"
+)
 
 // tagClock remembers, for each track and tag timestamp of the last minute,
 // when the tag was published, or else when the first viewer received it,
@@ -20,12 +24,12 @@ const (
 func clockKey(ts uint32) uint64 { return uint64(ts>>16) << 48 }
 
 // set records that the tag at ts on track was published at micros.
-func (c *tagClock) set(track int, ts uint32, micros int64) {
+func (c *tagClock) set(track flv.Track, ts uint32, micros int64) {
 	c.slots[track][ts&(clockSlots-1)].Store(clockKey(ts) | uint64(micros+1)&clockTime)
 }
 
 // get returns when the tag at ts on track was published.
-func (c *tagClock) get(track int, ts uint32) (int64, bool) {
+func (c *tagClock) get(track flv.Track, ts uint32) (int64, bool) {
 	v := c.slots[track][ts&(clockSlots-1)].Load()
 	if v&^clockTime != clockKey(ts) || v&clockTime == 0 {
 		return 0, false
@@ -35,7 +39,7 @@ func (c *tagClock) get(track int, ts uint32) (int64, bool) {
 
 // firstSeen records that a viewer received the tag at ts on track at
 // micros and returns the earliest time any viewer received it.
-func (c *tagClock) firstSeen(track int, ts uint32, micros int64) int64 {
+func (c *tagClock) firstSeen(track flv.Track, ts uint32, micros int64) int64 {
 	slot := &c.slots[track][ts&(clockSlots-1)]
 	mine := clockKey(ts) | uint64(micros+1)&clockTime
 	for {

@@ -42,13 +42,10 @@ const (
 	scanPrevSize
 )
 
-// bodyHead is enough of a body for flv.ParseVideo and flv.ParseAudio to
-// classify it: the longest header they read is an enhanced video header
+// bodyHead is enough of a body for flv.IsKeyframe and flv.IsSequenceHeader
+// to classify it: the longest header they read is an enhanced video header
 // with a composition time.
 const bodyHead = 16
-
-// maxDataOffset matches flv.Reader: real files have a DataOffset of 9.
-const maxDataOffset = 1 << 16
 
 // scan consumes p up to the end of the next tag, PreviousTagSize included,
 // and returns how much it consumed and, if a tag ended there, that tag.
@@ -60,14 +57,11 @@ func (s *tagScanner) scan(p []byte) (n int, t tagInfo, ok bool, err error) {
 			if s.n < flv.HeaderSize {
 				return n, tagInfo{}, false, nil
 			}
-			if string(s.buf[:3]) != "FLV" {
-				return n, tagInfo{}, false, fmt.Errorf("FLV signature is %q", s.buf[:3])
+			h, err := flv.ParseHeader(s.buf[:flv.HeaderSize])
+			if err != nil {
+				return n, tagInfo{}, false, err
 			}
-			offset := binary.BigEndian.Uint32(s.buf[5:9])
-			if offset < flv.HeaderSize || offset > maxDataOffset {
-				return n, tagInfo{}, false, fmt.Errorf("FLV header data offset %d", offset)
-			}
-			s.skip = int(offset) - flv.HeaderSize + 4
+			s.skip = int(h.FirstTag()) - flv.HeaderSize
 			s.state, s.n = scanSkip, 0
 		case scanSkip:
 			k := min(s.skip, len(p)-n)
@@ -81,20 +75,16 @@ func (s *tagScanner) scan(p []byte) (n int, t tagInfo, ok bool, err error) {
 			if s.n < flv.TagHeaderSize {
 				return n, tagInfo{}, false, nil
 			}
-			h := s.buf[:flv.TagHeaderSize]
-			if h[0]&0xe0 != 0 {
-				return n, tagInfo{}, false, fmt.Errorf("tag header byte 0x%02x has reserved or encryption bits", h[0])
+			h, err := flv.ParseTagHeader(s.buf[:flv.TagHeaderSize])
+			if err != nil {
+				return n, tagInfo{}, false, err
 			}
-			s.tag = tagInfo{
-				typ:  h[0],
-				size: int(h[1])<<16 | int(h[2])<<8 | int(h[3]),
-				ts:   uint32(h[7])<<24 | uint32(h[4])<<16 | uint32(h[5])<<8 | uint32(h[6]),
-			}
+			s.tag = tagInfo{typ: h.Type, size: h.DataSize, ts: h.Timestamp}
 			s.left, s.headN = s.tag.size, 0
 			s.state, s.n = scanBody, 0
 		case scanBody:
 			k := min(s.left, len(p)-n)
-			if s.headN < bodyHead && (s.tag.typ == flv.TagVideo || s.tag.typ == flv.TagAudio) {
+			if s.headN < bodyHead && flv.TrackOf(s.tag.typ) != flv.NoTrack {
 				s.headN += copy(s.head[s.headN:], p[n:n+k])
 			}
 			s.left -= k
@@ -128,15 +118,6 @@ func (s *tagScanner) fill(p []byte, size int) int {
 // classify sets keyframe and config from the body's first bytes. A body
 // the flv package cannot parse is neither: the viewer only counts it.
 func (s *tagScanner) classify() {
-	head := s.head[:s.headN]
-	switch s.tag.typ {
-	case flv.TagVideo:
-		if v, err := flv.ParseVideo(head); err == nil {
-			s.tag.keyframe, s.tag.config = v.Keyframe, v.SequenceHeader
-		}
-	case flv.TagAudio:
-		if a, err := flv.ParseAudio(head); err == nil {
-			s.tag.config = a.SequenceHeader
-		}
-	}
+	head := flv.Tag{Type: s.tag.typ, Data: s.head[:s.headN]}
+	s.tag.keyframe, s.tag.config = flv.IsKeyframe(head), flv.IsSequenceHeader(head)
 }

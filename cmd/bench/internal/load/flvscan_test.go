@@ -87,8 +87,8 @@ func TestTagScannerErrors(t *testing.T) {
 	}{
 		{"signature", func(b []byte) []byte { b[0] = 'G'; return b }, "signature"},
 		{"data offset", func(b []byte) []byte { binary.BigEndian.PutUint32(b[5:], 3); return b }, "data offset 3"},
-		{"reserved bits", func(b []byte) []byte { b[13] |= 0x40; return b }, "reserved or encryption bits"},
-		{"encrypted", func(b []byte) []byte { b[13] |= 0x20; return b }, "reserved or encryption bits"},
+		{"reserved bits", func(b []byte) []byte { b[13] |= 0x40; return b }, "reserved bits"},
+		{"encrypted", func(b []byte) []byte { b[13] |= 0x20; return b }, "encrypted tag"},
 		{"previous tag size", func(b []byte) []byte {
 			size := int(b[14])<<16 | int(b[15])<<8 | int(b[16])
 			b[13+11+size+3]++

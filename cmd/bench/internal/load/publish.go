@@ -108,7 +108,7 @@ func (p *publisher) loop(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", p.path, err)
 			}
-			if pass > 0 && isConfig(t) {
+			if pass > 0 && flv.IsConfig(t) {
 				continue
 			}
 			if base < 0 {
@@ -147,7 +147,7 @@ func (p *publisher) loop(ctx context.Context) error {
 			}
 			// Recorded before sending: on loopback a viewer may have the
 			// tag before WriteTag returns.
-			if track := trackOf(t.Type); track >= 0 {
+			if track := flv.TrackOf(t.Type); track != flv.NoTrack {
 				p.r.clock.set(track, t.Timestamp, now)
 			}
 			if err := p.client.WriteTag(t); err != nil {
@@ -163,20 +163,6 @@ func (p *publisher) loop(ctx context.Context) error {
 		// The next pass starts one frame after this one's last tag.
 		offset = last + gap
 	}
-}
-
-func isConfig(t flv.Tag) bool {
-	switch t.Type {
-	case flv.TagScript:
-		return true
-	case flv.TagVideo:
-		v, err := flv.ParseVideo(t.Data)
-		return err == nil && v.SequenceHeader
-	case flv.TagAudio:
-		a, err := flv.ParseAudio(t.Data)
-		return err == nil && a.SequenceHeader
-	}
-	return false
 }
 
 // The clip published when no file is given: one 2 Mbit/s H.264 + AAC

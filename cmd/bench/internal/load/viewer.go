@@ -354,8 +354,8 @@ func (v *viewer) receive(p []byte, now int64, r *runner) (string, error) {
 
 // onTag checks one whole tag received at now and counts its lag.
 func (v *viewer) onTag(t tagInfo, now int64, r *runner) {
-	track := trackOf(t.typ)
-	if track < 0 {
+	track := flv.TrackOf(t.typ)
+	if track == flv.NoTrack {
 		return
 	}
 	if t.keyframe && v.ttfk.Load() == 0 {
@@ -384,17 +384,6 @@ func (v *viewer) onTag(t tagInfo, now int64, r *runner) {
 	if sent >= v.joined && r.measuring.Load() {
 		v.lag.add(max(now-sent, 0))
 	}
-}
-
-// trackOf numbers the tracks whose timestamps and lag are followed.
-func trackOf(typ uint8) int {
-	switch typ {
-	case flv.TagAudio:
-		return 0
-	case flv.TagVideo:
-		return 1
-	}
-	return -1
 }
 
 // responseHead is what a viewer or a reader needs of a response header.

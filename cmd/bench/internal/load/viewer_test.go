@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/flvedge/flvedge/flv"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -82,7 +84,7 @@ func TestViewerReceive(t *testing.T) {
 	r := &runner{clock: new(tagClock), publishing: true}
 	r.measuring.Store(true)
 	for _, tag := range tags {
-		if track := trackOf(tag.Type); track >= 0 && tag.Timestamp < 1500 {
+		if track := flv.TrackOf(tag.Type); track != flv.NoTrack && tag.Timestamp < 1500 {
 			r.clock.set(track, tag.Timestamp, int64(tag.Timestamp)*1000)
 		}
 	}

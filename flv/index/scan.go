@@ -1,4 +1,4 @@
-package vod
+package index
 
 import (
 	"bytes"
@@ -13,19 +13,19 @@ import (
 // Bounds of what one scan keeps, whatever the file holds. Together they cap
 // an index at a few MiB, so a hostile file costs no more than a long film.
 const (
-	// maxPoints bounds the seek points kept per list. Past it the list is
+	// MaxPoints bounds the seek points kept per list. Past it the list is
 	// thinned to every other point, and from then on every other candidate
 	// is taken: 2^17 keyframes is 36 hours at one keyframe a second.
-	maxPoints = 1 << 17
+	MaxPoints = 1 << 17
 	// maxSeqHeaders bounds the distinct sequence headers kept per track;
 	// real files change codec configuration a handful of times at most.
 	maxSeqHeaders = 32
 	// maxSeqHeaderSize bounds one kept sequence header. An avcC is tens of
 	// bytes, an hvcC with parameter sets a few hundred.
 	maxSeqHeaderSize = 16 << 10
-	// maxMetaSize bounds the onMetaData tag that is read and decoded. One
+	// MaxMetaSize bounds the onMetaData tag that is read and decoded. One
 	// with a keyframe index for a three-hour film is about 400 KiB.
-	maxMetaSize = 1 << 20
+	MaxMetaSize = 1 << 20
 	// maxSegments bounds the runs of valid tags a damaged file is cut into;
 	// a file damaged in more places is served up to its 256th run.
 	maxSegments = 256
@@ -58,99 +58,90 @@ const tagPrefix = flv.TagHeaderSize + 4
 
 // Kinds of seek points.
 const (
-	pointKeyframe  uint8 = iota // a coded video keyframe: decoding starts here
-	pointSeqHeader              // a video sequence header (keyframe type)
-	pointOther                  // another video tag of keyframe type, such as end of sequence
-	pointAudio                  // an audio frame of a file without video
+	PointKeyframe  uint8 = iota // a coded video keyframe: decoding starts here
+	PointSeqHeader              // a video sequence header (keyframe type)
+	PointOther                  // another video tag of keyframe type, such as end of sequence
+	PointAudio                  // an audio frame of a file without video
 )
 
-// point is a place where a player may start reading the file.
-type point struct {
-	pos  int64 // offset of the tag in the stored file
-	ts   uint32
-	kind uint8
+// Point is a place where a player may start reading the file.
+type Point struct {
+	Pos  int64 // offset of the tag in the stored file
+	TS   uint32
+	Kind uint8 // PointKeyframe, ...
 }
 
-// span is a range [start, end) of the stored file.
-type span struct{ start, end int64 }
+// Span is a range [Start, End) of the stored file.
+type Span struct{ Start, End int64 }
 
-// seqHeader is a codec configuration tag: a player needs the latest one
+// SeqHeader is a codec configuration tag: a player needs the latest one
 // before the frames it decodes.
-type seqHeader struct {
-	pos  int64
-	body []byte
+type SeqHeader struct {
+	Pos  int64
+	Body []byte
 }
 
-// errNotFLV is wrapped by scan errors about files that cannot be served
+// ErrNotFLV is wrapped by scan errors about files that cannot be served
 // as FLV at all.
-var errNotFLV = errors.New("not an FLV file")
+var ErrNotFLV = errors.New("not an FLV file")
 
-// errTooManyRuns is the error of a scan for one track of a file whose
+// ErrTooManyRuns is the error of a scan for one track of a file whose
 // tags of that track make more than maxRuns runs.
-var errTooManyRuns = fmt.Errorf("more than %d runs of tags of the track", maxRuns)
+var ErrTooManyRuns = fmt.Errorf("more than %d runs of tags of the track", maxRuns)
 
-// tracks are the tracks a response carries: both, or one for only_audio
+// Tracks are the tracks a response carries: both, or one for only_audio
 // and only_video. A scan for one track sees the file without the other's
 // tags, so that the whole view, seeking and its index are those of a file
 // that never had them.
-type tracks struct{ audio, video bool }
+type Tracks struct{ Audio, Video bool }
 
-var allTracks = tracks{audio: true, video: true}
+// AllTracks is the whole file.
+var AllTracks = Tracks{Audio: true, Video: true}
 
-// keeps reports whether tags of type typ are served; script tags always are.
-func (t tracks) keeps(typ uint8) bool {
-	switch typ {
-	case flv.TagAudio:
-		return t.audio
-	case flv.TagVideo:
-		return t.video
+// Keeps reports whether tags of type typ are served; script tags always are.
+func (t Tracks) Keeps(typ uint8) bool {
+	switch flv.TrackOf(typ) {
+	case flv.AudioTrack:
+		return t.Audio
+	case flv.VideoTrack:
+		return t.Video
 	}
 	return true
 }
 
-// query names a choice of one track as the request did, "" for both.
-func (t tracks) query() string {
-	switch {
-	case !t.video:
-		return "only_audio=1"
-	case !t.audio:
-		return "only_video=1"
-	}
-	return ""
-}
-
-// scan is what one pass over a stored FLV file finds.
-type scan struct {
-	size               int64
-	want               tracks // the tracks scanned; the other's tags are left out
-	hasAudio, hasVideo bool   // tags of that kind were seen
-	// segments are the runs of consecutive valid tags, in file order. A
+// Scan is what one pass over a stored FLV file finds.
+type Scan struct {
+	Size               int64
+	Want               Tracks // the tracks scanned; the other's tags are left out
+	HasAudio, HasVideo bool   // tags of that kind were seen
+	// Segments are the runs of consecutive valid tags, in file order. A
 	// clean file has one, from the first tag to the end of the last
 	// complete tag.
-	segments []span
-	// tail is set when bytes after the last valid tag were dropped: a
+	Segments []Span
+	// Tail is set when bytes after the last valid tag were dropped: a
 	// truncated last tag or garbage.
-	tail bool
-	// meta is the onMetaData tag found before any frame, if any; metaBody
-	// is its body when it is no larger than maxMetaSize.
-	meta     span
-	metaBody []byte
-	// video holds the video tags of keyframe type (yamdi and players take
-	// every one of them as a seek point); audio, for files without video,
-	// one audio frame per second. stride > 1 means the list was thinned.
-	video, audio             []point
-	videoStride, audioStride int
-	videoSeen, audioSeen     int // candidates offered, for thinning
-	nextAudioPoint           uint32
-	seqVideo, seqAudio       []seqHeader
-	// endTs is where the media ends, in milliseconds: the last frame's
+	Tail bool
+	// Meta is the onMetaData tag found before any frame, if any; MetaBody
+	// is its body when it is no larger than MaxMetaSize.
+	Meta     Span
+	MetaBody []byte
+	// Video holds the video tags of keyframe type (yamdi and players take
+	// every one of them as a seek point); Audio, for files without video,
+	// one audio frame per second. A stride over 1 means the list was
+	// thinned: it holds every stride-th candidate.
+	Video, Audio             []Point
+	VideoStride, AudioStride int
+	SeqVideo, SeqAudio       []SeqHeader
+	// EndTs is where the media ends, in milliseconds: the last frame's
 	// timestamp plus its duration, estimated from the frame before.
-	endTs uint32
-	// damage counts the resynchronisations, for the log.
-	damage int
-	// skipped is set when tags of a track not wanted were left out.
-	skipped bool
+	EndTs uint32
+	// Damage counts the resynchronisations, for the log.
+	Damage int
+	// Skipped is set when tags of a track not wanted were left out.
+	Skipped bool
 
+	videoSeen, audioSeen                       int // candidates offered, for thinning
+	nextAudioPoint                             uint32
 	lastVideo, prevVideo, lastAudio, prevAudio uint32
 	videoFrames, audioFrames                   int
 	sawFrame                                   bool
@@ -198,76 +189,52 @@ func (w *window) ahead(off int64, n int) ([]byte, error) {
 	return w.buf[off-w.off : w.n], nil
 }
 
-// tagHeader is a parsed tag header.
-type tagHeader struct {
-	typ  uint8
-	size int
-	ts   uint32
-}
-
-// parseTagHeader checks the 11 bytes of a tag header for what every valid
-// tag has: a known type with the reserved and filter bits clear, and a
-// stream ID of zero. It is the test the resynchroniser runs at every byte,
-// so it is cheap and rejects almost every random position.
-func parseTagHeader(b []byte) (tagHeader, bool) {
+// TagHeader decodes the tag header at the start of b when it is what
+// every valid tag has: a known type with the reserved and filter bits
+// clear, and a stream ID of zero. It is the test the resynchroniser runs
+// at every byte, so it is cheap and rejects almost every random position
+// before decoding anything.
+func TagHeader(b []byte) (flv.TagHeader, bool) {
 	if len(b) < flv.TagHeaderSize {
-		return tagHeader{}, false
+		return flv.TagHeader{}, false
 	}
 	switch b[0] {
 	case flv.TagAudio, flv.TagVideo, flv.TagScript:
 	default:
-		return tagHeader{}, false
+		return flv.TagHeader{}, false
 	}
-	if b[8]|b[9]|b[10] != 0 {
-		return tagHeader{}, false
-	}
-	return tagHeader{
-		typ:  b[0],
-		size: int(b[1])<<16 | int(b[2])<<8 | int(b[3]),
-		ts:   uint32(b[7])<<24 | uint32(b[4])<<16 | uint32(b[5])<<8 | uint32(b[6]),
-	}, true
+	h, err := flv.ParseTagHeader(b)
+	return h, err == nil && h.StreamID == 0
 }
 
-// putTimestamp writes ts into the 11-byte tag header h.
-func putTimestamp(h []byte, ts uint32) {
-	h[4], h[5], h[6], h[7] = byte(ts>>16), byte(ts>>8), byte(ts), byte(ts>>24)
-}
-
-// readHeader checks the FLV file header and returns the offset of the
-// first tag.
-func readHeader(w *window) (first int64, err error) {
+// readHeader reads and checks the FLV file header.
+func readHeader(w *window) (flv.Header, error) {
 	b, err := w.peek(0, flv.HeaderSize)
 	if err != nil {
-		return 0, fmt.Errorf("read header: %w", err)
+		return flv.Header{}, fmt.Errorf("read header: %w", err)
 	}
-	if len(b) < flv.HeaderSize || string(b[:3]) != "FLV" {
-		return 0, fmt.Errorf("no FLV signature: %w", errNotFLV)
+	h, err := flv.ParseHeader(b)
+	if err != nil {
+		return flv.Header{}, fmt.Errorf("%w: %w", ErrNotFLV, err)
 	}
-	dataOffset := int64(binary.BigEndian.Uint32(b[5:9]))
-	if dataOffset < flv.HeaderSize || dataOffset > 1<<16 {
-		return 0, fmt.Errorf("header data offset %d: %w", dataOffset, errNotFLV)
-	}
-	return dataOffset + 4, nil
+	return h, nil
 }
 
-// scanFile reads the tags of an FLV file once, headers and the first bytes
-// of bodies only, and records what serving and seeking need. Damage is not
-// an error: the scanner resynchronises on the next valid tag and the damaged
-// bytes are left out of what is served. Only a file that is not FLV at all
-// (or that cannot be read) is an error.
-func scanFile(r io.ReaderAt, size int64) (*scan, error) {
-	return scanTracks(r, size, allTracks)
-}
-
-// scanTracks is scanFile for the tags of the tracks wanted: the others are
-// left out of the segments, which are then the runs of kept tags.
-func scanTracks(r io.ReaderAt, size int64, want tracks) (*scan, error) {
+// ScanFile reads the tags of an FLV file once, headers and the first
+// bytes of bodies only, and records what serving and seeking need: of the
+// tags of the tracks wanted, the others being left out of the segments,
+// which are then the runs of kept tags. Damage is not an error: the
+// scanner resynchronises on the next valid tag and the damaged bytes are
+// left out of what is served. Only a file that is not FLV at all (or that
+// cannot be read) is an error.
+func ScanFile(r io.ReaderAt, size int64, want Tracks) (*Scan, error) {
 	w := newWindow(r, size)
-	first, err := readHeader(w)
+	hdr, err := readHeader(w)
 	if err != nil {
 		return nil, err
 	}
-	s := &scan{size: size, want: want, videoStride: 1, audioStride: 1}
+	first := hdr.FirstTag()
+	s := &Scan{Size: size, Want: want, VideoStride: 1, AudioStride: 1}
 	pos := first
 	for pos < size {
 		h, ok, err := validTag(w, pos, false, nil)
@@ -279,27 +246,27 @@ func scanTracks(r io.ReaderAt, size int64, want tracks) (*scan, error) {
 			if err != nil {
 				return nil, err
 			}
-			if !found || s.damage+1 >= maxSegments {
-				s.tail = true
+			if !found || s.Damage+1 >= maxSegments {
+				s.Tail = true
 				break
 			}
-			s.damage++
+			s.Damage++
 			pos = next
 			continue
 		}
-		end := pos + int64(h.size) + tagPrefix
-		if !want.keeps(h.typ) {
-			s.skipped = true
+		end := pos + int64(h.DataSize) + tagPrefix
+		if !want.Keeps(h.Type) {
+			s.Skipped = true
 			pos = end
 			continue
 		}
-		if n := len(s.segments); n > 0 && s.segments[n-1].end == pos {
-			s.segments[n-1].end = end
+		if n := len(s.Segments); n > 0 && s.Segments[n-1].End == pos {
+			s.Segments[n-1].End = end
 		} else {
 			if n >= maxRuns {
-				return nil, errTooManyRuns
+				return nil, ErrTooManyRuns
 			}
-			s.segments = append(s.segments, span{pos, end})
+			s.Segments = append(s.Segments, Span{pos, end})
 		}
 		if err := s.record(w, pos, h); err != nil {
 			return nil, err
@@ -317,16 +284,16 @@ func scanTracks(r io.ReaderAt, size int64, want tracks) (*scan, error) {
 // PreviousTagSize and the next header, for positions found by searching.
 // far, when not nil, counts the checks that needed a read outside the
 // window; past maxFarChecks they fail without reading.
-func validTag(w *window, pos int64, strict bool, far *int) (tagHeader, bool, error) {
+func validTag(w *window, pos int64, strict bool, far *int) (flv.TagHeader, bool, error) {
 	b, err := w.peek(pos, flv.TagHeaderSize)
 	if err != nil {
-		return tagHeader{}, false, err
+		return flv.TagHeader{}, false, err
 	}
-	h, ok := parseTagHeader(b)
+	h, ok := TagHeader(b)
 	if !ok {
 		return h, false, nil
 	}
-	end := pos + int64(h.size) + tagPrefix
+	end := pos + int64(h.DataSize) + tagPrefix
 	if end > w.size {
 		return h, false, nil
 	}
@@ -352,10 +319,10 @@ func validTag(w *window, pos int64, strict bool, far *int) (tagHeader, bool, err
 		}
 		b = b2[:n]
 	}
-	prevOK := binary.BigEndian.Uint32(b) == uint32(h.size+flv.TagHeaderSize)
+	prevOK := binary.BigEndian.Uint32(b) == uint32(h.DataSize+flv.TagHeaderSize)
 	nextOK := end == w.size
 	if !nextOK {
-		_, nextOK = parseTagHeader(b[4:])
+		_, nextOK = TagHeader(b[4:])
 		// Fewer than a header's bytes left: a truncated last tag, which
 		// does not make this one doubtful.
 		nextOK = nextOK || len(b) < 4+flv.TagHeaderSize
@@ -380,7 +347,7 @@ func resync(w *window, from, limit int64) (int64, bool, error) {
 		}
 		i := 0
 		for i+flv.TagHeaderSize <= len(b) && pos+int64(i) < limit {
-			if _, ok := parseTagHeader(b[i:]); ok {
+			if _, ok := TagHeader(b[i:]); ok {
 				break
 			}
 			i++
@@ -399,13 +366,13 @@ func resync(w *window, from, limit int64) (int64, bool, error) {
 }
 
 // record takes note of the valid tag h at pos.
-func (s *scan) record(w *window, pos int64, h tagHeader) error {
-	b, err := w.peek(pos, flv.TagHeaderSize+min(h.size, probeSize))
+func (s *Scan) record(w *window, pos int64, h flv.TagHeader) error {
+	b, err := w.peek(pos, flv.TagHeaderSize+min(h.DataSize, probeSize))
 	if err != nil {
 		return err
 	}
 	body := b[flv.TagHeaderSize:]
-	switch h.typ {
+	switch h.Type {
 	case flv.TagVideo:
 		return s.recordVideo(w, pos, h, body)
 	case flv.TagAudio:
@@ -415,75 +382,75 @@ func (s *scan) record(w *window, pos int64, h tagHeader) error {
 	}
 }
 
-func (s *scan) recordVideo(w *window, pos int64, h tagHeader, body []byte) error {
+func (s *Scan) recordVideo(w *window, pos int64, h flv.TagHeader, body []byte) error {
 	if len(body) == 0 {
 		return nil
 	}
-	s.hasVideo = true
+	s.HasVideo = true
 	info, err := flv.ParseVideo(body)
 	parsed := err == nil
 	// The frame type alone decides, as it does for yamdi and the players
 	// that read the index: a keyframe-type tag that does not parse (its
 	// codec unknown to us) is still a place to start.
-	if body[0]>>4&0x07 == flv.FrameTypeKey {
-		kind := pointOther
+	if flv.FrameType(body) == flv.FrameTypeKey {
+		kind := PointOther
 		switch {
 		case parsed && info.Keyframe:
-			kind = pointKeyframe
+			kind = PointKeyframe
 		case parsed && info.SequenceHeader:
-			kind = pointSeqHeader
+			kind = PointSeqHeader
 		}
-		s.video, s.videoStride = addPoint(s.video, point{pos, h.ts, kind}, &s.videoSeen, s.videoStride)
+		s.Video, s.VideoStride = addPoint(s.Video, Point{pos, h.Timestamp, kind}, &s.videoSeen, s.VideoStride)
 	}
 	switch {
 	case parsed && info.SequenceHeader:
-		list, err := addSeqHeader(s.seqVideo, w, pos, h)
-		s.seqVideo = list
+		list, err := addSeqHeader(s.SeqVideo, w, pos, h)
+		s.SeqVideo = list
 		return err
 	case parsed && (info.PacketType == flv.PacketTypeCodedFrames || info.PacketType == flv.PacketTypeCodedFramesX || info.PacketType == flv.PacketTypeMultitrack):
 		s.sawFrame = true
-		s.prevVideo, s.lastVideo = s.lastVideo, h.ts
+		s.prevVideo, s.lastVideo = s.lastVideo, h.Timestamp
 		s.videoFrames++
 	}
 	return nil
 }
 
-func (s *scan) recordAudio(w *window, pos int64, h tagHeader, body []byte) error {
+func (s *Scan) recordAudio(w *window, pos int64, h flv.TagHeader, body []byte) error {
 	if len(body) == 0 {
 		return nil
 	}
-	s.hasAudio = true
+	s.HasAudio = true
 	info, err := flv.ParseAudio(body)
 	if err == nil && info.SequenceHeader {
-		list, err := addSeqHeader(s.seqAudio, w, pos, h)
-		s.seqAudio = list
+		list, err := addSeqHeader(s.SeqAudio, w, pos, h)
+		s.SeqAudio = list
 		return err
 	}
 	s.sawFrame = true
-	s.prevAudio, s.lastAudio = s.lastAudio, h.ts
+	s.prevAudio, s.lastAudio = s.lastAudio, h.Timestamp
 	s.audioFrames++
-	if h.ts >= s.nextAudioPoint {
-		s.audio, s.audioStride = addPoint(s.audio, point{pos, h.ts, pointAudio}, &s.audioSeen, s.audioStride)
-		s.nextAudioPoint = h.ts - h.ts%audioPointEvery + audioPointEvery
+	if h.Timestamp >= s.nextAudioPoint {
+		s.Audio, s.AudioStride = addPoint(s.Audio, Point{pos, h.Timestamp, PointAudio}, &s.audioSeen, s.AudioStride)
+		s.nextAudioPoint = h.Timestamp - h.Timestamp%audioPointEvery + audioPointEvery
 	}
 	return nil
 }
 
-func (s *scan) recordScript(w *window, pos int64, h tagHeader, body []byte) error {
+func (s *Scan) recordScript(w *window, pos int64, h flv.TagHeader, body []byte) error {
 	// Only an onMetaData before the first frame describes the file; a
 	// later one is data like any other and stays where it is.
-	if s.sawFrame || s.meta.end != 0 {
+	if s.sawFrame || s.Meta.End != 0 {
 		return nil
 	}
-	if !bytes.HasPrefix(flv.TrimSetDataFrame(body), []byte("\x02\x00\x0aonMetaData")) {
+	if !flv.IsMetadata(body) {
 		return nil
 	}
-	s.meta = span{pos, pos + int64(h.size) + tagPrefix}
-	if h.size > maxMetaSize {
+	s.Meta = Span{pos, pos + int64(h.DataSize) + tagPrefix}
+	if h.DataSize > MaxMetaSize {
 		return nil
 	}
-	s.metaBody = make([]byte, h.size)
-	if _, err := w.r.ReadAt(s.metaBody, pos+flv.TagHeaderSize); err != nil {
+	s.MetaBody = make([]byte, h.DataSize)
+	if _, err := w.r.ReadAt(s.MetaBody, pos+flv.TagHeaderSize); err != nil {
 		return fmt.Errorf("read onMetaData: %w", err)
 	}
 	return nil
@@ -491,13 +458,13 @@ func (s *scan) recordScript(w *window, pos int64, h tagHeader, body []byte) erro
 
 // addPoint appends p to list unless thinning skips it, and thins the list
 // when it is full. It returns the list and the stride now in force.
-func addPoint(list []point, p point, seen *int, stride int) ([]point, int) {
+func addPoint(list []Point, p Point, seen *int, stride int) ([]Point, int) {
 	n := *seen
 	*seen = n + 1
 	if n%stride != 0 {
 		return list, stride
 	}
-	if len(list) == maxPoints {
+	if len(list) == MaxPoints {
 		kept := list[:0]
 		for i := 0; i < len(list); i += 2 {
 			kept = append(kept, list[i])
@@ -512,27 +479,27 @@ func addPoint(list []point, p point, seen *int, stride int) ([]point, int) {
 
 // addSeqHeader keeps the sequence header at pos when it differs from the
 // last one kept, within the bounds on their number and size.
-func addSeqHeader(list []seqHeader, w *window, pos int64, h tagHeader) ([]seqHeader, error) {
-	if h.size > maxSeqHeaderSize || len(list) >= maxSeqHeaders {
+func addSeqHeader(list []SeqHeader, w *window, pos int64, h flv.TagHeader) ([]SeqHeader, error) {
+	if h.DataSize > maxSeqHeaderSize || len(list) >= maxSeqHeaders {
 		return list, nil
 	}
-	body := make([]byte, h.size)
+	body := make([]byte, h.DataSize)
 	if _, err := w.r.ReadAt(body, pos+flv.TagHeaderSize); err != nil {
 		return list, fmt.Errorf("read sequence header: %w", err)
 	}
-	if n := len(list); n > 0 && bytes.Equal(list[n-1].body, body) {
+	if n := len(list); n > 0 && bytes.Equal(list[n-1].Body, body) {
 		return list, nil
 	}
-	return append(list, seqHeader{pos, body}), nil
+	return append(list, SeqHeader{pos, body}), nil
 }
 
 // finish computes the end of the media: the later of the tracks' last
 // frames plus the duration of one frame, estimated from the gap before it
 // (bounded, so that a timestamp jump does not count as a frame). It drops
 // the audio points of files with video, which seek by keyframes.
-func (s *scan) finish() {
-	if s.hasVideo {
-		s.audio = nil // seeking goes by video keyframes
+func (s *Scan) finish() {
+	if s.HasVideo {
+		s.Audio = nil // seeking goes by video keyframes
 	}
 	end := func(last, prev uint32, frames int) uint32 {
 		if frames < 2 || last < prev || last-prev > 1000 {
@@ -540,41 +507,41 @@ func (s *scan) finish() {
 		}
 		return last + (last - prev)
 	}
-	s.endTs = max(end(s.lastVideo, s.prevVideo, s.videoFrames), end(s.lastAudio, s.prevAudio, s.audioFrames))
+	s.EndTs = max(end(s.lastVideo, s.prevVideo, s.videoFrames), end(s.lastAudio, s.prevAudio, s.audioFrames))
 }
 
-// clean reports whether the file is served as it is stored: one run of
+// Clean reports whether the file is served as it is stored: one run of
 // valid tags to the end of the file, none left out.
-func (s *scan) clean() bool {
-	return !s.tail && s.damage == 0 && len(s.segments) <= 1 && !s.skipped
+func (s *Scan) Clean() bool {
+	return !s.Tail && s.Damage == 0 && len(s.Segments) <= 1 && !s.Skipped
 }
 
-// damaged reports whether damaged bytes were left out.
-func (s *scan) damaged() bool {
-	return s.tail || s.damage > 0
+// Damaged reports whether damaged bytes were left out.
+func (s *Scan) Damaged() bool {
+	return s.Tail || s.Damage > 0
 }
 
-// dataEnd is the end of the last valid tag.
-func (s *scan) dataEnd() int64 {
-	if len(s.segments) == 0 {
+// DataEnd is the end of the last valid tag.
+func (s *Scan) DataEnd() int64 {
+	if len(s.Segments) == 0 {
 		return 0
 	}
-	return s.segments[len(s.segments)-1].end
+	return s.Segments[len(s.Segments)-1].End
 }
 
-// syncPoints are the places where playback can start: coded video
+// SyncPoints are the places where playback can start: coded video
 // keyframes, or for files without video the audio points.
-func (s *scan) syncPoints() []point {
-	if !s.hasVideo {
-		return s.audio
+func (s *Scan) SyncPoints() []Point {
+	if !s.HasVideo {
+		return s.Audio
 	}
-	return s.video
+	return s.Video
 }
 
-// thinned reports whether syncPoints misses some of the places it stands for.
-func (s *scan) thinned() bool {
-	if !s.hasVideo {
+// Thinned reports whether SyncPoints misses some of the places it stands for.
+func (s *Scan) Thinned() bool {
+	if !s.HasVideo {
 		return true // one audio point a second stands for every audio frame
 	}
-	return s.videoStride > 1
+	return s.VideoStride > 1
 }

@@ -1,4 +1,4 @@
-package app
+package web
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flvedge/flvedge/config"
 	"github.com/flvedge/flvedge/flv"
 )
 
@@ -24,15 +23,11 @@ func TestManyLiveStreamsOnOneConnection(t *testing.T) {
 		perConn         int
 		streams, served int
 	}{
-		{"default cap: all served", 0, 150, 150},
+		{"the default cap: all served", 1000, 150, 150},
 		{"beyond the cap: refused", 5, 20, 5},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, clients := secureServer(t, func(cfg *config.Config) {
-				if c.perConn > 0 {
-					cfg.Viewers.MaxPerConnection = c.perConn
-				}
-			})
+			s := newSite(t, func(cfg *ServerConfig) { cfg.MaxViewersPerConn = c.perConn })
 			p, err := s.hub.Publish("live", "many", func() {})
 			if err != nil {
 				t.Fatal(err)
@@ -42,7 +37,7 @@ func TestManyLiveStreamsOnOneConnection(t *testing.T) {
 			p.WriteTag(flv.Tag{Type: flv.TagVideo, Data: []byte{0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65}})
 			for _, proto := range []string{"HTTP/2.0", "HTTP/3.0"} {
 				t.Run(proto, func(t *testing.T) {
-					served, refused := openStreams(t, clients[proto], s.secureURL("many"), proto, c.streams)
+					served, refused := openStreams(t, s.clients[proto], s.secureURL("many"), proto, c.streams)
 					if served != c.served || refused != c.streams-c.served {
 						t.Fatalf("%d served and %d refused of %d streams, want %d served", served, refused, c.streams, c.served)
 					}
