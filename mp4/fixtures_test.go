@@ -1,15 +1,8 @@
 package mp4
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/flvedge/flvedge/internal/testutil"
@@ -20,8 +13,10 @@ func TestMain(m *testing.M) {
 	os.Exit(testutil.Main(m, fixtures))
 }
 
-// The fixtures: six seconds of a 320x240 H.264 test pattern at 25 fps and a
-// 440 Hz AAC tone, as ffmpeg writes them (moov at the end unless asked).
+// The fixtures: six seconds of a 320x240 H.264 test pattern at 25 fps (a
+// 96x64 pattern with a frame counter on black: every frame differs, and
+// the files committed for the unit tests stay small) and a 440 Hz AAC
+// tone, as ffmpeg writes them (moov at the end unless asked).
 // ffmpeg gives every AAC track an edit list (its priming) and a 'roll'
 // sample group, and B-frame video an edit list for the reordering delay.
 // The AAC is encoded without perceptual noise substitution (-aac_pns 0):
@@ -42,14 +37,14 @@ const (
 )
 
 var fixtureArgs = map[string][]string{
-	fixAV: {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+	fixAV: {"-f", "lavfi", "-i", "testsrc=size=96x64:rate=25,pad=320:240:112:96", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
-		"-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_pns", "0", "-b:a", "64k", "-t", "6"},
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_pns", "0", "-b:a", "16k", "-t", "6"},
 	fixAVRemux: {"-i", "{av.mp4}", "-c", "copy"},
 	fixAVFast:  {"-i", "{av.mp4}", "-c", "copy", "-movflags", "+faststart"},
-	fixBFrames: {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+	fixBFrames: {"-f", "lavfi", "-i", "testsrc=size=96x64:rate=25,pad=320:240:112:96", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-		"-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_pns", "0", "-b:a", "64k", "-t", "6"},
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_pns", "0", "-b:a", "16k", "-t", "6"},
 	fixAudio: {"-i", "{bframes.mp4}", "-c", "copy", "-vn"},
 	fixEdit: {"-ss", "1.5", "-i", "{bframes.mp4}", "-itsoffset", "0.5", "-ss", "1.5", "-i", "{bframes.mp4}",
 		"-map", "0:v", "-map", "1:a", "-c", "copy"},
@@ -97,111 +92,4 @@ func readLayout(t testing.TB, l *vfile.Layout, src io.ReaderAt) []byte {
 		t.Fatalf("read %d bytes of a layout of %d", len(b), l.Size())
 	}
 	return b
-}
-
-// frame is a decoded frame as ffmpeg's framemd5 muxer reports it.
-type frame struct {
-	pts, dur float64 // seconds
-	hash     string
-}
-
-// decoded is what ffmpeg decodes of a file, by media type.
-type decoded map[string][]frame
-
-// decode has ffmpeg decode every stream of a file to the null muxer and to
-// framemd5 in one pass and fails the test on anything it reports on
-// stderr: the file must decode without error.
-func decode(t testing.TB, path string) decoded {
-	t.Helper()
-	cmd := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-hide_banner", "-nostdin", "-v", "error", "-i", path,
-		"-map", "0", "-f", "null", "-",
-		"-map", "0", "-fps_mode", "passthrough", "-f", "framemd5", "pipe:1")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("ffmpeg decoding %s: %v\n%s", path, err, stderr.Bytes())
-	}
-	tb := map[string]float64{}
-	types := map[string]string{}
-	d := decoded{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "#tb "); ok {
-			idx, v, _ := strings.Cut(rest, ": ")
-			num, den, _ := strings.Cut(v, "/")
-			n, _ := strconv.ParseFloat(num, 64)
-			dn, _ := strconv.ParseFloat(den, 64)
-			tb[idx] = n / dn
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "#media_type "); ok {
-			idx, v, _ := strings.Cut(rest, ": ")
-			types[idx] = v
-			continue
-		}
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, ",")
-		if len(f) != 6 {
-			t.Fatalf("framemd5 line %q", line)
-		}
-		idx := strings.TrimSpace(f[0])
-		pts, _ := strconv.ParseFloat(strings.TrimSpace(f[2]), 64)
-		dur, _ := strconv.ParseFloat(strings.TrimSpace(f[3]), 64)
-		d[types[idx]] = append(d[types[idx]], frame{pts: pts * tb[idx], dur: dur * tb[idx], hash: strings.TrimSpace(f[5])})
-	}
-	return d
-}
-
-var fullDecodes sync.Map // fixture name → decoded
-
-// decodeFixture decodes a whole fixture, once per test binary.
-func decodeFixture(t testing.TB, name string) decoded {
-	t.Helper()
-	if d, ok := fullDecodes.Load(name); ok {
-		return d.(decoded)
-	}
-	d := decode(t, fixture(t, name))
-	fullDecodes.Store(name, d)
-	return d
-}
-
-// probe is what ffprobe reads of a file.
-type probe struct {
-	Streams []struct {
-		CodecType string `json:"codec_type"`
-		StartTime string `json:"start_time"`
-		Duration  string `json:"duration"`
-	} `json:"streams"`
-	Format struct {
-		Duration string `json:"duration"`
-	} `json:"format"`
-}
-
-func ffprobe(t testing.TB, path string) probe {
-	t.Helper()
-	cmd := exec.Command(testutil.RequireTool(t, "ffprobe", "ffmpeg"), "-v", "error", "-show_streams", "-show_format", "-of", "json", path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("ffprobe %s: %v\n%s", path, err, stderr.Bytes())
-	}
-	var p probe
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatalf("ffprobe %s: %v", path, err)
-	}
-	return p
-}
-
-func seconds(t testing.TB, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("ffprobe time %q: %v", s, err)
-	}
-	return v
 }

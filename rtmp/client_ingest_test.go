@@ -1,160 +1,126 @@
-package rtmp_test
+package rtmp
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
+	"reflect"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/flvedge/flvedge/flv"
-	"github.com/flvedge/flvedge/internal/app"
 	"github.com/flvedge/flvedge/internal/testutil"
-	"github.com/flvedge/flvedge/rtmp"
 )
 
-// The client publishes to our ingest as ffmpeg would, and ffprobe finds the
-// codecs on the ingest's HTTP-FLV URL.
-func TestClientPublishesToIngest(t *testing.T) {
-	ffmpeg := testutil.RequireTool(t, "ffmpeg", "ffmpeg")
-	ffprobe := testutil.RequireTool(t, "ffprobe", "ffmpeg")
-	clip := filepath.Join(t.TempDir(), "clip.flv")
-	out, err := exec.Command(ffmpeg, "-hide_banner", "-loglevel", "error",
-		"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine",
-		"-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p",
-		"-c:a", "aac", "-f", "flv", clip).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffmpeg: %v\n%s", err, out)
-	}
-	tags := readClip(t, clip)
+// clipFixture is three seconds of H.264 (a keyframe every second) and AAC as
+// ffmpeg's FLV muxer writes them: testdata/clip.flv in the unit tier, made
+// afresh in the end-to-end tier.
+const clipFixture = "clip.flv"
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr testutil.SyncBuffer
-	ingestDone := make(chan error, 1)
-	// No admin listener, whose fixed port another server may hold; no
-	// grace, so that the stream ends with the publish and shutting down
-	// has no viewer to wait for.
-	args := []string{"--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--admin-listen", "", "--grace", "0s"}
-	go func() {
-		ingestDone <- app.Run(ctx, app.Ingest, args, &stdout, &stderr)
-	}()
-	defer func() {
-		cancel()
-		if err := <-ingestDone; err != nil {
-			t.Errorf("ingest: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("ingest log:\n%s", stderr.String())
-		}
-	}()
-	rtmpAddr := waitForLine(t, &stdout, regexp.MustCompile(`rtmp://(\S+)/live/STREAM`))
-	httpAddr := waitForLine(t, &stdout, regexp.MustCompile(`Play at: +http://(\S+)/live/STREAM\.flv`))
-
-	dialCtx, dialCancel := context.WithTimeout(ctx, 10*time.Second)
-	c, err := rtmp.Dial(dialCtx, "rtmp://"+rtmpAddr+"/live/cam")
-	dialCancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := make(chan struct{})
-	published := make(chan error, 1)
-	go func() { published <- publishLoop(c, tags, stop) }()
-
-	probeCtx, probeCancel := context.WithTimeout(ctx, 60*time.Second)
-	defer probeCancel()
-	out, err = exec.CommandContext(probeCtx, ffprobe, "-v", "error", "-show_entries", "stream=codec_name,width,height",
-		"-of", "json", "http://"+httpAddr+"/live/cam.flv").Output()
-	close(stop)
-	if err := <-published; err != nil {
-		t.Errorf("publish: %v", err)
-	}
-	if err := c.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("ffprobe: %v\n%s", err, out)
-	}
-	var probe struct {
-		Streams []struct {
-			CodecName     string `json:"codec_name"`
-			Width, Height int
-		}
-	}
-	if err := json.Unmarshal(out, &probe); err != nil {
-		t.Fatalf("ffprobe output %s: %v", out, err)
-	}
-	codecs := map[string]bool{}
-	for _, s := range probe.Streams {
-		codecs[s.CodecName] = true
-		if s.CodecName == "h264" && (s.Width != 320 || s.Height != 240) {
-			t.Errorf("video %dx%d, want 320x240", s.Width, s.Height)
-		}
-	}
-	if !codecs["h264"] || !codecs["aac"] || len(probe.Streams) != 2 {
-		t.Errorf("ffprobe found %s, want one h264 and one aac stream", out)
-	}
+var fixtures = &testutil.Fixtures{
+	Args: map[string][]string{
+		clipFixture: {"-f", "lavfi", "-i", "testsrc=size=96x64:rate=25,pad=320:240:112:96", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+			"-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "16k", "-t", "3"},
+	},
+	Output: []string{"-f", "flv"},
 }
 
-func readClip(t *testing.T, path string) []flv.Tag {
+// mediaSummary checks what every real publisher must deliver.
+type mediaSummary struct {
+	metadata, avcHeader, aacHeader bool
+	keyframes, video, audio        int
+	span                           uint32 // last video timestamp less the first, in ms
+}
+
+func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	var s mediaSummary
+	last := map[uint8]uint32{}
+	var firstVideo *uint32
+	for i, tag := range tags {
+		if len(tag.Data) == 0 {
+			t.Fatalf("tag %d (type %d) is empty", i, tag.Type)
+		}
+		if prev, ok := last[tag.Type]; ok && tag.Timestamp < prev {
+			t.Errorf("tag %d type %d: timestamp %d after %d", i, tag.Type, tag.Timestamp, prev)
+		}
+		last[tag.Type] = tag.Timestamp
+		switch tag.Type {
+		case flv.TagScript:
+			name, vals, err := flv.ParseScript(tag.Data)
+			if err != nil {
+				t.Errorf("script tag %d: %v", i, err)
+			}
+			if strings.HasPrefix(string(tag.Data), "\x02\x00\x0d@setDataFrame") {
+				t.Error("script tag still starts with @setDataFrame")
+			}
+			if name == "onMetaData" && len(vals) > 0 {
+				s.metadata = true
+			}
+		case flv.TagVideo:
+			s.video++
+			if firstVideo == nil {
+				firstVideo = &tag.Timestamp
+			}
+			s.span = tag.Timestamp - *firstVideo
+			if len(tag.Data) >= 2 && tag.Data[0] == 0x17 && tag.Data[1] == 0 {
+				s.avcHeader = true
+			}
+			if len(tag.Data) >= 2 && tag.Data[0] == 0x17 && tag.Data[1] == 1 {
+				s.keyframes++
+			}
+		case flv.TagAudio:
+			s.audio++
+			if len(tag.Data) >= 2 && tag.Data[0] == 0xaf && tag.Data[1] == 0 {
+				s.aacHeader = true
+			}
+		}
+	}
+	if !s.metadata || !s.avcHeader || !s.aacHeader {
+		t.Errorf("metadata %v, AVC sequence header %v, AAC sequence header %v", s.metadata, s.avcHeader, s.aacHeader)
+	}
+	if s.span < 2500 {
+		t.Errorf("video timestamps span %d ms, want about 3 s", s.span)
+	}
+	return s
+}
+
+// TestClientPublishesAnEncodedClip: the client publishes what an encoder
+// made (onMetaData, the AVC and AAC sequence headers, frames of several
+// chunks) to the package's server, which hands its handler every tag as it
+// was sent; then the publish ends cleanly on both sides. The whole ingest
+// with the client in front: internal/app's TestClientPublishesToIngest
+// (e2e).
+func TestClientPublishesAnEncodedClip(t *testing.T) {
+	tags := testutil.ReadFLVFile(t, fixtures.Path(t, clipFixture))
+	ts := startServer(t, nil)
+	c, err := dialTest(t, "rtmp://"+ts.addr+"/live/cam")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := flv.NewReader(bytes.NewReader(data))
-	if _, err := r.ReadHeader(); err != nil {
-		t.Fatal(err)
-	}
-	var tags []flv.Tag
-	for {
-		tag, err := r.ReadTag()
-		if errors.Is(err, io.EOF) {
-			return tags
-		}
-		if err != nil {
+	for _, tag := range tags {
+		if err := c.WriteTag(tag); err != nil {
 			t.Fatal(err)
 		}
-		tags = append(tags, tag)
 	}
-}
-
-// publishLoop sends the clip at its real-time rate, again and again with
-// rising timestamps, until stop closes.
-func publishLoop(c *rtmp.Client, tags []flv.Tag, stop <-chan struct{}) error {
-	start := time.Now()
-	loopLength := tags[len(tags)-1].Timestamp + 40
-	for offset := uint32(0); ; offset += loopLength {
-		for _, tag := range tags {
-			tag.Timestamp += offset
-			select {
-			case <-stop:
-				return nil
-			case <-time.After(time.Until(start.Add(time.Duration(tag.Timestamp) * time.Millisecond))):
-			}
-			if err := c.WriteTag(tag); err != nil {
-				return err
+	sink := ts.rec.next(t)
+	got := sink.waitTags(t, len(tags))
+	if !reflect.DeepEqual(got, tags) {
+		for i := range min(len(got), len(tags)) {
+			if !reflect.DeepEqual(got[i], tags[i]) {
+				t.Fatalf("tag %d: type %d ts %d %d bytes, sent type %d ts %d %d bytes",
+					i, got[i].Type, got[i].Timestamp, len(got[i].Data), tags[i].Type, tags[i].Timestamp, len(tags[i].Data))
 			}
 		}
+		t.Fatalf("got %d tags, sent %d", len(got), len(tags))
 	}
-}
-
-// waitForLine waits for output matching re and returns its first group.
-func waitForLine(t *testing.T, out *testutil.SyncBuffer, re *regexp.Regexp) string {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no line matching %s in:\n%s", re, out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	s := summarize(t, got)
+	if s.keyframes != 3 || s.video < 75 || s.audio < 120 {
+		t.Errorf("%d keyframes, %d video and %d audio tags in 3 s at 25 fps, GOP 25", s.keyframes, s.video, s.audio)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sink.waitClosed(t)
+	ts.logs.waitFor(t, "rtmp publish stop", "stream=cam")
+	if strings.Contains(ts.logs.String(), "level=WARN") {
+		t.Errorf("the server warned:\n%s", ts.logs.String())
 	}
 }

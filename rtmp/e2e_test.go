@@ -1,3 +1,5 @@
+//go:build e2e
+
 package rtmp
 
 import (
@@ -10,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flvedge/flvedge/flv"
 	"github.com/flvedge/flvedge/internal/testutil"
 )
 
@@ -23,66 +24,6 @@ func runPeer(t *testing.T, name string, args ...string) {
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", name, err, out)
 	}
-}
-
-// mediaSummary checks what every real publisher must deliver.
-type mediaSummary struct {
-	metadata, avcHeader, aacHeader bool
-	keyframes, video, audio        int
-	span                           uint32 // last video timestamp less the first, in ms
-}
-
-func summarize(t *testing.T, tags []flv.Tag) mediaSummary {
-	t.Helper()
-	var s mediaSummary
-	last := map[uint8]uint32{}
-	var firstVideo *uint32
-	for i, tag := range tags {
-		if len(tag.Data) == 0 {
-			t.Fatalf("tag %d (type %d) is empty", i, tag.Type)
-		}
-		if prev, ok := last[tag.Type]; ok && tag.Timestamp < prev {
-			t.Errorf("tag %d type %d: timestamp %d after %d", i, tag.Type, tag.Timestamp, prev)
-		}
-		last[tag.Type] = tag.Timestamp
-		switch tag.Type {
-		case flv.TagScript:
-			name, vals, err := flv.ParseScript(tag.Data)
-			if err != nil {
-				t.Errorf("script tag %d: %v", i, err)
-			}
-			if strings.HasPrefix(string(tag.Data), "\x02\x00\x0d@setDataFrame") {
-				t.Error("script tag still starts with @setDataFrame")
-			}
-			if name == "onMetaData" && len(vals) > 0 {
-				s.metadata = true
-			}
-		case flv.TagVideo:
-			s.video++
-			if firstVideo == nil {
-				firstVideo = &tag.Timestamp
-			}
-			s.span = tag.Timestamp - *firstVideo
-			if len(tag.Data) >= 2 && tag.Data[0] == 0x17 && tag.Data[1] == 0 {
-				s.avcHeader = true
-			}
-			if len(tag.Data) >= 2 && tag.Data[0] == 0x17 && tag.Data[1] == 1 {
-				s.keyframes++
-			}
-		case flv.TagAudio:
-			s.audio++
-			if len(tag.Data) >= 2 && tag.Data[0] == 0xaf && tag.Data[1] == 0 {
-				s.aacHeader = true
-			}
-		}
-	}
-	if !s.metadata || !s.avcHeader || !s.aacHeader {
-		t.Errorf("metadata %v, AVC sequence header %v, AAC sequence header %v", s.metadata, s.avcHeader, s.aacHeader)
-	}
-	if s.span < 2500 {
-		t.Errorf("video timestamps span %d ms, want about 3 s", s.span)
-	}
-	return s
 }
 
 func TestFFmpegPublish(t *testing.T) {
@@ -134,4 +75,10 @@ func TestGStreamerPublish(t *testing.T) {
 	if s.keyframes < 3 || s.video < 70 || s.audio < 100 {
 		t.Errorf("%d keyframes, %d video and %d audio tags for 3 s at 25 fps, GOP 25", s.keyframes, s.video, s.audio)
 	}
+}
+
+// TestFixtures: the committed clip is what ffmpeg makes from its arguments
+// (FLVEDGE_UPDATE_TESTDATA=1 rewrites it).
+func TestFixtures(t *testing.T) {
+	fixtures.CheckTestdata(t, clipFixture)
 }

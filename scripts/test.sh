@@ -1,12 +1,38 @@
 #!/usr/bin/env bash
-# Runs every check and test of flvedge: formatting, vet, staticcheck, and the
-# whole Go test suite with the race detector, including the end-to-end tests
-# with real peers (ffmpeg, GStreamer, headless Chromium with mpegts.js) and
-# the region test, whose hosts are network namespaces (it needs root). Installs
-# those peers first when they are missing (Debian packages, needs root or sudo;
-# npm packages from browsertest/ and web/player/package-lock.json).
+# Runs every check and test of flvedge, in two tiers:
+#
+#   unit tier  go test -race ./...             nothing but Go; fixtures from
+#                                               testdata/
+#   e2e tier   go test -race -tags e2e ./...   real peers: ffmpeg, GStreamer,
+#              headless Chromium with mpegts.js, nginx, yamdi, promtool, and
+#              the region test's network namespaces (root)
+#
+# and formatting, vet and staticcheck of both builds, so that the files
+# tagged e2e are checked too. The unit tier runs first; the peers of the e2e
+# tier are installed after it when they are missing (Debian packages, needs
+# root or sudo; npm packages from browsertest/ and
+# web/player/package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet (unit and e2e builds)"
+go vet ./...
+go vet -tags e2e ./...
+
+echo "== staticcheck (unit and e2e builds)"
+staticcheck=$(go env GOPATH)/bin/staticcheck
+[ -x "$staticcheck" ] || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+"$staticcheck" ./...
+"$staticcheck" -tags e2e ./...
+
+echo "== unit tier: go test -race ./..."
+go test -race -count=1 -timeout 10m ./...
 
 packages=(ffmpeg gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav)
@@ -70,22 +96,8 @@ if [ ! -f web/player/mpegts/mpegts.js ] || [ web/player/package-lock.json -nt we
   (cd web/player && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-echo "== gofmt"
-unformatted=$(gofmt -l .)
-if [ -n "$unformatted" ]; then
-  echo "gofmt would change:"; echo "$unformatted"; exit 1
-fi
-
-echo "== go vet"
-go vet ./...
-
-echo "== staticcheck"
-staticcheck=$(go env GOPATH)/bin/staticcheck
-[ -x "$staticcheck" ] || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-"$staticcheck" ./...
-
-echo "== go test -race"
-go test -race -count=1 -timeout 20m ./...
+echo "== e2e tier: go test -race -tags e2e ./..."
+go test -race -count=1 -timeout 20m -tags e2e ./...
 
 # deploy/ is a module of its own, so that the Kubernetes API types it checks
 # the manifests with stay out of the server's dependencies.

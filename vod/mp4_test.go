@@ -3,15 +3,12 @@ package vod
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -27,7 +24,8 @@ import (
 )
 
 // The MP4 fixtures: six seconds of 320x240 H.264 at 25 fps with B-frames
-// and a keyframe every second, and AAC, as ffmpeg writes them.
+// and a keyframe every second, and AAC, as ffmpeg writes them (the picture
+// and sound of the FLV fixtures).
 const (
 	mp4End   = "end.mp4"   // moov at the end
 	mp4Remux = "remux.mp4" // end.mp4 through ffmpeg -c copy: the same input as fast.mp4's
@@ -36,9 +34,9 @@ const (
 )
 
 var mp4FixtureArgs = map[string][]string{
-	mp4End: {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+	mp4End: {"-f", "lavfi", "-i", "testsrc=size=96x64:rate=25,pad=320:240:112:96", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0",
-		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-t", "6"},
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "16k", "-t", "6"},
 	mp4Remux: {"-i", "{end.mp4}", "-c", "copy"},
 	mp4Fast:  {"-i", "{end.mp4}", "-c", "copy", "-movflags", "+faststart"},
 	mp4Frag:  {"-i", "{end.mp4}", "-c", "copy", "-movflags", "+frag_keyframe+empty_moov"},
@@ -128,10 +126,7 @@ func TestMP4Clip(t *testing.T) {
 			if end == 0 {
 				end = 6
 			}
-			if d := probeMP4Duration(t, body); math.Abs(d-(end-c.start)) > 0.04 {
-				t.Errorf("duration %.3f s, want %.3f", d, end-c.start)
-			}
-			decodeMP4(t, body)
+			checkMP4Clip(t, body, end-c.start)
 		})
 	}
 	t.Run("ranges", func(t *testing.T) {
@@ -319,42 +314,5 @@ func checkMP4Ranges(t *testing.T, s *vodServer, path string, full []byte) {
 				t.Fatalf("%s: part %d is not bytes %d-%d", c.name, i, r[0], r[1]-1)
 			}
 		}
-	}
-}
-
-// probeMP4Duration returns the duration ffprobe reads in an MP4 body.
-func probeMP4Duration(t *testing.T, body []byte) float64 {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "probe.mp4")
-	writeFile(t, path, body)
-	out, err := exec.Command(testutil.RequireTool(t, "ffprobe", "ffmpeg"), "-v", "error", "-show_format", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe: %v", err)
-	}
-	var p struct {
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
-	}
-	if err := json.Unmarshal(out, &p); err != nil {
-		t.Fatal(err)
-	}
-	d, err := strconv.ParseFloat(p.Format.Duration, 64)
-	if err != nil {
-		t.Fatalf("ffprobe duration %q", p.Format.Duration)
-	}
-	return d
-}
-
-// decodeMP4 has ffmpeg decode an MP4 body completely and fails the test on
-// anything it reports. MP4 needs a seekable input: a file, not a pipe.
-func decodeMP4(t *testing.T, body []byte) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "decode.mp4")
-	writeFile(t, path, body)
-	out, err := exec.Command(testutil.RequireTool(t, "ffmpeg", "ffmpeg"), "-hide_banner", "-nostdin", "-v", "error",
-		"-i", path, "-f", "null", "-").CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("ffmpeg decoding %d bytes: %v\n%s", len(body), err, out)
 	}
 }

@@ -25,10 +25,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// Chromium is where Debian's chromium package puts the browser.
-const Chromium = "/usr/bin/chromium"
+	"github.com/flvedge/flvedge/internal/testutil"
+)
 
 // Dir returns the browsertest folder of the repository.
 func Dir() string {
@@ -40,22 +39,19 @@ func Dir() string {
 func mpegtsFile() string { return filepath.Join(Dir(), "..", "web", "player", "mpegts", "mpegts.js") }
 
 // Require fails the test unless Chromium, node and the npm packages are
-// installed.
-func Require(t testing.TB) {
+// installed, and returns the paths of node and Chromium.
+func Require(t testing.TB) (node, chromium string) {
 	t.Helper()
+	chromium = testutil.RequireTool(t, "chromium", "chromium")
+	node = testutil.RequireTool(t, "node", "nodejs")
 	const hint = "; run scripts/test.sh, which installs it"
-	if _, err := os.Stat(Chromium); err != nil {
-		t.Fatalf("Chromium is needed by this browser test and is not at %s (apt-get install chromium)%s", Chromium, hint)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node is needed by this browser test and was not found (apt-get install nodejs)%s", hint)
-	}
 	if _, err := os.Stat(filepath.Join(Dir(), "node_modules", "playwright-core", "package.json")); err != nil {
 		t.Fatalf("npm package playwright-core is not installed in %s (cd browsertest && npm ci)%s", Dir(), hint)
 	}
 	if _, err := os.Stat(mpegtsFile()); err != nil {
 		t.Fatalf("mpegts.js is not installed in web/player/mpegts (cd web/player && npm ci)%s", hint)
 	}
+	return node, chromium
 }
 
 // dashFile returns where npm ci in browsertest puts a file of dash.js's
@@ -113,11 +109,11 @@ type Options struct {
 // RunWith is Run with options.
 func RunWith(t testing.TB, pageURL string, timeout time.Duration, o Options) json.RawMessage {
 	t.Helper()
-	Require(t)
+	node, chromium := Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(Dir(), "play.mjs"), pageURL, strconv.FormatInt(timeout.Milliseconds(), 10))
-	cmd.Env = append(os.Environ(), "CHROMIUM_ARGS="+strings.Join(o.ChromiumArgs, "\n"), "PLAY_RESULT="+o.Result)
+	cmd := exec.CommandContext(ctx, node, filepath.Join(Dir(), "play.mjs"), pageURL, strconv.FormatInt(timeout.Milliseconds(), 10))
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "CHROMIUM_ARGS="+strings.Join(o.ChromiumArgs, "\n"), "PLAY_RESULT="+o.Result)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -8,5 +8,6 @@
 //
 // The test needs root (network namespaces), iproute2, curl and ffmpeg. It
 // fails, never skips, when the machine does not allow it: a region test
-// that skipped would pass without testing anything.
+// that skipped would pass without testing anything. It is in the
+// end-to-end tier: go test -tags e2e ./internal/regiontest.
 package regiontest
