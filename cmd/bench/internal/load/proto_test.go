@@ -42,6 +42,7 @@ func streamFLV(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
+	t.Parallel()
 	h2 := httptest.NewUnstartedServer(http.HandlerFunc(streamFLV))
 	h2.EnableHTTP2 = true
 	var conns atomic.Int64
