@@ -100,12 +100,14 @@ func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
 		name := fmt.Sprintf("%s/per-viewer=%v/per-conn=%d", c.proto, c.perViewer, c.perConn)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
+			// The window opens once every viewer has its first keyframe:
+			// what is checked does not depend on its length.
 			h2URL, h3URL, conns := protoServers(t)
 			url := h2URL
 			if c.h3 {
 				url = h3URL
 			}
-			rep, err := Run(context.Background(), Config{URL: url, Proto: c.proto, ConnPerViewer: c.perViewer, ViewersPerConn: c.perConn, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: time.Second})
+			rep, err := Run(context.Background(), Config{URL: url, Proto: c.proto, ConnPerViewer: c.perViewer, ViewersPerConn: c.perConn, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatalf("%s: %v", c.proto, err)
 			}

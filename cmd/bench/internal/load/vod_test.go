@@ -209,6 +209,7 @@ func TestRunVODFindsWrongAnswers(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.cause, func(t *testing.T) {
+			t.Parallel()
 			url := vodServer(t, data, nil, tc.wrong)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
