@@ -4,6 +4,7 @@ package vod
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -110,19 +111,55 @@ func TestSourceServesAsLocal(t *testing.T) {
 // TestSourceFailureBeforeMP4Header: an MP4 clip starts with its moov from
 // memory, but the media after it are made present before the header goes
 // out, so that an origin gone since the moov was read is a 502, not a 200
-// cut short after the moov.
+// cut short after the moov. The fixture fits one cache slice, which the
+// moov's read brings in whole, so the origin's going is played by the
+// source: once broken, it fails every byte past the moov it was asked to
+// make present, as the cache does for an origin that no longer answers.
 func TestSourceFailureBeforeMP4Header(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, mp4End), readFile(t, mp4Fixture(t, mp4End)))
 	s := newSourceServer(t, dir)
+	var broken atomic.Bool
+	open := s.h.roots[0].Source.Open
+	h, err := New(Config{Roots: []Root{{Prefix: "/vod", Source: SourceOf(func(ctx context.Context, urlPath string) (goneOrigin, error) {
+		f, err := open(ctx, urlPath)
+		return goneOrigin{f, &broken}, err
+	})}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	v := &vodServer{dir: dir, h: h, srv: srv}
 	clip := "/vod/" + mp4End + "?start=3&end=4"
 	// HEAD reads the moov (to know the clip's length) and sends no media.
-	if resp, _ := s.do(t, http.MethodHead, clip); resp.StatusCode != http.StatusOK {
+	if resp, _ := v.do(t, http.MethodHead, clip); resp.StatusCode != http.StatusOK {
 		t.Fatalf("HEAD: %d", resp.StatusCode)
 	}
-	s.origin.Close()
-	resp, body := s.get(t, clip)
+	broken.Store(true)
+	resp, body := v.get(t, clip)
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Fatalf("clip with its origin gone: %d, %d bytes", resp.StatusCode, len(body))
 	}
+}
+
+// goneOrigin is a file of a source whose origin went away once broken is
+// set: bytes it is asked to make present are then an origin's failure.
+type goneOrigin struct {
+	SourceFile
+	broken *atomic.Bool
+}
+
+func (f goneOrigin) Ensure(off int64) error {
+	if f.broken.Load() {
+		return &vodcache.StatusError{Status: http.StatusBadGateway}
+	}
+	return f.SourceFile.Ensure(off)
+}
+
+func (f goneOrigin) Section(off, n int64) (*os.File, error) {
+	if f.broken.Load() {
+		return nil, &vodcache.StatusError{Status: http.StatusBadGateway}
+	}
+	return f.SourceFile.Section(off, n)
 }
