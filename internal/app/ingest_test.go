@@ -103,6 +103,31 @@ func watchWith(t *testing.T, client *http.Client, url string, header ...string) 
 		resp.Body.Close()
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
+	return follow(t, resp)
+}
+
+// watchIfAdmitted is watch for a request that may be refused with 410 (an
+// expired token): then it returns nil.
+func watchIfAdmitted(t *testing.T, url string) *viewer {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return follow(t, resp)
+	case http.StatusGone:
+		resp.Body.Close()
+		return nil
+	}
+	resp.Body.Close()
+	t.Fatalf("GET %s: %s", url, resp.Status)
+	return nil
+}
+
+// follow reads the tags of an admitted viewer's response until it ends.
+func follow(t *testing.T, resp *http.Response) *viewer {
 	v := &viewer{ended: make(chan struct{})}
 	t.Cleanup(func() {
 		resp.Body.Close()

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,17 +42,20 @@ func streamFLV(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
+// protoServers starts an HTTP/1.1+HTTP/2 server and an HTTP/3 server of
+// streamFLV, both counting the connections they accept in conns.
+func protoServers(t *testing.T) (h2URL, h3URL string, conns *atomic.Int64) {
+	t.Helper()
+	conns = new(atomic.Int64)
 	h2 := httptest.NewUnstartedServer(http.HandlerFunc(streamFLV))
 	h2.EnableHTTP2 = true
-	var conns atomic.Int64
 	h2.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {
 			conns.Add(1)
 		}
 	}
 	h2.StartTLS()
-	defer h2.Close()
+	t.Cleanup(h2.Close)
 
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -66,35 +70,53 @@ func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
 		},
 	}
 	go h3.Serve(udp)
-	defer func() {
+	t.Cleanup(func() {
 		h3.Close()
 		udp.Close()
-	}()
+	})
+	return h2.URL + "/live/a.flv", "https://" + udp.LocalAddr().String() + "/live/a.flv", conns
+}
 
+// TestViewersOverHTTP2AndHTTP3: each case has servers of its own, so that
+// the cases' timed runs go in parallel and the connections each counts are
+// its own.
+func TestViewersOverHTTP2AndHTTP3(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
-		proto, url string
-		perViewer  bool
-		perConn    int
-		conns      int64 // the first viewer, which checks the URL, and the 5
+		proto     string
+		h3        bool
+		perViewer bool
+		perConn   int
+		conns     int64 // the first viewer, which checks the URL, and the 5
 	}{
-		{"h1", h2.URL + "/live/a.flv", false, 0, 6},
-		{"h2", h2.URL + "/live/a.flv", false, 0, 1},
-		{"h2", h2.URL + "/live/a.flv", true, 0, 6},
-		{"h2", h2.URL + "/live/a.flv", false, 2, 3},
-		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", false, 0, 1},
-		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", true, 0, 6},
-		{"h3", "https://" + udp.LocalAddr().String() + "/live/a.flv", false, 2, 3},
+		{"h1", false, false, 0, 6},
+		{"h2", false, false, 0, 1},
+		{"h2", false, true, 0, 6},
+		{"h2", false, false, 2, 3},
+		{"h3", true, false, 0, 1},
+		{"h3", true, true, 0, 6},
+		{"h3", true, false, 2, 3},
 	} {
-		conns.Store(0)
-		rep, err := Run(context.Background(), Config{URL: c.url, Proto: c.proto, ConnPerViewer: c.perViewer, ViewersPerConn: c.perConn, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: time.Second})
-		if err != nil {
-			t.Fatalf("%s: %v", c.proto, err)
-		}
-		if rep.Connections.OK != 5 || rep.Connections.Failed != 0 || rep.TTFK.P50 <= 0 || rep.TimestampErrors != 0 {
-			t.Fatalf("%s: %+v", c.proto, rep.Connections)
-		}
-		if n := conns.Load(); n != c.conns {
-			t.Errorf("%s (connection per viewer: %v, viewers per connection: %d): %d connections, want %d", c.proto, c.perViewer, c.perConn, n, c.conns)
-		}
+		name := fmt.Sprintf("%s/per-viewer=%v/per-conn=%d", c.proto, c.perViewer, c.perConn)
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// The window opens once every viewer has its first keyframe:
+			// what is checked does not depend on its length.
+			h2URL, h3URL, conns := protoServers(t)
+			url := h2URL
+			if c.h3 {
+				url = h3URL
+			}
+			rep, err := Run(context.Background(), Config{URL: url, Proto: c.proto, ConnPerViewer: c.perViewer, ViewersPerConn: c.perConn, Insecure: true, Viewers: 5, Ramp: 100 * time.Millisecond, Duration: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatalf("%s: %v", c.proto, err)
+			}
+			if rep.Connections.OK != 5 || rep.Connections.Failed != 0 || rep.TTFK.P50 <= 0 || rep.TimestampErrors != 0 {
+				t.Fatalf("%s: %+v", c.proto, rep.Connections)
+			}
+			if n := conns.Load(); n != c.conns {
+				t.Errorf("%s (connection per viewer: %v, viewers per connection: %d): %d connections, want %d", c.proto, c.perViewer, c.perConn, n, c.conns)
+			}
+		})
 	}
 }

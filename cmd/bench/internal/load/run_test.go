@@ -41,6 +41,7 @@ func startBaseline(t *testing.T) (rtmpAddr, httpAddr string) {
 }
 
 func TestRunPublishAndView(t *testing.T) {
+	t.Parallel()
 	rtmpAddr, httpAddr := startBaseline(t)
 	var progress testutil.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -103,6 +104,7 @@ func TestRunPublishAndView(t *testing.T) {
 // against the first viewer to receive each tag, and the viewers' probe
 // waits for the stream to appear.
 func TestRunViewOnlyAndPublishOnly(t *testing.T) {
+	t.Parallel()
 	rtmpAddr, httpAddr := startBaseline(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -133,6 +135,7 @@ func TestRunViewOnlyAndPublishOnly(t *testing.T) {
 }
 
 func TestRunInterrupted(t *testing.T) {
+	t.Parallel()
 	rtmpAddr, httpAddr := startBaseline(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(1500*time.Millisecond, cancel)

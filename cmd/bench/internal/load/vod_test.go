@@ -72,6 +72,7 @@ func vodServer(t *testing.T, data []byte, log *rangeLog, wrong func(w http.Respo
 }
 
 func TestRunVOD(t *testing.T) {
+	t.Parallel()
 	const size, rangeSize = 3<<20 + 12345, 256 << 10
 	data, path := vodFile(t, size)
 	for _, sequential := range []bool{false, true} {
@@ -174,6 +175,7 @@ func parseRangeSpec(spec string) (first, last int64, err error) {
 // Every way an answer can be wrong is counted as an error, under its own
 // cause; a server that closes after each answer is not wrong.
 func TestRunVODFindsWrongAnswers(t *testing.T) {
+	t.Parallel()
 	const size, rangeSize = 1 << 20, 64 << 10
 	data, path := vodFile(t, size)
 	for _, tc := range []struct {
@@ -207,6 +209,7 @@ func TestRunVODFindsWrongAnswers(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.cause, func(t *testing.T) {
+			t.Parallel()
 			url := vodServer(t, data, nil, tc.wrong)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -228,6 +231,7 @@ func TestRunVODFindsWrongAnswers(t *testing.T) {
 }
 
 func TestRunVODRefusesAtOnce(t *testing.T) {
+	t.Parallel()
 	data, _ := vodFile(t, 1000)
 	url := vodServer(t, data, nil, nil)
 	_, otherPath := vodFile(t, 999)
