@@ -222,14 +222,31 @@ func TestTLSBatchListenerServesViewers(t *testing.T) {
 	if resp.ProtoMajor != 1 {
 		t.Fatalf("HTTP/%d, want HTTP/1.1 over TLS", resp.ProtoMajor)
 	}
-	// The viewer has joined: the tags written now all come, in order.
+	// The viewer's cursor starts at the first tag it is given, not when
+	// its response's header arrives: once it has the configurations and
+	// the first GOP, every tag written from then on comes, in order.
+	fr := flv.NewReader(resp.Body)
+	if _, err := fr.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	readN := func(n int) []flv.Tag {
+		var tags []flv.Tag
+		for range n {
+			tag, err := fr.ReadTag()
+			if err != nil {
+				t.Fatalf("tag %d: %v", len(tags), err)
+			}
+			tags = append(tags, tag)
+		}
+		return tags
+	}
+	readN(3 + 4)                                             // configs, the first GOP
 	big := bytes.Repeat([]byte{0x27, 0x01, 0, 0, 0}, 10<<10) // 50 KiB: four records
 	for range 5 {
 		s.write(flv.TagVideo, big)
 		s.gop(2)
 	}
-	_, tags := readTags(t, resp.Body, 3+4+5*(1+4)) // configs, the first GOP, then ours
-	for i, tag := range tags[3+4:] {
+	for i, tag := range readN(5 * (1 + 4)) {
 		if i%5 == 0 && !bytes.Equal(tag.Data, big) {
 			t.Fatalf("tag %d of several records arrived changed", i)
 		}
