@@ -26,6 +26,7 @@ cd "$(dirname "$0")/.."
 server=${1:?ingest or baseline}
 viewers=${2:?number of viewers}
 coalesce=${3:-0s}
+[ "$coalesce" != 0 ] || coalesce=0s # the config wants a unit
 duration=${4:-30s}
 proto=${5:-h1}
 
