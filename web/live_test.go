@@ -110,6 +110,12 @@ func readTags(t *testing.T, r io.Reader, n int) (flv.Header, []flv.Tag) {
 	if err != nil {
 		t.Fatalf("FLV header: %v", err)
 	}
+	return h, nextTags(t, fr, n)
+}
+
+// nextTags reads the next n tags from fr.
+func nextTags(t *testing.T, fr *flv.Reader, n int) []flv.Tag {
+	t.Helper()
 	var tags []flv.Tag
 	for range n {
 		tag, err := fr.ReadTag()
@@ -118,7 +124,7 @@ func readTags(t *testing.T, r io.Reader, n int) (flv.Header, []flv.Tag) {
 		}
 		tags = append(tags, tag)
 	}
-	return h, tags
+	return tags
 }
 
 func TestUnknownStreamIs404(t *testing.T) {

@@ -229,24 +229,13 @@ func TestTLSBatchListenerServesViewers(t *testing.T) {
 	if _, err := fr.ReadHeader(); err != nil {
 		t.Fatal(err)
 	}
-	readN := func(n int) []flv.Tag {
-		var tags []flv.Tag
-		for range n {
-			tag, err := fr.ReadTag()
-			if err != nil {
-				t.Fatalf("tag %d: %v", len(tags), err)
-			}
-			tags = append(tags, tag)
-		}
-		return tags
-	}
-	readN(3 + 4)                                             // configs, the first GOP
+	nextTags(t, fr, 3+4)                                     // configs, the first GOP
 	big := bytes.Repeat([]byte{0x27, 0x01, 0, 0, 0}, 10<<10) // 50 KiB: four records
 	for range 5 {
 		s.write(flv.TagVideo, big)
 		s.gop(2)
 	}
-	for i, tag := range readN(5 * (1 + 4)) {
+	for i, tag := range nextTags(t, fr, 5*(1+4)) {
 		if i%5 == 0 && !bytes.Equal(tag.Data, big) {
 			t.Fatalf("tag %d of several records arrived changed", i)
 		}
