@@ -20,6 +20,7 @@ type Cursor struct {
 	started   bool // next is a valid position
 	next      uint64
 	seen      uint64 // the ring's next at the last Next: Wait waits for more
+	behind    bool   // the last Next left more due than its batch
 	stopped   bool   // guarded by the ring's lock
 	closed    bool   // guarded by the ring's lock
 	skips     int
@@ -85,6 +86,7 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 	if !c.started {
 		bufs = c.start(bufs)
 	}
+	c.behind = false
 	if c.started {
 		for n := 0; c.next < r.next && n < maxBatch; c.next++ {
 			p := &r.slots[c.next&r.mask()]
@@ -95,6 +97,7 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 			n++
 		}
 		if c.next < r.next {
+			c.behind = true
 			return bufs, nil // more pending than one batch
 		}
 	}
@@ -103,6 +106,12 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 	}
 	return bufs, nil
 }
+
+// Behind reports whether the last Next left more due than one batch: call
+// Next again at once, Wait would wait for the next append. Otherwise the
+// viewer may Wait right after writing what Next handed out, without another
+// Next to find nothing: Wait returns at once if tags came meanwhile.
+func (c *Cursor) Behind() bool { return c.behind }
 
 // Wait blocks until the ring has changed since the last Next, is closed, or
 // the cursor is stopped.

@@ -89,8 +89,8 @@ func NewRing(cfg Config) *Ring {
 // modified afterwards. Appending to a closed ring does nothing.
 func (r *Ring) Append(p Packet) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return
 	}
 	if r.next-r.first == uint64(len(r.slots)) {
@@ -111,6 +111,9 @@ func (r *Ring) Append(p Packet) {
 	}
 	r.next++
 	r.trim()
+	r.mu.Unlock()
+	// Woken after the unlock, the cursors do not find the lock still
+	// held by the broadcast that readies the rest of them.
 	r.changed.Broadcast()
 }
 

@@ -227,6 +227,12 @@ func viaOf(r *http.Request) []string {
 // or the viewer fails or is stopped. After a wake-up it waits as pace says,
 // so that more tags leave in one write. It returns the bytes written and why
 // it stopped.
+//
+// A viewer that has written all that was due waits at once, without asking
+// the cursor for more first: that would find nothing nearly always, and
+// cost each write another turn of the ring's lock, which every viewer and
+// the publisher share. Tags that came during the write end the wait at
+// once, and leave after the pace's wait like any others.
 func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 	var written int64
 	var bufs [][]byte
@@ -251,7 +257,7 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		case err != nil:
 			out.Close()
 			return written, err.Error()
-		case len(bufs) == 0:
+		case !cur.Behind():
 			cur.Wait()
 			if d := pace.wait(time.Now()); d > 0 {
 				time.Sleep(d)
