@@ -19,10 +19,11 @@ type Cursor struct {
 	sentHead  bool
 	started   bool // next is a valid position
 	next      uint64
-	seen      uint64 // the ring's next at the last Next: Wait waits for more
-	behind    bool   // the last Next left more due than its batch
-	stopped   bool   // guarded by the ring's lock
-	closed    bool   // guarded by the ring's lock
+	seen      uint64    // the ring's next at the last Next: Wait waits for more
+	behind    bool      // the last Next left more due than its batch
+	due       *dueGroup // the group of the last WaitUntil; guarded by the ring's lock
+	stopped   bool      // guarded by the ring's lock
+	closed    bool      // guarded by the ring's lock
 	skips     int
 	header    [flv.HeaderSize + 4]byte
 }
@@ -46,6 +47,9 @@ func (c *Cursor) Close() {
 	if !c.closed {
 		c.closed, c.stopped = true, true
 		r.cursors--
+		if c.due != nil {
+			r.wake(c.due)
+		}
 		r.changed.Broadcast()
 	}
 }
@@ -131,6 +135,9 @@ func (c *Cursor) Stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c.stopped = true
+	if c.due != nil {
+		r.wake(c.due) // the others of its group find what is due early
+	}
 	r.changed.Broadcast()
 }
 

@@ -42,9 +42,10 @@ type Limits struct {
 	// WriteTimeout bounds one write to a viewer; a viewer that accepts
 	// nothing for that long is disconnected. Default 15 s.
 	WriteTimeout time.Duration
-	// Coalesce is the longest a viewer waits after a wake-up before it
-	// writes, so that the tags of that time leave in one write: fewer
-	// wake-ups and system calls for more latency. 0: write at once.
+	// Coalesce is the longest a viewer waits after a write before the
+	// next, so that the tags of that time leave in one write: fewer
+	// wake-ups and system calls for more latency. The next write leaves
+	// with the first tag appended after the wait. 0: write at once.
 	Coalesce time.Duration
 	// CoalesceMode waits as the load asks (adaptive, see coalesce.go) or
 	// always Coalesce (fixed).
@@ -224,15 +225,17 @@ func viaOf(r *http.Request) []string {
 }
 
 // copyStream hands every batch the cursor has to out until the stream ends
-// or the viewer fails or is stopped. After a wake-up it waits as pace says,
-// so that more tags leave in one write. It returns the bytes written and why
-// it stopped.
+// or the viewer fails or is stopped. After a write it waits as pace says,
+// so that more tags leave in one write, for the first tag appended after
+// that wait: the viewers due wake in the publisher's append, together,
+// rather than each by a timer of its own (see buffer.Cursor.WaitUntil). It
+// returns the bytes written and why it stopped.
 //
 // A viewer that has written all that was due waits at once, without asking
 // the cursor for more first: that would find nothing nearly always, and
 // cost each write another turn of the ring's lock, which every viewer and
-// the publisher share. Tags that came during the write end the wait at
-// once, and leave after the pace's wait like any others.
+// the publisher share. Tags that came during the write leave with the
+// next write, like any others.
 func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 	var written int64
 	var bufs [][]byte
@@ -258,9 +261,11 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 			out.Close()
 			return written, err.Error()
 		case !cur.Behind():
-			cur.Wait()
-			if d := pace.wait(time.Now()); d > 0 {
-				time.Sleep(d)
+			now := time.Now()
+			if d := pace.wait(now); d > 0 {
+				cur.WaitUntil(now.Add(d))
+			} else {
+				cur.Wait()
 			}
 		}
 	}
