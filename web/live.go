@@ -248,6 +248,9 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 			cur.Sent(n)
 			pace.load.sent(len(bufs))
 			clear(bufs) // do not keep tags alive after the window drops them
+			if cap(bufs) > largeBatch && len(bufs) < largeBatch/4 {
+				bufs = nil // see largeBatch
+			}
 			if werr != nil {
 				out.Close()
 				return written, "write: " + werr.Error()
@@ -270,6 +273,13 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		}
 	}
 }
+
+// largeBatch is a batch larger than a viewer's usual ones (a few dozen
+// tags at most while it keeps up); a viewer's first batch, its whole group
+// of pictures, can be hundreds. A viewer's scratch slices for batches,
+// kept for its whole life, shrink back after one, instead of keeping
+// kilobytes per viewer that the next batches do not use.
+const largeBatch = 64
 
 // streamEnded is the reason copyStream gives when the stream ended, the
 // one clean end of a viewer's response.
