@@ -32,6 +32,16 @@ func waitingUntil(t *testing.T, c *Cursor, at time.Time) <-chan struct{} {
 	}
 }
 
+// caughtUpCursor is a cursor that has taken all there is of a stream.
+func caughtUpCursor(t *testing.T) (*Ring, *Cursor) {
+	r := NewRing(Config{})
+	t.Cleanup(r.Close)
+	publishGOP(r, 0, 2)
+	c := r.NewCursor(AllTracks)
+	drain(t, c)
+	return r, c
+}
+
 func dueGroups(r *Ring) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -51,11 +61,7 @@ func returned(done <-chan struct{}) bool {
 // the cursor waiting, with its tags; the first append at or after it ends
 // the wait, in the append, not by a timer.
 func TestWaitUntilEndsWithTheFirstAppendDue(t *testing.T) {
-	r := NewRing(Config{})
-	defer r.Close()
-	publishGOP(r, 0, 2)
-	c := r.NewCursor(AllTracks)
-	drain(t, c)
+	r, c := caughtUpCursor(t)
 	at := time.Now().Add(time.Hour) // no timer of the test's time ends it
 	done := waitingUntil(t, c, at)
 	r.Append(pkt(flv.TagAudio, 100, "early"))
@@ -79,11 +85,7 @@ func TestWaitUntilEndsWithTheFirstAppendDue(t *testing.T) {
 // TestWaitUntilEndsWithoutAnAppend: a publisher that stalls does not keep
 // the tags that came before the time: the group's timer ends the wait.
 func TestWaitUntilEndsWithoutAnAppend(t *testing.T) {
-	r := NewRing(Config{})
-	defer r.Close()
-	publishGOP(r, 0, 2)
-	c := r.NewCursor(AllTracks)
-	drain(t, c)
+	_, c := caughtUpCursor(t)
 	done := waitingUntil(t, c, time.Now().Add(10*time.Millisecond))
 	select {
 	case <-done:
@@ -121,11 +123,7 @@ func TestWaitUntilEndsOnStopAndClose(t *testing.T) {
 // TestAppendWakesTheGroupsDue: an append after a group's time wakes it
 // itself, before the group's timer would.
 func TestAppendWakesTheGroupsDue(t *testing.T) {
-	r := NewRing(Config{})
-	defer r.Close()
-	publishGOP(r, 0, 2)
-	c := r.NewCursor(AllTracks)
-	drain(t, c)
+	r, c := caughtUpCursor(t)
 	at := time.Now().Add(dueTick)
 	done := waitingUntil(t, c, at)
 	for due := dueTime(dueTickOf(at)); !time.Now().After(due); {
