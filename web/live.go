@@ -235,14 +235,17 @@ func viaOf(r *http.Request) []string {
 // the cursor for more first: that would find nothing nearly always, and
 // cost each write another turn of the ring's lock, which every viewer and
 // the publisher share. Tags that came during the write leave with the
-// next write, like any others.
+// next write, like any others. A viewer of a stream that pauses does not
+// wake again and again: once a wait has found nothing, it waits for the
+// next tag.
 func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 	var written int64
 	var bufs [][]byte
 	for {
 		var err error
 		bufs, err = cur.Next(bufs[:0])
-		if len(bufs) > 0 {
+		wrote := len(bufs) > 0
+		if wrote {
 			n, werr := out.WriteBatch(bufs)
 			written += n
 			cur.Sent(n)
@@ -263,7 +266,12 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		case err != nil:
 			out.Close()
 			return written, err.Error()
-		case !cur.Behind():
+		case cur.Behind():
+		case !wrote:
+			// The wait ended with nothing new (its timer, or tags this
+			// viewer does not get): the next tag leaves as it comes.
+			cur.Wait()
+		default:
 			now := time.Now()
 			if d := pace.wait(now); d > 0 {
 				cur.WaitUntil(now.Add(d))
