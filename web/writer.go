@@ -143,9 +143,9 @@ func (c *connWriter) writeRecords(vec [][]byte) (int64, error) {
 	if c.held == nil {
 		return writeGathered(c.conn, vec, gatherSize)
 	}
-	c.held.hold()
+	c.held.Hold()
 	n, err := writeGathered(c.conn, vec, gatherSize)
-	if rerr := c.held.release(); err == nil && rerr != nil {
+	if rerr := c.held.Release(); err == nil && rerr != nil {
 		// What crypto/tls took as written may not have left.
 		return 0, rerr
 	}
