@@ -126,8 +126,10 @@ func TestRapidReset(t *testing.T) {
 // empty DATA frames is cut off at a rate.
 func TestControlFloods(t *testing.T) {
 	for name, send := range map[string]func(c *rawClient) error{
-		"PING":     func(c *rawClient) error { return c.fr.WritePing(false, [8]byte{1}) },
-		"SETTINGS": func(c *rawClient) error { return c.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 15}) },
+		"PING": func(c *rawClient) error { return c.fr.WritePing(false, [8]byte{1}) },
+		"SETTINGS": func(c *rawClient) error {
+			return c.fr.WriteSettings(http2.Setting{ID: http2.SettingMaxFrameSize, Val: 1 << 15})
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := newRawClient(t, &Server{}, okHandler, false)
