@@ -61,6 +61,11 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	if c.goingAway {
 		return nil // after our GOAWAY's last stream: ignored (RFC 9113, 6.8)
 	}
+	if c.ctrlQueued > maxQueuedControl {
+		// Responses the client does not read pile up: those of requests
+		// answered by their HEADERS alone cost no stream while they wait.
+		return errFlood
+	}
 	if len(c.streams) >= int(c.maxStreams) {
 		return c.queueControlLocked(appendRSTStream(c.ctrl, id, http2.ErrCodeRefusedStream))
 	}

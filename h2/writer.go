@@ -126,10 +126,12 @@ func (c *conn) flush(b []byte) error {
 // queueHeadersLocked encodes a response's header, in the order the
 // HEADERS frames are sent (HPACK's table depends on it), as one HEADERS
 // frame and CONTINUATION frames if it is larger than the client's frames.
+// The frames count as provoked by the client (see onHeaders).
 func (c *conn) queueHeadersLocked(st *stream, status int, h http.Header, end bool) {
 	if c.done {
 		return
 	}
+	c.ctrlQueued++
 	c.hbuf = c.hbuf[:0]
 	_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
 	for k, vv := range h {
