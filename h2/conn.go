@@ -47,7 +47,6 @@ type conn struct {
 	maxClientID uint32             // the highest stream the client has opened
 	handlers    int                // handlers running, reset streams' included
 	goingAway   bool               // we sent GOAWAY: no new streams
-	peerGoAway  bool               // the client sent GOAWAY: it opens no more
 	closing     bool               // the writer sends what is queued, then closes
 	done        bool               // the writer has stopped: nothing more is sent
 	idleTimer   *time.Timer
@@ -252,8 +251,11 @@ func (c *conn) handle(f http2.Frame) error {
 		}
 		return c.queueControlLocked(appendPing(c.ctrl, f.Data))
 	case *http2.GoAwayFrame:
-		c.peerGoAway = true
-		c.closeIfDoneLocked()
+		// The client is leaving: it is told which of its streams are
+		// served, the rest are ignored, and the connection closes after
+		// the last (otherwise a stream it opens next would run on a
+		// connection closing without a word).
+		c.goAwayLocked()
 		return nil
 	case *http2.PushPromiseFrame:
 		// Only servers push (RFC 9113, 8.4).
@@ -400,6 +402,10 @@ func (c *conn) queueGoAwayLocked(code http2.ErrCode) {
 func (c *conn) goAway() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.goAwayLocked()
+}
+
+func (c *conn) goAwayLocked() {
 	if !c.goingAway {
 		c.queueGoAwayLocked(http2.ErrCodeNo)
 	}
@@ -409,7 +415,7 @@ func (c *conn) goAway() {
 // closeIfDoneLocked closes a connection that will have no more streams
 // once its last has ended.
 func (c *conn) closeIfDoneLocked() {
-	if (c.goingAway || c.peerGoAway) && len(c.streams) == 0 {
+	if c.goingAway && len(c.streams) == 0 {
 		c.closing = true
 		c.wakeWriter()
 	}

@@ -35,6 +35,7 @@ type frame struct {
 	code   http2.ErrCode
 	fields map[string]string // HEADERS
 	inc    uint32
+	last   uint32 // GOAWAY's last stream
 }
 
 // newRawClient serves h on one end of a pipe and writes the client's
@@ -85,7 +86,7 @@ func (c *rawClient) readLoop() {
 		case *http2.RSTStreamFrame:
 			fr.code = f.ErrCode
 		case *http2.GoAwayFrame:
-			fr.code = f.ErrCode
+			fr.code, fr.last = f.ErrCode, f.LastStreamID
 		case *http2.WindowUpdateFrame:
 			fr.inc = f.Increment
 		case *http2.MetaHeadersFrame:
