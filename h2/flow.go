@@ -43,27 +43,35 @@ func (c *conn) onData(f *http2.DataFrame) error {
 	}
 	c.creditLocked(size - int64(len(data))) // the padding
 	b := st.body
+	if b.declared >= 0 && b.received+int64(len(data)) > b.declared {
+		c.creditLocked(int64(len(data)))
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
+	}
+	b.received += int64(len(data))
 	if b.closed {
 		c.creditLocked(int64(len(data)))
 	} else {
 		b.buf = append(b.buf, data...)
-		b.received += int64(len(data))
 		signal(b.wake)
 	}
 	if f.StreamEnded() {
-		c.endBodyLocked(st)
+		return c.endBodyLocked(st)
 	}
 	return nil
 }
 
 // endBodyLocked marks a request's body complete: the client has sent
-// END_STREAM.
-func (c *conn) endBodyLocked(st *stream) {
+// END_STREAM. A body shorter than its content-length is malformed.
+func (c *conn) endBodyLocked(st *stream) error {
 	st.remoteClosed = true
-	if st.body != nil {
-		st.body.eof = true
-		signal(st.body.wake)
+	if b := st.body; b != nil {
+		if b.declared >= 0 && b.received != b.declared {
+			return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
+		}
+		b.eof = true
+		signal(b.wake)
 	}
+	return nil
 }
 
 // creditLocked gives n bytes received on the connection back to its
@@ -83,9 +91,10 @@ func (c *conn) creditLocked(n int64) {
 type body struct {
 	st       *stream
 	buf      []byte
-	received int64
-	eof      bool // END_STREAM received
-	closed   bool // the handler closed it or returned: data are dropped
+	received int64 // data received, dropped ones included
+	declared int64 // the request's content-length; -1: none
+	eof      bool  // END_STREAM received
+	closed   bool  // the handler closed it or returned: data are dropped
 	wake     chan struct{}
 }
 
