@@ -129,3 +129,44 @@ func TestContentLengthMismatch(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelAndReopenAtTheLimit: a client with all its streams open that
+// cancels one and opens another at once (a player switching streams) has
+// the new one refused while the cancelled one's handler ends, not its
+// whole connection closed; once the handler has ended, it is served.
+func TestCancelAndReopenAtTheLimit(t *testing.T) {
+	ending := make(chan struct{})
+	c := newRawClient(t, &Server{MaxConcurrentStreams: 2}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/live" {
+			<-r.Context().Done()
+			<-ending // what a handler does on its way out
+			return
+		}
+		w.Write([]byte("ok"))
+	}), true)
+	c.headers(1, "/live", true)
+	c.headers(3, "/live", true)
+	c.fr.WritePing(false, [8]byte{1}) // the streams have opened when its ack comes
+	c.next(isType(http2.FramePing))
+	c.fr.WriteRSTStream(3, http2.ErrCodeCancel)
+	c.headers(5, "/", true)
+	f, ok := c.next(func(f frame) bool { return f.stream == 5 || f.typ == http2.FrameGoAway })
+	if !ok || f.typ == http2.FrameGoAway {
+		t.Fatalf("the connection ended (%v) on a stream opened as another was cancelled", f.code)
+	}
+	if f.typ == http2.FrameRSTStream && f.code != http2.ErrCodeRefusedStream {
+		t.Fatalf("stream 5 reset with %v", f.code)
+	}
+	close(ending)
+	// The handler of stream 3 ends; a stream opened after its end is served.
+	for id := uint32(7); ; id += 2 {
+		c.headers(id, "/", true)
+		f, _ := c.next(func(f frame) bool { return f.stream == id })
+		if f.typ == http2.FrameHeaders {
+			break
+		}
+		if f.code != http2.ErrCodeRefusedStream {
+			t.Fatalf("stream %d: %v %v", id, f.typ, f.code)
+		}
+	}
+}

@@ -65,14 +65,12 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 		// answered by their HEADERS alone cost no stream while they wait.
 		return errFlood
 	}
-	if len(c.streams) >= int(c.maxStreams) {
+	if len(c.streams) >= int(c.maxStreams) || c.handlers >= int(c.maxStreams) {
+		// Over the limit, or under it with handlers of closed streams
+		// (the client reset them) still on their way out: refused, which
+		// the client may retry. A client that resets faster than that
+		// runs out of its reset budget (onReset).
 		return c.queueControlLocked(appendRSTStream(c.ctrl, id, http2.ErrCodeRefusedStream))
-	}
-	if c.handlers >= int(c.maxStreams) {
-		// The open streams are under the limit, so the rest are handlers
-		// of streams the client has reset: it resets faster than they
-		// can end.
-		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
 	}
 	if f.Truncated {
 		return c.answerLocked(id, f.StreamEnded(), http.StatusRequestHeaderFieldsTooLarge)
