@@ -23,6 +23,7 @@ import (
 type conn struct {
 	srv        *Server
 	nc         net.Conn
+	raw        net.Conn // beneath the TLS conn; nc without TLS
 	handler    http.Handler
 	ctx        context.Context // of the requests; cancelled when the conn ends
 	cancel     context.CancelFunc
@@ -127,6 +128,7 @@ func newConn(s *Server, ctx context.Context, nc net.Conn, h http.Handler, hs *ht
 	if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		inner = u.NetConn()
 	}
+	c.raw = inner
 	c.held, _ = inner.(holder)
 	c.henc = hpack.NewEncoder(hpackWriter{c})
 	c.in = &budgetReader{r: nc}

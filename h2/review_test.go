@@ -170,3 +170,17 @@ func TestCancelAndReopenAtTheLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseCutsConnections: Server.Close closes every connection at once,
+// one whose writer waits on a client that does not read included, and
+// those that come after.
+func TestCloseCutsConnections(t *testing.T) {
+	s := &Server{WriteTimeout: time.Hour}
+	c := newRawClient(t, s, okHandler, false)
+	s.Close() // the connection is tracked: it has read the client's preface
+
+	c.wantEnd()
+	cc, sc := netPipe()
+	defer cc.Close()
+	s.ServeConn(t.Context(), sc, okHandler) // returns at once
+}

@@ -123,6 +123,25 @@ func (s *Server) Shutdown() {
 	}
 }
 
+// Close closes every connection at once, and those that come after:
+// beneath its TLS, so that a write waiting on a client that does not read
+// fails at once. http.Server.Close does not: crypto/tls's Close would send
+// its close_notify after the records the writer holds (see holder), and
+// wait for them up to 5 s, for each such connection in turn. Call it
+// before http.Server.Close.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.raw.Close()
+	}
+}
+
 func (s *Server) maxStreams() uint32 {
 	if s.MaxConcurrentStreams == 0 {
 		return DefaultMaxConcurrentStreams

@@ -62,6 +62,7 @@ type Server struct {
 
 	http, https, admin       *http.Server // https, admin: nil without them
 	http3                    *http3.Server
+	h2                       *h2.Server // the HTTPS server's HTTP/2; nil without it
 	httpLn, httpsLn, adminLn net.Listener
 	quicConn                 net.PacketConn
 	failed                   chan error
@@ -200,8 +201,8 @@ func (s *Server) startHTTPS(routes http.Handler) {
 	// HTTP/2 over TLS is package h2's, whose one writer per connection
 	// sends the output of all its streams in one write; h2c on the plain
 	// listener stays Go's (limitStreams).
-	h2srv := &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom), Logger: s.logger}
-	h2srv.Configure(s.https)
+	s.h2 = &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom), Logger: s.logger}
+	s.h2.Configure(s.https)
 	go s.serve("https", func() error { return s.https.ServeTLS(s.httpsLn, "", "") })
 	s.logger.Info("https listening", "addr", s.httpsLn.Addr().String(), "http3", s.cfg.HTTP3, "self_signed", s.cfg.CertFile == "")
 }
@@ -323,6 +324,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.cancelShutdown()
+		if s.h2 != nil {
+			s.h2.Close() // before s.https's: see h2.Server.Close
+		}
 		for _, srv := range []*http.Server{s.http, s.https, s.admin} {
 			if srv != nil {
 				_ = srv.Close()
