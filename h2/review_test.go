@@ -184,3 +184,28 @@ func TestCloseCutsConnections(t *testing.T) {
 	defer cc.Close()
 	s.ServeConn(t.Context(), sc, okHandler) // returns at once
 }
+
+// TestTrailersWithPseudoHeaders: trailers carry no pseudo-header (RFC
+// 9113, 8.1): such a HEADERS frame resets its stream rather than ending
+// the body cleanly.
+func TestTrailersWithPseudoHeaders(t *testing.T) {
+	read := make(chan error, 1)
+	c := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, err := io.ReadAll(r.Body)
+		read <- err
+	}), true)
+	c.headers(1, "/", false)
+	c.fr.WriteData(1, false, []byte("body"))
+	c.hbuf.Reset()
+	c.enc.WriteField(hpackField(":path", "/other"))
+	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.hbuf.Bytes(), EndStream: true, EndHeaders: true})
+	select {
+	case err := <-read:
+		if err == nil {
+			t.Fatal("the body ended cleanly with pseudo-headers in its trailers")
+		}
+	case <-time.After(time.Minute): // generous: an event, not a timing
+		t.Fatal("the handler's Read did not return")
+	}
+	c.wantReset(1, http2.ErrCodeProtocol)
+}

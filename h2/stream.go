@@ -50,7 +50,8 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			return http2.ConnectionError(http2.ErrCodeProtocol)
 		case st.remoteClosed:
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
-		case !f.StreamEnded():
+		case !f.StreamEnded() || len(f.PseudoFields()) > 0:
+			// Trailers end the stream, and have no pseudo-header (RFC 9113, 8.1).
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 		}
 		// Trailers: dropped, but they end the body.
