@@ -196,7 +196,7 @@ func (c *conn) readFrames() error {
 		f, err := c.fr.ReadFrame()
 		if err != nil {
 			var se http2.StreamError
-			if errors.As(err, &se) {
+			if errors.As(err, &se) && !first {
 				if err := c.streamFailed(se); err != nil {
 					return err
 				}
@@ -204,6 +204,9 @@ func (c *conn) readFrames() error {
 			}
 			if errors.Is(err, http2.ErrFrameTooLarge) {
 				return http2.ConnectionError(http2.ErrCodeFrameSize)
+			}
+			if first && errors.As(err, &se) {
+				return http2.ConnectionError(http2.ErrCodeProtocol) // not the SETTINGS of the preface
 			}
 			return err
 		}

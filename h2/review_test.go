@@ -209,3 +209,25 @@ func TestTrailersWithPseudoHeaders(t *testing.T) {
 	}
 	c.wantReset(1, http2.ErrCodeProtocol)
 }
+
+// TestFirstFrameIsSettings: a client's preface ends with SETTINGS (RFC
+// 9113, 3.4); a first frame that is a stream error (here a WINDOW_UPDATE
+// of 0) is a connection error too, not a stream reset before the preface.
+func TestFirstFrameIsSettings(t *testing.T) {
+	cc, sc := netPipe()
+	c := &rawClient{t: t, nc: cc, frames: make(chan frame, 100), served: make(chan struct{})}
+	c.fr = http2.NewFramer(cc, cc)
+	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	go func() {
+		defer close(c.served)
+		(&Server{}).ServeConn(t.Context(), sc, okHandler)
+	}()
+	defer func() {
+		cc.Close()
+		<-c.served
+	}()
+	go c.readLoop()
+	cc.Write([]byte(http2.ClientPreface))
+	c.fr.WriteRawFrame(http2.FrameWindowUpdate, 0, 1, []byte{0, 0, 0, 0})
+	c.wantGoAway(http2.ErrCodeProtocol)
+}
