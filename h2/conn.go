@@ -48,6 +48,7 @@ type conn struct {
 	maxClientID uint32             // the highest stream the client has opened
 	handlers    int                // handlers running, reset streams' included
 	goingAway   bool               // we sent GOAWAY: no new streams
+	goAwayID    uint32             // the last stream our first GOAWAY served
 	closing     bool               // the writer sends what is queued, then closes
 	done        bool               // the writer has stopped: nothing more is sent
 	idleTimer   *time.Timer
@@ -397,8 +398,13 @@ func (c *conn) queueGoAwayLocked(code http2.ErrCode) {
 	if c.done {
 		return
 	}
+	if !c.goingAway {
+		// A later GOAWAY (an error after a graceful one) does not
+		// claim the streams ignored since (RFC 9113, 6.8).
+		c.goAwayID = c.maxClientID
+	}
 	c.goingAway = true
-	c.ctrl = appendGoAway(c.ctrl, c.maxClientID, code)
+	c.ctrl = appendGoAway(c.ctrl, c.goAwayID, code)
 	c.wakeWriter()
 }
 

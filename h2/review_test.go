@@ -231,3 +231,27 @@ func TestFirstFrameIsSettings(t *testing.T) {
 	c.fr.WriteRawFrame(http2.FrameWindowUpdate, 0, 1, []byte{0, 0, 0, 0})
 	c.wantGoAway(http2.ErrCodeProtocol)
 }
+
+// TestGoAwayLastStreamNeverGrows: a connection error after a graceful
+// GOAWAY sends a second GOAWAY whose last stream is not above the first's
+// (RFC 9113, 6.8): a stream ignored in between was not processed, and the
+// client must be free to retry it.
+func TestGoAwayLastStreamNeverGrows(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	s := &Server{}
+	c := newRawClient(t, s, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-release }), true)
+	c.headers(1, "/", true)
+	c.fr.WritePing(false, [8]byte{1}) // the stream has opened when its ack comes
+	c.next(isType(http2.FramePing))
+	s.Shutdown()
+	if f, _ := c.next(isType(http2.FrameGoAway)); f.last != 1 {
+		t.Fatalf("GOAWAY last %d, want 1", f.last)
+	}
+	c.headers(3, "/", true) // ignored
+	c.fr.WriteRawFrame(http2.FramePing, 0, 1, make([]byte, 8))
+	f, ok := c.next(isType(http2.FrameGoAway))
+	if !ok || f.code != http2.ErrCodeProtocol || f.last > 1 {
+		t.Fatalf("second GOAWAY: %v, %v last %d; want PROTOCOL_ERROR, last 1 at most", ok, f.code, f.last)
+	}
+}
