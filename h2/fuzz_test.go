@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,20 +22,19 @@ func FuzzServeConn(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		var handlers sync.WaitGroup
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			handlers.Add(1)
-			defer handlers.Done()
 			n, _ := io.Copy(io.Discard, r.Body)
 			w.Header().Set("X-Read", "yes")
 			w.Write(bytes.Repeat([]byte("x"), int(n%70000)))
 		})
 		cc, sc := net.Pipe()
 		served := make(chan struct{})
-		s := &Server{MaxConcurrentStreams: 10, WriteTimeout: time.Second}
+		// ServeConn's insides: the handlers the connection started are
+		// counted in c.handlers, those not yet running included.
+		c := newConn(&Server{MaxConcurrentStreams: 10, WriteTimeout: time.Second}, context.Background(), sc, h, nil)
 		go func() {
 			defer close(served)
-			s.ServeConn(context.Background(), sc, h)
+			c.serve()
 		}()
 		go io.Copy(io.Discard, cc)
 		cc.Write([]byte(http2.ClientPreface))
@@ -47,7 +45,19 @@ func FuzzServeConn(f *testing.F) {
 		case <-time.After(time.Minute): // generous: an event, not a timing
 			t.Fatal("the connection did not end after the client closed it")
 		}
-		handlers.Wait()
+		deadline := time.Now().Add(time.Minute) // generous: a condition, not a timing
+		for {
+			c.mu.Lock()
+			n := c.handlers
+			c.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d handlers still run after the connection ended", n)
+			}
+			time.Sleep(time.Millisecond)
+		}
 	})
 }
 
