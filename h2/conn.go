@@ -39,8 +39,9 @@ type conn struct {
 	idleTO        time.Duration
 	writeTO       time.Duration
 
-	wake       chan struct{} // the writer has something to do; capacity 1
-	writerDone chan struct{}
+	wake        chan struct{} // the writer has something to do; capacity 1
+	writerDone  chan struct{}
+	deadlineSet time.Time // when the writer last moved the write deadline
 
 	mu          sync.Mutex
 	streams     map[uint32]*stream // open and half-closed streams

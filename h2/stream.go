@@ -32,7 +32,8 @@ type stream struct {
 	queued   bool // in c.ready
 	wrote    chan struct{}
 	deadline time.Time
-	timer    *time.Timer // fires at deadline
+	timer    *time.Timer // fires at timerAt, at the latest at deadline
+	timerAt  time.Time
 }
 
 // onHeaders opens a stream, or takes a request's trailers.
@@ -231,7 +232,10 @@ func (st *stream) write(p []byte) (int, error) {
 }
 
 // setWriteDeadline sets when a Write waiting for the client fails: the
-// stream is then reset, since part of the data may have gone.
+// stream is then reset, since part of the data may have gone. A viewer
+// moves its deadline on before each batch; the timer is moved only when
+// the deadline comes earlier, and when it fires before the deadline it
+// sets itself again, so that a deadline a batch costs no timer operation.
 func (st *stream) setWriteDeadline(t time.Time) {
 	c := st.c
 	c.mu.Lock()
@@ -239,13 +243,12 @@ func (st *stream) setWriteDeadline(t time.Time) {
 	st.deadline = t
 	switch {
 	case t.IsZero():
-		if st.timer != nil {
-			st.timer.Stop()
-		}
 	case st.timer == nil:
 		st.timer = time.AfterFunc(time.Until(t), st.onDeadline)
-	default:
+		st.timerAt = t
+	case t.Before(st.timerAt):
 		st.timer.Reset(time.Until(t))
+		st.timerAt = t
 	}
 }
 
@@ -253,7 +256,15 @@ func (st *stream) onDeadline() {
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st.pending != nil && !st.deadline.IsZero() && !time.Now().Before(st.deadline) {
+	if st.deadline.IsZero() || st.closed {
+		return
+	}
+	if wait := time.Until(st.deadline); wait > 0 {
+		st.timer.Reset(wait)
+		st.timerAt = st.deadline
+		return
+	}
+	if st.pending != nil {
 		_ = c.resetStreamLocked(st, http2.ErrCodeCancel, os.ErrDeadlineExceeded)
 	}
 }
