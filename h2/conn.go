@@ -50,7 +50,8 @@ type conn struct {
 	goingAway   bool               // we sent GOAWAY: no new streams
 	peerGoAway  bool               // the client sent GOAWAY: it opens no more
 	closing     bool               // the writer sends what is queued, then closes
-	done        bool               // the writer has stopped: nothing more is sent
+	done        bool               // the last turn has begun: nothing more is sent
+	writing     bool               // a turn is under way (writer.go)
 	idleTimer   *time.Timer
 
 	// Output, taken by the writer: ctrl holds encoded frames that go
@@ -302,6 +303,7 @@ func (c *conn) onSettings(f *http2.SettingsFrame) error {
 				c.scheduleLocked(st)
 			}
 			c.peerWindow = int64(s.Val)
+			c.wakeWriter()
 		case http2.SettingMaxFrameSize:
 			c.peerMaxData = s.Val
 		case http2.SettingHeaderTableSize:
@@ -337,6 +339,7 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	}
 	st.sendWindow += inc
 	c.scheduleLocked(st)
+	c.wakeWriter()
 	return nil
 }
 

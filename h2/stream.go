@@ -192,19 +192,21 @@ func (c *conn) closeStreamLocked(st *stream, err error) {
 }
 
 // scheduleLocked puts st in the writer's turn if it has data to send and
-// window to send them with.
+// window to send them with. The caller wakes the writer (or takes the
+// turn).
 func (c *conn) scheduleLocked(st *stream) {
 	if st.queued || st.closed || len(st.pending) == 0 || st.sendWindow <= 0 {
 		return
 	}
 	st.queued = true
 	c.ready.push(st)
-	c.wakeWriter()
 }
 
-// write sends p on the stream: it waits until the writer has taken all
-// of p (within flow control), or the stream or connection fails, or the
-// write deadline passes.
+// write sends p on the stream: it waits until turns of the writer have
+// taken all of p (within flow control), or the stream or connection fails,
+// or the write deadline passes. While no turn is under way, it takes them
+// itself: then it may wait for the connection's write, up to the
+// Server's WriteTimeout.
 func (st *stream) write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -220,6 +222,15 @@ func (st *stream) write(p []byte) (int, error) {
 	}
 	st.pending, st.taken = p, 0
 	c.scheduleLocked(st)
+	// Take the turns while no one else does and they take our data.
+	for st.queued && !c.writing && !c.closing && c.sendWindow > 0 {
+		if c.turnLocked() != nil {
+			break
+		}
+	}
+	if st.pending != nil && !c.writing {
+		c.wakeWriter()
+	}
 	for st.pending != nil {
 		c.mu.Unlock()
 		<-st.wrote

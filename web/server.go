@@ -200,7 +200,10 @@ func (s *Server) startHTTPS(routes http.Handler) {
 	// HTTP/2 over TLS is package h2's, whose one writer per connection
 	// sends the output of all its streams in one write; h2c on the plain
 	// listener stays Go's (limitStreams).
-	h2srv := &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom), Logger: s.logger}
+	// Its write timeout, which also bounds a viewer's Write that writes
+	// the connection's output itself, is a viewer's default one.
+	h2srv := &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom),
+		WriteTimeout: defaultWriteTimeout, Logger: s.logger}
 	h2srv.Configure(s.https)
 	go s.serve("https", func() error { return s.https.ServeTLS(s.httpsLn, "", "") })
 	s.logger.Info("https listening", "addr", s.httpsLn.Addr().String(), "http3", s.cfg.HTTP3, "self_signed", s.cfg.CertFile == "")
