@@ -43,27 +43,36 @@ func (c *conn) onData(f *http2.DataFrame) error {
 	}
 	c.creditLocked(size - int64(len(data))) // the padding
 	b := st.body
+	b.received += int64(len(data))
 	if b.closed {
 		c.creditLocked(int64(len(data)))
 	} else {
 		b.buf = append(b.buf, data...)
-		b.received += int64(len(data))
 		signal(b.wake)
 	}
+	if b.declared >= 0 && b.received > b.declared {
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
+	}
 	if f.StreamEnded() {
-		c.endBodyLocked(st)
+		return c.endBodyLocked(st)
 	}
 	return nil
 }
 
 // endBodyLocked marks a request's body complete: the client has sent
-// END_STREAM.
-func (c *conn) endBodyLocked(st *stream) {
+// END_STREAM. A body shorter than its Content-Length is malformed.
+func (c *conn) endBodyLocked(st *stream) error {
 	st.remoteClosed = true
-	if st.body != nil {
-		st.body.eof = true
-		signal(st.body.wake)
+	b := st.body
+	if b == nil {
+		return nil
 	}
+	b.eof = true
+	signal(b.wake)
+	if b.declared >= 0 && b.received != b.declared {
+		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
+	}
+	return nil
 }
 
 // creditLocked gives n bytes received on the connection back to its
@@ -83,6 +92,7 @@ func (c *conn) creditLocked(n int64) {
 type body struct {
 	st       *stream
 	buf      []byte
+	declared int64 // Content-Length, or -1
 	received int64
 	eof      bool // END_STREAM received
 	closed   bool // the handler closed it or returned: data are dropped
@@ -105,10 +115,10 @@ func (b *body) Read(p []byte) (int, error) {
 			}
 			c.creditLocked(int64(n))
 			return n, nil
+		case b.st.err != nil: // reset: what came is not the whole body
+			return 0, b.st.err
 		case b.eof:
 			return 0, io.EOF
-		case b.st.err != nil:
-			return 0, b.st.err
 		case b.received >= int64(c.maxBody):
 			// The window is spent and the body goes on.
 			return 0, &http.MaxBytesError{Limit: int64(c.maxBody)}

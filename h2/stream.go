@@ -55,8 +55,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 			return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 		}
 		// Trailers: dropped, but they end the body.
-		c.endBodyLocked(st)
-		return nil
+		return c.endBodyLocked(st)
 	}
 	c.maxClientID = id
 	if c.goingAway {
@@ -86,7 +85,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	st.ctx, st.cancel = context.WithCancel(c.ctx)
 	req = req.WithContext(st.ctx)
 	if !st.remoteClosed {
-		st.body = &body{st: st, wake: make(chan struct{}, 1)}
+		st.body = &body{st: st, declared: req.ContentLength, wake: make(chan struct{}, 1)}
 		req.Body = st.body
 	}
 	c.streams[id] = st
