@@ -64,6 +64,7 @@ type Server struct {
 	http3                    *http3.Server
 	httpLn, httpsLn, adminLn net.Listener
 	quicConn                 net.PacketConn
+	udpBuffersChecked        sync.Once // at the first HTTP/3 connection
 	failed                   chan error
 	draining                 atomic.Bool // Shutdown has begun
 	closed                   atomic.Bool // Close has begun
@@ -186,7 +187,10 @@ func (s *Server) startHTTPS(routes http.Handler) {
 			TLSConfig:   http3.ConfigureTLSConfig(tlsConfig),
 			IdleTimeout: s.cfg.IdleTimeout,
 			QUICConfig:  &quic.Config{MaxIncomingStreams: int64(s.cfg.MaxViewersPerConn + streamHeadroom)},
-			ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context { return withConnViewers(ctx) },
+			ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context {
+				s.udpBuffersChecked.Do(func() { warnSmallUDPBuffers(s.logger, s.quicConn) })
+				return withConnViewers(ctx)
+			},
 		}
 		go s.serve("http3", func() error { return s.http3.Serve(s.quicConn) })
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
