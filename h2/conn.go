@@ -40,8 +40,9 @@ type conn struct {
 	idleTO        time.Duration
 	writeTO       time.Duration
 
-	wake       chan struct{} // the writer has something to do; capacity 1
-	writerDone chan struct{}
+	wake        chan struct{} // the writer has something to do; capacity 1
+	writerDone  chan struct{}
+	deadlineSet time.Time // when the writer last moved the write deadline
 
 	mu          sync.Mutex
 	streams     map[uint32]*stream // open and half-closed streams
@@ -50,7 +51,8 @@ type conn struct {
 	goingAway   bool               // we sent GOAWAY: no new streams
 	goAwayID    uint32             // the last stream our first GOAWAY served
 	closing     bool               // the writer sends what is queued, then closes
-	done        bool               // the writer has stopped: nothing more is sent
+	done        bool               // the last turn has begun: nothing more is sent
+	writing     bool               // a turn is under way (writer.go)
 	idleTimer   *time.Timer
 
 	// Output, taken by the writer: ctrl holds encoded frames that go
@@ -67,7 +69,7 @@ type conn struct {
 	recvWindow  int64  // what the client may still send on the connection
 	recvCredit  int64  // received bytes consumed or dropped, not yet given back
 
-	resets, empties budget // floods that cost us more than the client
+	resets, empties, settings budget // floods that cost us more than the client
 }
 
 // holder is what web's batching conn beneath a TLS conn offers: records
@@ -87,6 +89,8 @@ const (
 	// CVE-2019-9518) and ends the connection with ENHANCE_YOUR_CALM.
 	resetRate, resetBurst = 100, 400
 	emptyRate, emptyBurst = 100, 1000
+	// SETTINGS frames a second, and at once.
+	settingsRate, settingsBurst = 10, 100
 	// recvCreditStep: received body bytes are given back to the
 	// connection's window in steps of this much, or when a body ends.
 	recvCreditStep = 16 << 10
@@ -141,6 +145,7 @@ func newConn(s *Server, ctx context.Context, nc net.Conn, h http.Handler, hs *ht
 	c.resets = budget{rate: resetRate, burst: max(resetBurst, float64(c.maxStreams)), last: now}
 	c.resets.tokens = c.resets.burst
 	c.empties = budget{rate: emptyRate, burst: emptyBurst, tokens: emptyBurst, last: now}
+	c.settings = budget{rate: settingsRate, burst: settingsBurst, tokens: settingsBurst, last: now}
 	return c
 }
 
@@ -175,8 +180,20 @@ func (c *conn) serve() {
 		_ = c.nc.Close()
 	}
 	c.wakeWriter()
-	<-c.writerDone
+	// The writer sends the GOAWAY and closes the connection; a client
+	// that does not read gets little time for it.
+	t := time.NewTimer(min(c.writeTO, goAwayGrace))
+	defer t.Stop()
+	select {
+	case <-c.writerDone:
+	case <-t.C:
+		_ = c.nc.Close()
+		<-c.writerDone
+	}
 }
+
+// goAwayGrace is how long a failed connection's last output may take.
+const goAwayGrace = time.Second
 
 // readFrames reads the client's preface, then its frames, until the
 // connection fails or ends; an http2.ConnectionError says why to the client.
@@ -292,23 +309,19 @@ func (c *conn) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
 		return nil
 	}
+	// A client sends SETTINGS once or twice; a flood of them, each of
+	// which may touch every stream, is an attack.
+	if !c.settings.spend(time.Now()) {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	window := c.peerWindow
 	err := f.ForeachSetting(func(s http2.Setting) error {
 		if err := s.Valid(); err != nil {
 			return err
 		}
 		switch s.ID {
 		case http2.SettingInitialWindowSize:
-			// Changes every stream's window by the difference, which
-			// may make windows negative (RFC 9113, 6.9.2).
-			delta := int64(s.Val) - c.peerWindow
-			for _, st := range c.streams {
-				if st.sendWindow+delta > maxWindow {
-					return http2.ConnectionError(http2.ErrCodeFlowControl)
-				}
-				st.sendWindow += delta
-				c.scheduleLocked(st)
-			}
-			c.peerWindow = int64(s.Val)
+			window = int64(s.Val)
 		case http2.SettingMaxFrameSize:
 			c.peerMaxData = s.Val
 		case http2.SettingHeaderTableSize:
@@ -318,6 +331,21 @@ func (c *conn) onSettings(f *http2.SettingsFrame) error {
 	})
 	if err != nil {
 		return err
+	}
+	if window != c.peerWindow {
+		// The frame's last value changes every stream's window by the
+		// difference, which may make windows negative (RFC 9113, 6.9.2):
+		// once a frame, however many times it repeats the setting.
+		delta := window - c.peerWindow
+		for _, st := range c.streams {
+			if st.sendWindow+delta > maxWindow {
+				return http2.ConnectionError(http2.ErrCodeFlowControl)
+			}
+			st.sendWindow += delta
+			c.scheduleLocked(st)
+		}
+		c.peerWindow = window
+		c.wakeWriter()
 	}
 	return c.queueControlLocked(appendSettingsAck(c.ctrl))
 }
@@ -344,6 +372,7 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	}
 	st.sendWindow += inc
 	c.scheduleLocked(st)
+	c.wakeWriter()
 	return nil
 }
 

@@ -7,12 +7,14 @@
 // It exists for what Go's own HTTP/2 server cannot do cheaply: send the
 // output of many streams in few system calls. Go's server hands every
 // handler Write to the connection's goroutine and back, and writes every
-// DATA frame (16 KiB at most) with a tls.Conn.Write of its own. Here one
-// writer goroutine per connection gathers everything queued (control
-// frames, headers, and the data of every stream that has data and window,
-// round-robin) into one buffer and writes it with one tls.Conn.Write, and a
-// handler's Write is one handoff however large: the writer copies from the
-// handler's slice while the handler waits.
+// DATA frame (16 KiB at most) with a tls.Conn.Write of its own. Here a
+// connection's output is written in turns: a turn gathers everything queued
+// (control frames, headers, and the data of every stream that has data and
+// window, round-robin) into one buffer and writes it with one
+// tls.Conn.Write. A handler's Write queues its slice, whatever its size,
+// and returns once a turn has taken all of it; if no turn is under way, the
+// handler takes one itself, else the connection's writer goroutine takes
+// the next.
 //
 // Frame parsing and HPACK are golang.org/x/net/http2's Framer and hpack
 // package, the same code Go itself uses; the connection state, streams,

@@ -43,16 +43,15 @@ func (c *conn) onData(f *http2.DataFrame) error {
 	}
 	c.creditLocked(size - int64(len(data))) // the padding
 	b := st.body
-	if b.declared >= 0 && b.received+int64(len(data)) > b.declared {
-		c.creditLocked(int64(len(data)))
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
-	}
 	b.received += int64(len(data))
 	if b.closed {
 		c.creditLocked(int64(len(data)))
 	} else {
 		b.buf = append(b.buf, data...)
 		signal(b.wake)
+	}
+	if b.declared >= 0 && b.received > b.declared {
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
 	}
 	if f.StreamEnded() {
 		return c.endBodyLocked(st)
@@ -61,15 +60,17 @@ func (c *conn) onData(f *http2.DataFrame) error {
 }
 
 // endBodyLocked marks a request's body complete: the client has sent
-// END_STREAM. A body shorter than its content-length is malformed.
+// END_STREAM. A body shorter than its Content-Length is malformed.
 func (c *conn) endBodyLocked(st *stream) error {
 	st.remoteClosed = true
-	if b := st.body; b != nil {
-		if b.declared >= 0 && b.received != b.declared {
-			return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
-		}
-		b.eof = true
-		signal(b.wake)
+	b := st.body
+	if b == nil {
+		return nil
+	}
+	b.eof = true
+	signal(b.wake)
+	if b.declared >= 0 && b.received != b.declared {
+		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
 	}
 	return nil
 }
@@ -91,10 +92,10 @@ func (c *conn) creditLocked(n int64) {
 type body struct {
 	st       *stream
 	buf      []byte
-	received int64 // data received, dropped ones included
-	declared int64 // the request's content-length; -1: none
-	eof      bool  // END_STREAM received
-	closed   bool  // the handler closed it or returned: data are dropped
+	declared int64 // Content-Length, or -1
+	received int64
+	eof      bool // END_STREAM received
+	closed   bool // the handler closed it or returned: data are dropped
 	wake     chan struct{}
 }
 
@@ -114,10 +115,10 @@ func (b *body) Read(p []byte) (int, error) {
 			}
 			c.creditLocked(int64(n))
 			return n, nil
+		case b.st.err != nil: // reset: what came is not the whole body
+			return 0, b.st.err
 		case b.eof:
 			return 0, io.EOF
-		case b.st.err != nil:
-			return 0, b.st.err
 		case b.received >= int64(c.maxBody):
 			// The window is spent and the body goes on.
 			return 0, &http.MaxBytesError{Limit: int64(c.maxBody)}

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/flvedge/flvedge/internal/testutil"
 )
 
 // Interoperability with Go's HTTP/2 clients: net/http's Transport and
@@ -44,10 +46,11 @@ func newTLSServer(t *testing.T, h http.Handler, edit func(*Server)) (*httptest.S
 	ts.EnableHTTP2 = true
 	ts.StartTLS()
 	std := ts.Client()
-	xt := &http2.Transport{TLSClientConfig: std.Transport.(*http.Transport).TLSClientConfig}
+	// x/net's client is deprecated for net/http's, but still used: it
+	// is one of the clients this server must serve.
+	xt := &http2.Transport{TLSClientConfig: std.Transport.(*http.Transport).TLSClientConfig} //lint:ignore SA1019 see above
 	t.Cleanup(func() {
 		std.CloseIdleConnections()
-		xt.CloseIdleConnections()
 		ts.Close()
 	})
 	return ts, map[string]*http.Client{"net/http": std, "x/net/http2": {Transport: xt}}
@@ -272,7 +275,7 @@ func TestRequestBodies(t *testing.T) {
 // reset, quietly for http.ErrAbortHandler, logged otherwise; the
 // connection serves on.
 func TestHandlerPanicResetsItsStream(t *testing.T) {
-	var logged lockedBuffer
+	var logged testutil.SyncBuffer
 	ts, clients := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/abort":
@@ -304,23 +307,6 @@ func TestHandlerPanicResetsItsStream(t *testing.T) {
 	if s := logged.String(); !strings.Contains(s, "a bug") || strings.Contains(s, "abort handler") {
 		t.Fatalf("log: %s", s)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestClientCancelEndsTheRequestContext: a client that gives up on a

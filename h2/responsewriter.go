@@ -44,8 +44,8 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 // Write sends p as the response body: small Writes are gathered, others
-// go to the stream in one handoff to the connection's writer, and return
-// once it has taken all of p.
+// go to the stream at once, and return once the connection's writer has
+// taken all of p (stream.write).
 func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)

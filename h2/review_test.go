@@ -103,33 +103,6 @@ func TestClientGoAway(t *testing.T) {
 	c.wantEnd()
 }
 
-// TestContentLengthMismatch: a request body longer or shorter than its
-// content-length is malformed (RFC 9113, 8.1.1): its stream is reset and
-// the handler's Read fails, rather than the handler taking a body that
-// contradicts Request.ContentLength.
-func TestContentLengthMismatch(t *testing.T) {
-	for name, body := range map[string]string{"longer": "0123456789", "shorter": "0123"} {
-		t.Run(name, func(t *testing.T) {
-			read := make(chan error, 1)
-			c := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				_, err := io.ReadAll(r.Body)
-				read <- err
-			}), true)
-			c.headers(1, "/", false, "content-length", "5")
-			c.fr.WriteData(1, true, []byte(body))
-			select {
-			case err := <-read:
-				if err == nil {
-					t.Fatal("the handler read the body without an error")
-				}
-			case <-time.After(time.Minute): // generous: an event, not a timing
-				t.Fatal("the handler's Read did not return")
-			}
-			c.wantReset(1, http2.ErrCodeProtocol)
-		})
-	}
-}
-
 // TestCancelAndReopenAtTheLimit: a client with all its streams open that
 // cancels one and opens another at once (a player switching streams) has
 // the new one refused while the cancelled one's handler ends, not its

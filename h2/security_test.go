@@ -2,6 +2,7 @@ package h2
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -362,4 +363,37 @@ func TestGoAwayOnShutdown(t *testing.T) {
 		t.Fatalf("%s %q", status, body)
 	}
 	c.wantEnd()
+}
+
+// TestContentLengthMismatch: a body longer or shorter than its
+// Content-Length is malformed: the stream is reset, and the handler's Read
+// fails rather than end as if the body were whole.
+func TestContentLengthMismatch(t *testing.T) {
+	for name, data := range map[string]string{"longer": "abcdefgh", "shorter": "abc"} {
+		t.Run(name, func(t *testing.T) {
+			read := make(chan error, 1)
+			c := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, err := io.ReadAll(r.Body)
+				read <- err
+			}), true)
+			c.headers(1, "/", false, "content-length", "5")
+			c.fr.WriteData(1, true, []byte(data))
+			c.wantReset(1, http2.ErrCodeProtocol)
+			if err := <-read; err == nil {
+				t.Fatal("the handler read the malformed body to its end")
+			}
+		})
+	}
+}
+
+// TestSettingsFlood: SETTINGS frames, each of which may touch every
+// stream, are bounded in rate even from a client that reads the acks.
+func TestSettingsFlood(t *testing.T) {
+	c := newRawClient(t, &Server{}, okHandler, true)
+	for i := range 1000 {
+		if c.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: uint32(i)}) != nil {
+			break
+		}
+	}
+	c.wantGoAway(http2.ErrCodeEnhanceYourCalm)
 }

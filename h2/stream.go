@@ -32,7 +32,8 @@ type stream struct {
 	queued   bool // in c.ready
 	wrote    chan struct{}
 	deadline time.Time
-	timer    *time.Timer // fires at deadline
+	timer    *time.Timer // fires at timerAt, at the latest at deadline
+	timerAt  time.Time
 }
 
 // onHeaders opens a stream, or takes a request's trailers.
@@ -88,7 +89,7 @@ func (c *conn) onHeaders(f *http2.MetaHeadersFrame) error {
 	st.ctx, st.cancel = context.WithCancel(c.ctx)
 	req = req.WithContext(st.ctx)
 	if !st.remoteClosed {
-		st.body = &body{st: st, wake: make(chan struct{}, 1), declared: req.ContentLength}
+		st.body = &body{st: st, declared: req.ContentLength, wake: make(chan struct{}, 1)}
 		req.Body = st.body
 	}
 	c.streams[id] = st
@@ -194,19 +195,21 @@ func (c *conn) closeStreamLocked(st *stream, err error) {
 }
 
 // scheduleLocked puts st in the writer's turn if it has data to send and
-// window to send them with.
+// window to send them with. The caller wakes the writer (or takes the
+// turn).
 func (c *conn) scheduleLocked(st *stream) {
 	if st.queued || st.closed || len(st.pending) == 0 || st.sendWindow <= 0 {
 		return
 	}
 	st.queued = true
 	c.ready.push(st)
-	c.wakeWriter()
 }
 
-// write sends p on the stream: it waits until the writer has taken all
-// of p (within flow control), or the stream or connection fails, or the
-// write deadline passes.
+// write sends p on the stream: it waits until turns of the writer have
+// taken all of p (within flow control), or the stream or connection fails,
+// or the write deadline passes. While no turn is under way, it takes them
+// itself: then it may wait for the connection's write, up to the
+// Server's WriteTimeout.
 func (st *stream) write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -222,6 +225,15 @@ func (st *stream) write(p []byte) (int, error) {
 	}
 	st.pending, st.taken = p, 0
 	c.scheduleLocked(st)
+	// Take the turns while no one else does and they take our data.
+	for st.queued && !c.writing && !c.closing && c.sendWindow > 0 {
+		if c.turnLocked() != nil {
+			break
+		}
+	}
+	if st.pending != nil && !c.writing {
+		c.wakeWriter()
+	}
 	for st.pending != nil {
 		c.mu.Unlock()
 		<-st.wrote
@@ -234,7 +246,10 @@ func (st *stream) write(p []byte) (int, error) {
 }
 
 // setWriteDeadline sets when a Write waiting for the client fails: the
-// stream is then reset, since part of the data may have gone.
+// stream is then reset, since part of the data may have gone. A viewer
+// moves its deadline on before each batch; the timer is moved only when
+// the deadline comes earlier, and when it fires before the deadline it
+// sets itself again, so that a deadline a batch costs no timer operation.
 func (st *stream) setWriteDeadline(t time.Time) {
 	c := st.c
 	c.mu.Lock()
@@ -242,13 +257,12 @@ func (st *stream) setWriteDeadline(t time.Time) {
 	st.deadline = t
 	switch {
 	case t.IsZero():
-		if st.timer != nil {
-			st.timer.Stop()
-		}
 	case st.timer == nil:
 		st.timer = time.AfterFunc(time.Until(t), st.onDeadline)
-	default:
+		st.timerAt = t
+	case t.Before(st.timerAt):
 		st.timer.Reset(time.Until(t))
+		st.timerAt = t
 	}
 }
 
@@ -256,7 +270,15 @@ func (st *stream) onDeadline() {
 	c := st.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st.pending != nil && !st.deadline.IsZero() && !time.Now().Before(st.deadline) {
+	if st.deadline.IsZero() || st.closed {
+		return
+	}
+	if wait := time.Until(st.deadline); wait > 0 {
+		st.timer.Reset(wait)
+		st.timerAt = st.deadline
+		return
+	}
+	if st.pending != nil {
 		_ = c.resetStreamLocked(st, http2.ErrCodeCancel, os.ErrDeadlineExceeded)
 	}
 }

@@ -13,60 +13,94 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// The writer: one goroutine per connection takes everything queued (the
-// control frames and headers in c.ctrl, then DATA frames of the streams in
-// c.ready, one frame of each in turn while they have data and window) into
-// one buffer, and sends it with one Write to the connection. A stream
-// without window leaves the turn until a WINDOW_UPDATE brings it back, so
-// it holds no other stream back.
+// The writer: what is queued (the control frames and headers in c.ctrl,
+// then DATA frames of the streams in c.ready, one frame of each in turn
+// while they have data and window) is taken into one buffer and sent with
+// one Write to the connection: a turn. One turn runs at a time (c.writing).
+// A handler whose Write finds no turn running takes one itself, which
+// spares the two goroutine switches of a handoff; everything else (and
+// what is left when a handler's own data are taken) is the turn of the
+// connection's writer goroutine. A stream without window leaves the turns
+// until a WINDOW_UPDATE brings it back, so it holds no other stream back.
 
-// writeBatch is how much data one turn gathers before it writes: a little
-// more than a full viewer's batch (web's gatherSize) several times over.
-// The buffer is pooled, so an idle connection holds none.
+// writeBatch is how much data one turn gathers before it writes: several
+// viewers' batches (web's h2WriteSize bounds one). The buffer is pooled,
+// so an idle connection holds none.
 const writeBatch = 128 << 10
 
 var outPool = sync.Pool{New: func() any {
-	b := make([]byte, 0, writeBatch+16<<10+64)
+	b := make([]byte, 0, writeBatch+maxDataFrame+64)
 	return &b
 }}
 
+// maxDataFrame bounds DATA frames, whatever larger frames the client
+// takes, so that a turn's buffer stays near writeBatch. The frames are
+// written together, so their size does not decide the TLS records'.
+const maxDataFrame = 16 << 10
+
+// writeLoop takes the turns nobody else takes until the connection
+// closes, then closes it.
 func (c *conn) writeLoop() {
 	defer close(c.writerDone)
 	defer func() { _ = c.nc.Close() }()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for {
-		out, last := c.gather()
-		var err error
-		if len(*out) > 0 {
-			err = c.flush(*out)
-		}
-		*out = (*out)[:0]
-		outPool.Put(out)
-		if err != nil {
-			c.mu.Lock()
-			c.done, c.closing = true, true
-			for _, st := range c.streams {
-				c.closeStreamLocked(st, errConnClosed)
-			}
+		for c.writing || !c.closing && !c.hasOutputLocked() {
 			c.mu.Unlock()
+			<-c.wake
+			c.mu.Lock()
+		}
+		if c.done {
 			return
 		}
-		if last {
+		last := c.closing
+		if err := c.turnLocked(); err != nil || last {
 			return
 		}
 	}
 }
 
-// gather waits for something to send and takes all it can. last: the
-// connection is closing, and this is the last of its output.
-func (c *conn) gather() (out *[]byte, last bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for len(c.ctrl) == 0 && !c.closing && (c.ready.size == 0 || c.sendWindow <= 0) {
-		c.mu.Unlock()
-		<-c.wake
-		c.mu.Lock()
+// hasOutputLocked reports whether a turn would have something to send.
+func (c *conn) hasOutputLocked() bool {
+	return len(c.ctrl) > 0 || c.ready.size > 0 && c.sendWindow > 0
+}
+
+// turnLocked takes what is queued and writes it, without c.mu while it
+// writes. A failed write ends the connection. Once a connection closes,
+// the turn takes its last output and nothing more is queued.
+func (c *conn) turnLocked() error {
+	c.writing = true
+	out := c.takeLocked()
+	if c.closing {
+		c.done = true
 	}
-	out = outPool.Get().(*[]byte)
+	c.mu.Unlock()
+	var err error
+	if len(*out) > 0 {
+		err = c.flush(*out)
+	}
+	*out = (*out)[:0]
+	outPool.Put(out)
+	c.mu.Lock()
+	c.writing = false
+	if err != nil {
+		c.done, c.closing = true, true
+		for _, st := range c.streams {
+			c.closeStreamLocked(st, errConnClosed)
+		}
+		_ = c.nc.Close() // ends the reader
+	}
+	if c.closing || c.hasOutputLocked() {
+		c.wakeWriter()
+	}
+	return err
+}
+
+// takeLocked takes the control frames and then, unless the connection is
+// closing, the streams' data, in turn, into a pooled buffer.
+func (c *conn) takeLocked() *[]byte {
+	out := outPool.Get().(*[]byte)
 	b := append((*out)[:0], c.ctrl...)
 	if cap(c.ctrl) > 64<<10 {
 		c.ctrl = nil // a burst of control frames is over: let its buffer go
@@ -74,12 +108,7 @@ func (c *conn) gather() (out *[]byte, last bool) {
 		c.ctrl = c.ctrl[:0]
 	}
 	c.ctrlQueued = 0
-	if c.closing {
-		c.done = true
-		*out = b
-		return out, true
-	}
-	for len(b) < writeBatch && c.sendWindow > 0 {
+	for !c.closing && len(b) < writeBatch && c.sendWindow > 0 {
 		st := c.ready.pop()
 		if st == nil {
 			break
@@ -88,7 +117,7 @@ func (c *conn) gather() (out *[]byte, last bool) {
 		if st.closed || len(st.pending) == 0 || st.sendWindow <= 0 {
 			continue
 		}
-		n := int(min(int64(len(st.pending)), st.sendWindow, c.sendWindow, int64(c.peerMaxData)))
+		n := int(min(int64(len(st.pending)), st.sendWindow, c.sendWindow, int64(min(c.peerMaxData, maxDataFrame))))
 		b = appendData(b, st.id, 0, st.pending[:n])
 		st.pending = st.pending[n:]
 		st.taken += n
@@ -102,14 +131,20 @@ func (c *conn) gather() (out *[]byte, last bool) {
 		}
 	}
 	*out = b
-	return out, false
+	return out
 }
 
 // flush writes b with one Write, within the write timeout; beneath a TLS
-// conn, its records are held so that they leave in one system call.
+// conn, its records are held so that they leave in one system call. The
+// deadline is moved on when a quarter of the timeout has passed, not at
+// every write: a client that reads nothing is cut off after 3/4 to all of
+// the timeout.
 func (c *conn) flush(b []byte) error {
-	if err := c.nc.SetWriteDeadline(time.Now().Add(c.writeTO)); err != nil {
-		return err
+	if now := time.Now(); now.Sub(c.deadlineSet) > c.writeTO/4 {
+		if err := c.nc.SetWriteDeadline(now.Add(c.writeTO)); err != nil {
+			return err
+		}
+		c.deadlineSet = now
 	}
 	if c.held != nil {
 		c.held.Hold()

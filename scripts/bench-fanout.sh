@@ -31,7 +31,9 @@ duration=${4:-30s}
 proto=${5:-h1}
 
 bin=$(mktemp -d)
-trap 'kill ${pid:-} ${tiers:-} 2>/dev/null || true; rm -rf "$bin"' EXIT
+# Wait for the servers to end: they drain first (up to 30 s with HTTP/3
+# connections still open), and the next run binds the same ports.
+trap 'kill ${pid:-} ${tiers:-} 2>/dev/null || true; wait ${pid:-} ${tiers:-} 2>/dev/null || true; rm -rf "$bin"' EXIT
 go build -o "$bin/ingest" ./cmd/ingest
 go build -o "$bin/edge" ./cmd/edge
 go build -o "$bin/baseline" ./cmd/bench/baseline

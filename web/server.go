@@ -65,6 +65,7 @@ type Server struct {
 	h2                       *h2.Server // the HTTPS server's HTTP/2; nil without it
 	httpLn, httpsLn, adminLn net.Listener
 	quicConn                 net.PacketConn
+	udpBuffersChecked        sync.Once // at the first HTTP/3 connection
 	failed                   chan error
 	draining                 atomic.Bool // Shutdown has begun
 	closed                   atomic.Bool // Close has begun
@@ -187,7 +188,10 @@ func (s *Server) startHTTPS(routes http.Handler) {
 			TLSConfig:   http3.ConfigureTLSConfig(tlsConfig),
 			IdleTimeout: s.cfg.IdleTimeout,
 			QUICConfig:  &quic.Config{MaxIncomingStreams: int64(s.cfg.MaxViewersPerConn + streamHeadroom)},
-			ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context { return withConnViewers(ctx) },
+			ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context {
+				s.udpBuffersChecked.Do(func() { warnSmallUDPBuffers(s.logger, s.quicConn) })
+				return withConnViewers(ctx)
+			},
 		}
 		go s.serve("http3", func() error { return s.http3.Serve(s.quicConn) })
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -201,7 +205,10 @@ func (s *Server) startHTTPS(routes http.Handler) {
 	// HTTP/2 over TLS is package h2's, whose one writer per connection
 	// sends the output of all its streams in one write; h2c on the plain
 	// listener stays Go's (limitStreams).
-	s.h2 = &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom), Logger: s.logger}
+	// Its write timeout, which also bounds a viewer's Write that writes
+	// the connection's output itself, is a viewer's default one.
+	s.h2 = &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom),
+		WriteTimeout: defaultWriteTimeout, Logger: s.logger}
 	s.h2.Configure(s.https)
 	go s.serve("https", func() error { return s.https.ServeTLS(s.httpsLn, "", "") })
 	s.logger.Info("https listening", "addr", s.httpsLn.Addr().String(), "http3", s.cfg.HTTP3, "self_signed", s.cfg.CertFile == "")
