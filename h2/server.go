@@ -111,14 +111,7 @@ func (s *Server) untrack(c *conn) {
 // New connections are closed at once. It does not wait (http.Server's
 // Shutdown waits for the connections).
 func (s *Server) Shutdown() {
-	s.mu.Lock()
-	s.shutdown = true
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.stop() {
 		c.goAway()
 	}
 }
@@ -130,16 +123,21 @@ func (s *Server) Shutdown() {
 // wait for them up to 5 s, for each such connection in turn. Call it
 // before http.Server.Close.
 func (s *Server) Close() {
+	for _, c := range s.stop() {
+		_ = c.raw.Close()
+	}
+}
+
+// stop refuses new connections and returns those served.
+func (s *Server) stop() []*conn {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.shutdown = true
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		_ = c.raw.Close()
-	}
+	return conns
 }
 
 func (s *Server) maxStreams() uint32 {
