@@ -191,8 +191,12 @@ type bufferedResponse struct {
 
 func (b *bufferedResponse) WriteBuffers(bufs [][]byte) (int64, error) {
 	b.batches++
-	n, err := (*net.Buffers)(&bufs).WriteTo(b.ResponseRecorder)
-	return n, err
+	var n int64
+	for _, p := range bufs {
+		k, _ := b.ResponseRecorder.Write(p)
+		n += int64(k)
+	}
+	return n, nil
 }
 
 // An HTTP/2 viewer's batch goes whole to a ResponseWriter that takes it
