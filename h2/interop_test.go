@@ -420,3 +420,42 @@ func TestShutdownIsGraceful(t *testing.T) {
 		t.Fatal("Shutdown did not return after the last stream")
 	}
 }
+
+// TestWriteBuffers: a body written as batches of pieces, without copying
+// them together, arrives whole and in order, and the pieces are left as
+// they were.
+func TestWriteBuffers(t *testing.T) {
+	content := randomBytes(4 << 20)
+	ts, clients := newTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "video/x-flv")
+		w.(http.Flusher).Flush()
+		bw := w.(interface {
+			WriteBuffers([][]byte) (int64, error)
+		})
+		rnd := rand.New(rand.NewPCG(3, 4))
+		for p := content; len(p) > 0; {
+			var batch [][]byte
+			for range 1 + rnd.IntN(20) {
+				n := min(len(p), rnd.IntN(20000))
+				batch = append(batch, p[:n])
+				p = p[n:]
+			}
+			kept := bytes.Clone(bytes.Join(batch, nil))
+			if _, err := bw.WriteBuffers(batch); err != nil {
+				return
+			}
+			if !bytes.Equal(bytes.Join(batch, nil), kept) {
+				t.Error("WriteBuffers changed its pieces")
+				return
+			}
+		}
+	}), nil)
+	for name, c := range clients {
+		t.Run(name, func(t *testing.T) {
+			resp, body := get(t, c, http.MethodGet, ts.URL, nil)
+			if resp.StatusCode != http.StatusOK || sha256.Sum256(body) != sha256.Sum256(content) {
+				t.Fatalf("%s, %d bytes, want %d", resp.Status, len(body), len(content))
+			}
+		})
+	}
+}

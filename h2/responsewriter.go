@@ -19,7 +19,8 @@ type responseWriter struct {
 	status  int  // 0 until WriteHeader
 	sent    bool // the HEADERS frame is queued: the header is fixed
 	buf     *[]byte
-	written int64 // body bytes the handler wrote
+	written int64     // body bytes the handler wrote
+	one     [1][]byte // a Write's p, as stream.write takes it
 }
 
 // smallWrites gathers a handler's small Writes, up to this, into one.
@@ -73,7 +74,42 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	w.sendHeader(p, false)
-	return w.st.write(p)
+	return w.writeOne(p)
+}
+
+func (w *responseWriter) writeOne(p []byte) (int, error) {
+	w.one[0] = p
+	n, err := w.st.write(w.one[:])
+	w.one[0] = nil
+	return n, err
+}
+
+// WriteBuffers writes bufs as the body, as one Write of their
+// concatenation would, without copying them together first: the
+// connection's writer copies them into its frames. It is for handlers that
+// hold what they send in pieces (web's live viewers: a batch of shared
+// tags).
+func (w *responseWriter) WriteBuffers(bufs [][]byte) (int64, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.sent || w.req.Method == http.MethodHead || !bodyAllowed(w.status) {
+		// Rare: the header is still to be completed from the body.
+		var written int64
+		for _, b := range bufs {
+			n, err := w.Write(b)
+			if written += int64(n); err != nil {
+				return written, err
+			}
+		}
+		return written, nil
+	}
+	if err := w.flushBuffer(); err != nil {
+		return 0, err
+	}
+	n, err := w.st.write(bufs)
+	w.written += int64(n)
+	return int64(n), err
 }
 
 const sniffLen = 512 // what http.DetectContentType reads
@@ -111,7 +147,7 @@ func (w *responseWriter) flushBuffer() error {
 		return nil
 	}
 	defer w.releaseBuffer()
-	_, err := w.st.write(b)
+	_, err := w.writeOne(b)
 	return err
 }
 

@@ -25,9 +25,14 @@ type stream struct {
 	sendWindow int64
 	recvWindow int64 // what the client may still send on the stream
 
-	// The handler's Write in progress: the writer takes pending's bytes
-	// and counts them in taken, and wrote tells the handler.
-	pending  []byte
+	// The handler's Write in progress: the writer takes the bytes of
+	// pending (the handler's slices, never changed) from pendIdx and
+	// pendOff on, counts them in taken and what is left in left, and
+	// wrote tells the handler. pending is nil when no Write waits.
+	pending  [][]byte
+	pendIdx  int
+	pendOff  int
+	left     int
 	taken    int
 	queued   bool // in c.ready
 	wrote    chan struct{}
@@ -184,7 +189,7 @@ func (c *conn) closeStreamLocked(st *stream, err error) {
 	st.closed = true
 	st.err = err
 	delete(c.streams, st.id)
-	st.pending = nil
+	st.pending, st.left = nil, 0
 	signal(st.wrote)
 	if st.body != nil {
 		st.body.dropLocked()
@@ -198,7 +203,7 @@ func (c *conn) closeStreamLocked(st *stream, err error) {
 // window to send them with. The caller wakes the writer (or takes the
 // turn).
 func (c *conn) scheduleLocked(st *stream) {
-	if st.queued || st.closed || len(st.pending) == 0 || st.sendWindow <= 0 {
+	if st.queued || st.closed || st.left == 0 || st.sendWindow <= 0 {
 		return
 	}
 	st.queued = true
@@ -206,12 +211,16 @@ func (c *conn) scheduleLocked(st *stream) {
 }
 
 // write sends p on the stream: it waits until turns of the writer have
-// taken all of p (within flow control), or the stream or connection fails,
-// or the write deadline passes. While no turn is under way, it takes them
-// itself: then it may wait for the connection's write, up to the
-// Server's WriteTimeout.
-func (st *stream) write(p []byte) (int, error) {
-	if len(p) == 0 {
+// taken all of bufs (within flow control), or the stream or connection
+// fails, or the write deadline passes. While no turn is under way, it
+// takes them itself: then it may wait for the connection's write, up to
+// the Server's WriteTimeout.
+func (st *stream) write(bufs [][]byte) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if total == 0 {
 		return 0, nil
 	}
 	c := st.c
@@ -223,7 +232,7 @@ func (st *stream) write(p []byte) (int, error) {
 	if !st.deadline.IsZero() && !time.Now().Before(st.deadline) {
 		return 0, os.ErrDeadlineExceeded
 	}
-	st.pending, st.taken = p, 0
+	st.pending, st.pendIdx, st.pendOff, st.left, st.taken = bufs, 0, 0, total, 0
 	c.scheduleLocked(st)
 	// Take the turns while no one else does and they take our data.
 	for st.queued && !c.writing && !c.closing && c.sendWindow > 0 {
@@ -239,10 +248,26 @@ func (st *stream) write(p []byte) (int, error) {
 		<-st.wrote
 		c.mu.Lock()
 	}
-	if st.taken == len(p) {
+	if st.taken == total {
 		return st.taken, nil
 	}
 	return st.taken, st.err
+}
+
+// appendPendingLocked appends the next n bytes of the Write in progress
+// to b.
+func (st *stream) appendPendingLocked(b []byte, n int) []byte {
+	for n > 0 {
+		p := st.pending[st.pendIdx][st.pendOff:]
+		k := min(len(p), n)
+		b = append(b, p[:k]...)
+		n -= k
+		st.pendOff += k
+		if st.pendOff == len(st.pending[st.pendIdx]) {
+			st.pendIdx, st.pendOff = st.pendIdx+1, 0
+		}
+	}
+	return b
 }
 
 // setWriteDeadline sets when a Write waiting for the client fails: the

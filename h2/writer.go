@@ -114,16 +114,17 @@ func (c *conn) takeLocked() *[]byte {
 			break
 		}
 		st.queued = false
-		if st.closed || len(st.pending) == 0 || st.sendWindow <= 0 {
+		if st.closed || st.left == 0 || st.sendWindow <= 0 {
 			continue
 		}
-		n := int(min(int64(len(st.pending)), st.sendWindow, c.sendWindow, int64(min(c.peerMaxData, maxDataFrame))))
-		b = appendData(b, st.id, 0, st.pending[:n])
-		st.pending = st.pending[n:]
+		n := int(min(int64(st.left), st.sendWindow, c.sendWindow, int64(min(c.peerMaxData, maxDataFrame))))
+		b = appendFrameHeader(b, n, http2.FrameData, 0, st.id)
+		b = st.appendPendingLocked(b, n)
+		st.left -= n
 		st.taken += n
 		st.sendWindow -= int64(n)
 		c.sendWindow -= int64(n)
-		if len(st.pending) == 0 {
+		if st.left == 0 {
 			st.pending = nil
 			signal(st.wrote)
 		} else {

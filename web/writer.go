@@ -59,11 +59,7 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration,
 		_, gather := conn.(*tls.Conn)
 		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, held: heldOutput(conn), timeout: timeout}, nil
 	case errors.Is(err, http.ErrNotSupported):
-		size := gatherSize
-		if r.ProtoMajor == 2 {
-			size = h2WriteSize
-		}
-		return &responseWriter{w: w, rc: rc, timeout: timeout, size: size}, nil
+		return &responseWriter{w: w, rc: rc, timeout: timeout, buffers: buffersWriterOf(w)}, nil
 	default:
 		return nil, err
 	}
@@ -183,37 +179,57 @@ type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
-	size    int // of each Write: gatherSize, or h2WriteSize
+	buffers buffersWriter // HTTP/2 (package h2); nil: Writes of gatherSize
 }
 
-// WriteBatch writes the batch gathered (see writeGathered), then flushes
-// once: HTTP/2 (package h2) hands every Write to the connection's writer,
-// which sends it with the next write to the connection, and HTTP/3 frames
-// each Write as a DATA frame of its own, so one Write per batch (or per
-// gatherSize of it) instead of per tag is what makes these viewers' cost
-// follow their writes, as on HTTP/1.1.
+// buffersWriter is a ResponseWriter that takes a batch in pieces, without
+// their being copied together first: package h2's, whose connection's
+// writer copies them into its frames anyway.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// buffersWriterOf finds the buffersWriter beneath w's wrappers (the
+// metrics' statusRecorder, whose Write does nothing more once the header
+// is sent), or nil.
+func buffersWriterOf(w http.ResponseWriter) buffersWriter {
+	for {
+		if bw, ok := w.(buffersWriter); ok {
+			return bw
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
+// WriteBatch writes the batch, then flushes once: HTTP/2 hands it to the
+// connection's writer in one call (WriteBuffers), and HTTP/3 frames each
+// Write as a DATA frame of its own, so one Write per gatherSize of the
+// batch (see writeGathered) instead of per tag is what makes these
+// viewers' cost follow their writes, as on HTTP/1.1.
 func (w *responseWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	if err := w.rc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
-	n, err := writeGathered(w.w, bufs, w.size)
+	var n int64
+	var err error
+	if w.buffers != nil {
+		n, err = w.buffers.WriteBuffers(bufs)
+	} else {
+		n, err = writeGathered(w.w, bufs, gatherSize)
+	}
 	if err != nil {
 		return n, err
 	}
 	return n, w.rc.Flush()
 }
 
-// Sizes of writeGathered's Writes.
-const (
-	// gatherSize is two full TLS records, and for HTTP/3 about 120 ms of
-	// a 2 Mbit/s stream in one Write.
-	gatherSize = 32 << 10
-	// h2WriteSize makes an HTTP/2 viewer's batch one Write, so one
-	// handoff to its connection's writer (package h2), which cuts it in
-	// frames itself and sends it with the other streams' in one system
-	// call: two Writes of a batch would often leave in two.
-	h2WriteSize = 128 << 10
-)
+// gatherSize is the size of writeGathered's Writes: two full TLS records,
+// and for HTTP/3 about 120 ms of a 2 Mbit/s stream in one Write.
+const gatherSize = 32 << 10
 
 // writeGathered writes bufs to w in Writes of size bytes (the last one
 // shorter), for writers that cost per call, not per byte (HTTP/2 and
@@ -222,9 +238,8 @@ const (
 // and which is therefore small; a whole Write's worth of one tag (a part of
 // a keyframe) goes from the shared bytes without a copy.
 func writeGathered(w io.Writer, bufs [][]byte, size int) (int64, error) {
-	pool := batchPools[size]
-	pooled := pool.Get().(*[]byte)
-	defer pool.Put(pooled)
+	pooled := batchPool.Get().(*[]byte)
+	defer batchPool.Put(pooled)
 	batch := (*pooled)[:0:size]
 	var written int64
 	for _, b := range bufs {
@@ -255,15 +270,10 @@ func writeGathered(w io.Writer, bufs [][]byte, size int) (int64, error) {
 	return written, nil
 }
 
-// batchPools hold writeGathered's buffers, by size.
-var batchPools = map[int]*sync.Pool{gatherSize: newBatchPool(gatherSize), h2WriteSize: newBatchPool(h2WriteSize)}
-
-func newBatchPool(size int) *sync.Pool {
-	return &sync.Pool{New: func() any {
-		b := make([]byte, 0, size)
-		return &b
-	}}
-}
+var batchPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, gatherSize)
+	return &b
+}}
 
 // The response ends when the handler returns, in both cases.
 func (w *responseWriter) End()           {}
