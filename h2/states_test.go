@@ -11,6 +11,10 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
+// Streams and connections in the states a well-behaved client seldom
+// makes (reset, going away, at the limit, stalled) and the frames that
+// must or must not follow, over the raw client of raw_test.go.
+
 // TestUnreadResponsesAreBounded: a client that does not read, and sends
 // requests whose responses are HEADERS alone (HEAD, here), is cut off once
 // those pile up, as for the control frames it provokes: each request is a
@@ -18,7 +22,6 @@ import (
 // otherwise pile up for the write timeout, faster than the bytes received.
 func TestUnreadResponsesAreBounded(t *testing.T) {
 	c := newRawClient(t, &Server{WriteTimeout: time.Hour}, okHandler, false)
-	c.hbuf.Reset()
 	sent := 0
 	for ; sent < 16*maxQueuedControl; sent++ {
 		c.hbuf.Reset()
