@@ -163,8 +163,8 @@ func (c *conn) flush(b []byte) error {
 // HEADERS frames are sent (HPACK's table depends on it), as one HEADERS
 // frame and CONTINUATION frames if it is larger than the client's frames.
 func (c *conn) queueHeadersLocked(st *stream, status int, h http.Header, end bool) {
-	if c.done {
-		return
+	if c.done || st.closed {
+		return // nothing but PRIORITY may follow a stream's end (RFC 9113, 5.1)
 	}
 	c.hbuf = c.hbuf[:0]
 	_ = c.henc.WriteField(hpack.HeaderField{Name: ":status", Value: strconv.Itoa(status)})
