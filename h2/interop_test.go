@@ -56,28 +56,25 @@ func newTLSServer(t *testing.T, h http.Handler, edit func(*Server)) (*httptest.S
 	return ts, map[string]*http.Client{"net/http": std, "x/net/http2": {Transport: xt}}
 }
 
-func get(t *testing.T, c *http.Client, method, url string, header http.Header) (*http.Response, []byte) {
+func get(t *testing.T, c *http.Client, method, url string, header ...string) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: body: %v", method, url, err)
-	}
+	resp, body := testutil.Do(t, c, method, url, header...)
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("served over %s", resp.Proto)
 	}
 	return resp, body
+}
+
+// wantBody gets url with each client and wants content.
+func wantBody(t *testing.T, clients map[string]*http.Client, url string, content []byte) {
+	for name, c := range clients {
+		t.Run(name, func(t *testing.T) {
+			resp, body := get(t, c, http.MethodGet, url)
+			if resp.StatusCode != http.StatusOK || sha256.Sum256(body) != sha256.Sum256(content) {
+				t.Fatalf("%s, %d bytes, want %d", resp.Status, len(body), len(content))
+			}
+		})
+	}
 }
 
 func randomBytes(n int) []byte {
@@ -97,25 +94,25 @@ func TestServeContent(t *testing.T) {
 	}), nil)
 	for name, c := range clients {
 		t.Run(name, func(t *testing.T) {
-			resp, body := get(t, c, http.MethodGet, ts.URL+"/clip.flv", nil)
+			resp, body := get(t, c, http.MethodGet, ts.URL+"/clip.flv")
 			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, content) {
 				t.Fatalf("GET: %s, %d bytes, want %d", resp.Status, len(body), len(content))
 			}
 			if resp.Header.Get("Date") == "" || resp.Header.Get("Content-Length") != fmt.Sprint(len(content)) {
 				t.Fatalf("GET header %v", resp.Header)
 			}
-			resp, body = get(t, c, http.MethodHead, ts.URL+"/clip.flv", nil)
+			resp, body = get(t, c, http.MethodHead, ts.URL+"/clip.flv")
 			if resp.StatusCode != http.StatusOK || len(body) != 0 || resp.ContentLength != int64(len(content)) {
 				t.Fatalf("HEAD: %s, %d bytes of body, length %d", resp.Status, len(body), resp.ContentLength)
 			}
-			resp, body = get(t, c, http.MethodGet, ts.URL+"/clip.flv", http.Header{"Range": {"bytes=1000-1999"}})
+			resp, body = get(t, c, http.MethodGet, ts.URL+"/clip.flv", "Range", "bytes=1000-1999")
 			if resp.StatusCode != http.StatusPartialContent || !bytes.Equal(body, content[1000:2000]) {
 				t.Fatalf("Range: %s, %d bytes", resp.Status, len(body))
 			}
 			if cr := resp.Header.Get("Content-Range"); cr != fmt.Sprintf("bytes 1000-1999/%d", len(content)) {
 				t.Fatalf("Content-Range %q", cr)
 			}
-			resp, _ = get(t, c, http.MethodGet, ts.URL+"/clip.flv", http.Header{"If-Modified-Since": {modTime.Format(http.TimeFormat)}})
+			resp, _ = get(t, c, http.MethodGet, ts.URL+"/clip.flv", "If-Modified-Since", modTime.Format(http.TimeFormat))
 			if resp.StatusCode != http.StatusNotModified {
 				t.Fatalf("conditional: %s", resp.Status)
 			}
@@ -138,14 +135,7 @@ func TestWritesOfEverySize(t *testing.T) {
 			p = p[n:]
 		}
 	}), nil)
-	for name, c := range clients {
-		t.Run(name, func(t *testing.T) {
-			resp, body := get(t, c, http.MethodGet, ts.URL, nil)
-			if resp.StatusCode != http.StatusOK || sha256.Sum256(body) != sha256.Sum256(content) {
-				t.Fatalf("%s, %d bytes, want %d", resp.Status, len(body), len(content))
-			}
-		})
-	}
+	wantBody(t, clients, ts.URL, content)
 }
 
 // TestManyStreamsAtOnce: many requests at once on one connection, more
@@ -196,7 +186,7 @@ func TestRequestAndResponseFields(t *testing.T) {
 	}), nil)
 	for name, c := range clients {
 		t.Run(name, func(t *testing.T) {
-			resp, body := get(t, c, http.MethodGet, ts.URL+"/page?x=1", http.Header{"Cookie": {"a=1; b=2"}})
+			resp, body := get(t, c, http.MethodGet, ts.URL+"/page?x=1", "Cookie", "a=1; b=2")
 			s := <-got
 			if s.proto != "HTTP/2.0" || s.major != 2 || !s.tls || s.host != ts.Listener.Addr().String() {
 				t.Errorf("request %+v", s)
@@ -264,7 +254,7 @@ func TestRequestBodies(t *testing.T) {
 				}
 			}
 			// The connection goes on.
-			if resp, _ := get(t, c, http.MethodGet, ts.URL, nil); resp.StatusCode != http.StatusOK {
+			if resp, _ := get(t, c, http.MethodGet, ts.URL); resp.StatusCode != http.StatusOK {
 				t.Fatalf("after: %s", resp.Status)
 			}
 		})
@@ -299,7 +289,7 @@ func TestHandlerPanicResetsItsStream(t *testing.T) {
 					t.Fatalf("%s: the response ended cleanly", path)
 				}
 			}
-			if _, body := get(t, c, http.MethodGet, ts.URL, nil); string(body) != "ok" {
+			if _, body := get(t, c, http.MethodGet, ts.URL); string(body) != "ok" {
 				t.Fatalf("after the panics: %q", body)
 			}
 		})
@@ -450,12 +440,5 @@ func TestWriteBuffers(t *testing.T) {
 			}
 		}
 	}), nil)
-	for name, c := range clients {
-		t.Run(name, func(t *testing.T) {
-			resp, body := get(t, c, http.MethodGet, ts.URL, nil)
-			if resp.StatusCode != http.StatusOK || sha256.Sum256(body) != sha256.Sum256(content) {
-				t.Fatalf("%s, %d bytes, want %d", resp.Status, len(body), len(content))
-			}
-		})
-	}
+	wantBody(t, clients, ts.URL, content)
 }

@@ -397,3 +397,34 @@ func TestSettingsFlood(t *testing.T) {
 	}
 	c.wantGoAway(http2.ErrCodeEnhanceYourCalm)
 }
+
+// TestNothingFollowsAReset: a handler that answers after the client
+// reset its stream sends nothing on it.
+func TestNothingFollowsAReset(t *testing.T) {
+	reset := make(chan struct{})
+	answered := make(chan struct{})
+	c := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done()
+		<-reset
+		w.Write([]byte("too late"))
+		w.(http.Flusher).Flush()
+		close(answered)
+	}), true)
+	c.headers(1, "/", true)
+	c.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	close(reset)
+	<-answered
+	c.fr.WritePing(false, [8]byte{7}) // its ack comes after anything queued before
+	for {
+		f, ok := c.next(func(frame) bool { return true })
+		if !ok {
+			t.Fatal("the connection ended")
+		}
+		if f.stream == 1 {
+			t.Fatalf("a %v frame on the stream the client reset", f.typ)
+		}
+		if f.typ == http2.FramePing {
+			return
+		}
+	}
+}

@@ -39,37 +39,6 @@ func TestUnreadResponsesAreBounded(t *testing.T) {
 	c.wantEnd()
 }
 
-// TestNoHeadersOnAResetStream: once the client has reset a stream, its
-// handler's response is not sent (RFC 9113, 5.1: no frame but PRIORITY on
-// a closed stream); the client would take a HEADERS frame there for an
-// error, and the bytes are wasted.
-func TestNoHeadersOnAResetStream(t *testing.T) {
-	returned := make(chan error, 1)
-	c := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		<-r.Context().Done()
-		w.Write([]byte("late"))
-		returned <- http.NewResponseController(w).Flush()
-	}), true)
-	c.headers(1, "/", true)
-	c.fr.WritePing(false, [8]byte{1}) // the stream has opened when its ack comes
-	c.next(isType(http2.FramePing))
-	c.fr.WriteRSTStream(1, http2.ErrCodeCancel)
-	select {
-	case err := <-returned:
-		if err == nil {
-			t.Fatal("a Write on a reset stream succeeded")
-		}
-	case <-time.After(time.Minute): // generous: an event, not a timing
-		t.Fatal("the handler's Write did not return")
-	}
-	// Whatever the handler queued is before this PING's ack.
-	c.fr.WritePing(false, [8]byte{2})
-	f, _ := c.next(func(f frame) bool { return f.typ == http2.FramePing || f.stream == 1 })
-	if f.typ != http2.FramePing {
-		t.Fatalf("a %v frame on the stream the client reset", f.typ)
-	}
-}
-
 func hpackField(name, value string) hpack.HeaderField {
 	return hpack.HeaderField{Name: name, Value: value}
 }

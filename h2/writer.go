@@ -162,8 +162,9 @@ func (c *conn) flush(b []byte) error {
 // queueHeadersLocked encodes a response's header, in the order the
 // HEADERS frames are sent (HPACK's table depends on it), as one HEADERS
 // frame and CONTINUATION frames if it is larger than the client's frames.
-// A stream already closed gets none (RFC 9113, 5.1). The frames count as
-// provoked by the client (see onHeaders).
+// A stream already ended gets none: nothing but PRIORITY may follow a
+// stream's end (RFC 9113, 5.1). The frames count as provoked by the client
+// (see onHeaders).
 func (c *conn) queueHeadersLocked(st *stream, status int, h http.Header, end bool) {
 	if c.done || st.closed {
 		return
