@@ -16,8 +16,9 @@ import (
 )
 
 // conn is one HTTP/2 connection. Its serve goroutine reads and handles the
-// client's frames; its writer goroutine (writer.go) sends what the
-// connection and its streams queue; each stream's handler runs in a
+// client's frames; what the connection and its streams queue is sent in
+// turns (writer.go), by a handler that finds none under way or by the
+// connection's writer goroutine; each stream's handler runs in a
 // goroutine of its own. Everything they share is under mu, held briefly:
 // no one waits for the network or for a handler with it.
 type conn struct {
