@@ -14,6 +14,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/flvedge/flvedge/h2"
 )
 
 // ServerConfig says what a Server listens on and how. What it holds is
@@ -60,6 +62,7 @@ type Server struct {
 
 	http, https, admin       *http.Server // https, admin: nil without them
 	http3                    *http3.Server
+	h2                       *h2.Server // the HTTPS server's HTTP/2; nil without it
 	httpLn, httpsLn, adminLn net.Listener
 	quicConn                 net.PacketConn
 	udpBuffersChecked        sync.Once // at the first HTTP/3 connection
@@ -198,7 +201,15 @@ func (s *Server) startHTTPS(routes http.Handler) {
 	}
 	s.https = s.newHTTPServer(h)
 	s.https.TLSConfig = tlsConfig
-	s.limitStreams(s.https)
+	s.https.ConnContext = countConnViewers
+	// HTTP/2 over TLS is package h2's, whose one writer per connection
+	// sends the output of all its streams in one write; h2c on the plain
+	// listener stays Go's (limitStreams).
+	// Its write timeout, which also bounds a viewer's Write that writes
+	// the connection's output itself, is a viewer's default one.
+	s.h2 = &h2.Server{MaxConcurrentStreams: uint32(s.cfg.MaxViewersPerConn + streamHeadroom),
+		WriteTimeout: defaultWriteTimeout, Logger: s.logger}
+	s.h2.Configure(s.https)
 	go s.serve("https", func() error { return s.https.ServeTLS(s.httpsLn, "", "") })
 	s.logger.Info("https listening", "addr", s.httpsLn.Addr().String(), "http3", s.cfg.HTTP3, "self_signed", s.cfg.CertFile == "")
 }
@@ -216,11 +227,15 @@ func (s *Server) newHTTPServer(h http.Handler) *http.Server {
 // limitStreams lets an HTTP/2 connection of srv open more streams than it
 // may have live viewers, so that the excess viewers are refused rather than
 // left waiting for a stream, and counts each connection's live viewers (see
-// streams.go).
+// streams.go). The HTTPS server's HTTP/2 has the same limit (startHTTPS).
 func (s *Server) limitStreams(srv *http.Server) {
 	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.cfg.MaxViewersPerConn + streamHeadroom}
-	srv.ConnContext = func(ctx context.Context, _ net.Conn) context.Context { return withConnViewers(ctx) }
+	srv.ConnContext = countConnViewers
 }
+
+// countConnViewers is the ConnContext of the servers whose connections
+// carry many viewers.
+func countConnViewers(ctx context.Context, _ net.Conn) context.Context { return withConnViewers(ctx) }
 
 // serve reports a listener that fails on its own; once the server drains
 // or closes, errors are expected.
@@ -316,6 +331,9 @@ func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		s.cancelShutdown()
+		if s.h2 != nil {
+			s.h2.Close() // before s.https's: see h2.Server.Close
+		}
 		for _, srv := range []*http.Server{s.http, s.https, s.admin} {
 			if srv != nil {
 				_ = srv.Close()

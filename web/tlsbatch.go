@@ -15,9 +15,10 @@ import (
 
 // newBatchListener wraps the TCP listener of an HTTPS server, beneath
 // tls.NewListener or http.Server.ServeTLS, so that the live viewers it
-// serves over HTTP/1.1 send each batch in as few system calls as its
-// records fit in the buffer. Connections nobody holds (HTTP/2, the
-// handshake, VOD) write as before.
+// serves send each batch in as few system calls as its records fit in the
+// buffer: HTTP/1.1 viewers hold it for a batch (connWriter), HTTP/2
+// connections for each write of their writer (package h2). Connections
+// nobody holds (the handshake, HTTP/1.1 VOD) write as before.
 func newBatchListener(ln net.Listener) net.Listener { return batchListener{ln} }
 
 type batchListener struct{ net.Listener }
@@ -43,7 +44,7 @@ var recordPool = sync.Pool{New: func() any {
 
 // batchConn is the TCP connection beneath a tls.Conn. Its Write is called
 // by crypto/tls with one sealed record at a time, under the tls.Conn's
-// output lock; mu orders them with hold and release, which another
+// output lock; mu orders them with Hold and Release, which another
 // goroutine calls.
 type batchConn struct {
 	net.Conn
@@ -54,8 +55,10 @@ type batchConn struct {
 	err error
 }
 
-// hold keeps the records written from now on until release.
-func (c *batchConn) hold() {
+// Hold keeps the records written from now on until Release. It and
+// Release are exported for the HTTP/2 server (package h2), which finds
+// them beneath the TLS conn and holds each of its writes.
+func (c *batchConn) Hold() {
 	c.mu.Lock()
 	if c.held == nil {
 		c.held = recordPool.Get().(*[]byte)
@@ -63,9 +66,9 @@ func (c *batchConn) hold() {
 	c.mu.Unlock()
 }
 
-// release writes the records kept since hold in one Write, within the
+// Release writes the records kept since Hold in one Write, within the
 // connection's write deadline, and writes the next ones at once again.
-func (c *batchConn) release() error {
+func (c *batchConn) Release() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.held == nil {

@@ -59,11 +59,7 @@ func newFLVWriter(w http.ResponseWriter, r *http.Request, timeout time.Duration,
 		_, gather := conn.(*tls.Conn)
 		return &connWriter{conn: conn, chunked: r.ProtoAtLeast(1, 1), gather: gather, held: heldOutput(conn), timeout: timeout}, nil
 	case errors.Is(err, http.ErrNotSupported):
-		size := gatherSize
-		if r.ProtoMajor == 2 {
-			size = h2GatherSize
-		}
-		return &responseWriter{w: w, rc: rc, timeout: timeout, size: size}, nil
+		return &responseWriter{w: w, rc: rc, timeout: timeout, buffers: buffersWriterOf(w)}, nil
 	default:
 		return nil, err
 	}
@@ -158,9 +154,9 @@ func (c *connWriter) writeRecords(vec [][]byte) (int64, error) {
 	if c.held == nil {
 		return writeGathered(c.conn, vec, gatherSize)
 	}
-	c.held.hold()
+	c.held.Hold()
 	n, err := writeGathered(c.conn, vec, gatherSize)
-	if rerr := c.held.release(); err == nil && rerr != nil {
+	if rerr := c.held.Release(); err == nil && rerr != nil {
 		// What crypto/tls took as written may not have left.
 		return 0, rerr
 	}
@@ -198,37 +194,57 @@ type responseWriter struct {
 	w       http.ResponseWriter
 	rc      *http.ResponseController
 	timeout time.Duration
-	size    int // of each Write: gatherSize, or h2GatherSize
+	buffers buffersWriter // HTTP/2 (package h2); nil: Writes of gatherSize
 }
 
-// WriteBatch writes the batch gathered (see writeGathered), then flushes
-// once: HTTP/2 hands every Write to the connection's serving goroutine and
-// waits for it, and HTTP/3 frames each Write as a DATA frame of its own, so
-// one Write per batch instead of per tag is what makes these viewers' cost
-// follow their writes, as on HTTP/1.1.
+// buffersWriter is a ResponseWriter that takes a batch in pieces, without
+// their being copied together first: package h2's, whose connection's
+// writer copies them into its frames anyway.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// buffersWriterOf finds the buffersWriter beneath w's wrappers (the
+// metrics' statusRecorder, whose Write does nothing more once the header
+// is sent), or nil.
+func buffersWriterOf(w http.ResponseWriter) buffersWriter {
+	for {
+		if bw, ok := w.(buffersWriter); ok {
+			return bw
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
+// WriteBatch writes the batch, then flushes once: HTTP/2 hands it to the
+// connection's writer in one call (WriteBuffers), and HTTP/3 frames each
+// Write as a DATA frame of its own, so one Write per gatherSize of the
+// batch (see writeGathered) instead of per tag is what makes these
+// viewers' cost follow their writes, as on HTTP/1.1.
 func (w *responseWriter) WriteBatch(bufs [][]byte) (int64, error) {
 	if err := w.rc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return 0, err
 	}
-	n, err := writeGathered(w.w, bufs, w.size)
+	var n int64
+	var err error
+	if w.buffers != nil {
+		n, err = w.buffers.WriteBuffers(bufs)
+	} else {
+		n, err = writeGathered(w.w, bufs, gatherSize)
+	}
 	if err != nil {
 		return n, err
 	}
 	return n, w.rc.Flush()
 }
 
-// Sizes of writeGathered's Writes.
-const (
-	// gatherSize is two full TLS records, and for HTTP/3 about 120 ms of a
-	// 2 Mbit/s stream in one Write.
-	gatherSize = 32 << 10
-	// h2GatherSize makes each of an HTTP/2 viewer's Writes one DATA frame
-	// that is one TLS record: Go's HTTP/2 server cuts a Write into frames
-	// of the client's largest frame size, 16 KiB unless it says more
-	// (browsers do not), and a frame of 16 KiB and its 9-byte header
-	// would take two records and two system calls.
-	h2GatherSize = 16<<10 - 9
-)
+// gatherSize is the size of writeGathered's Writes: two full TLS records,
+// and for HTTP/3 about 120 ms of a 2 Mbit/s stream in one Write.
+const gatherSize = 32 << 10
 
 // writeGathered writes bufs to w in Writes of size bytes (the last one
 // shorter), for writers that cost per call, not per byte (HTTP/2 and

@@ -149,6 +149,22 @@ func TestCurlHTTP2PlaysAndFFmpegDecodes(t *testing.T) {
 // origin and trusting its self-signed key, open the player page and play a
 // live stream: the page must have come over h3 and frames be decoded.
 func TestPlayerPageOverHTTP3(t *testing.T) {
+	playSecurePage(t, "h3", func(addr string) []string {
+		return []string{"--enable-quic", "--origin-to-force-quic-on=" + addr}
+	})
+}
+
+// TestPlayerPageOverHTTP2 is the same over TCP, QUIC off: the page and its
+// stream come over HTTP/2 over TLS, served by package h2.
+func TestPlayerPageOverHTTP2(t *testing.T) {
+	playSecurePage(t, "h2", func(string) []string { return []string{"--disable-quic"} })
+}
+
+// playSecurePage plays a live stream in the player page of a server's
+// HTTPS origin, with Chromium's arguments for that origin, and wants the
+// page to have come over proto and frames to be decoded.
+func playSecurePage(t *testing.T, proto string, args func(addr string) []string) {
+	t.Helper()
 	browsertest.Require(t)
 	if !player.Embedded() {
 		t.Fatal("this build has no mpegts.js for the player page: run npm ci in web/player (scripts/test.sh does)")
@@ -160,11 +176,7 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
 	addr := s.web.HTTPSAddr().String()
 	raw := browsertest.RunWith(t, "https://"+addr+"/player?url="+url.QueryEscape("/live/q.flv"), 3*time.Minute, browsertest.Options{
-		ChromiumArgs: []string{
-			"--enable-quic",
-			"--origin-to-force-quic-on=" + addr,
-			"--ignore-certificate-errors-spki-list=" + base64.StdEncoding.EncodeToString(spki[:]),
-		},
+		ChromiumArgs: append(args(addr), "--ignore-certificate-errors-spki-list="+base64.StdEncoding.EncodeToString(spki[:])),
 		Result: `(() => {
 			const stats = window.playerStats;
 			if (!stats || !(stats.decodedFrames >= 30 || stats.errors.length)) return null;
@@ -180,7 +192,7 @@ func TestPlayerPageOverHTTP3(t *testing.T) {
 	if err := json.Unmarshal(raw, &got); err != nil {
 		t.Fatalf("%v: %s", err, raw)
 	}
-	if got.Proto != "h3" || got.Frames < 30 || len(got.Errors) > 0 {
-		t.Fatalf("the page came over %q, %d frames decoded, errors %v; want h3 and frames", got.Proto, got.Frames, got.Errors)
+	if got.Proto != proto || got.Frames < 30 || len(got.Errors) > 0 {
+		t.Fatalf("the page came over %q, %d frames decoded, errors %v; want %s and frames", got.Proto, got.Frames, got.Errors, proto)
 	}
 }
