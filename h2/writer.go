@@ -24,8 +24,9 @@ import (
 // until a WINDOW_UPDATE brings it back, so it holds no other stream back.
 
 // writeBatch is how much data one turn gathers before it writes: several
-// viewers' batches (web's h2WriteSize bounds one). The buffer is pooled,
-// so an idle connection holds none.
+// viewers' batches (about 40 KiB each at 1000 viewers of a 2 Mbit/s
+// stream; a larger one, a new viewer's first GOP, takes several turns).
+// The buffer is pooled, so an idle connection holds none.
 const writeBatch = 128 << 10
 
 var outPool = sync.Pool{New: func() any {
