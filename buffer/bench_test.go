@@ -71,3 +71,44 @@ func BenchmarkAppendWithinBudget(b *testing.B) {
 		r.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i), Keyframe: i%60 == 0, Bytes: tag})
 	}
 }
+
+// BenchmarkWakeViewers measures one appended tag waking 100 viewers that
+// wait for it in their own goroutines, as a server's writers do, each
+// taking it with Next and waiting again: the cost per tag of the
+// broadcast, the viewers' wake-ups and their turns of the ring's lock.
+func BenchmarkWakeViewers(b *testing.B) {
+	const viewers = 100
+	r := NewRing(Config{})
+	r.Append(key(0, "k"))
+	taken := make(chan struct{}, viewers)
+	for range viewers {
+		c := r.NewCursor(AllTracks)
+		go func() {
+			defer c.Close()
+			var bufs [][]byte
+			for {
+				var err error
+				if bufs, err = c.Next(bufs[:0]); err != nil {
+					return
+				}
+				if len(bufs) > 0 {
+					taken <- struct{}{}
+				}
+				c.Wait()
+			}
+		}()
+	}
+	for range viewers { // the start: header and keyframe
+		<-taken
+	}
+	tag := make([]byte, 4<<10)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		r.Append(Packet{Type: flv.TagVideo, Timestamp: uint32(i), Bytes: tag})
+		for range viewers {
+			<-taken
+		}
+	}
+	b.StopTimer()
+	r.Close()
+}

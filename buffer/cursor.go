@@ -19,9 +19,11 @@ type Cursor struct {
 	sentHead  bool
 	started   bool // next is a valid position
 	next      uint64
-	seen      uint64 // the ring's next at the last Next: Wait waits for more
-	stopped   bool   // guarded by the ring's lock
-	closed    bool   // guarded by the ring's lock
+	seen      uint64    // the ring's next at the last Next: Wait waits for more
+	behind    bool      // the last Next left more due than its batch
+	due       *dueGroup // the group of the last WaitUntil; guarded by the ring's lock
+	stopped   bool      // guarded by the ring's lock
+	closed    bool      // guarded by the ring's lock
 	skips     int
 	header    [flv.HeaderSize + 4]byte
 }
@@ -45,6 +47,9 @@ func (c *Cursor) Close() {
 	if !c.closed {
 		c.closed, c.stopped = true, true
 		r.cursors--
+		if c.due != nil {
+			r.wake(c.due)
+		}
 		r.changed.Broadcast()
 	}
 }
@@ -85,6 +90,7 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 	if !c.started {
 		bufs = c.start(bufs)
 	}
+	c.behind = false
 	if c.started {
 		for n := 0; c.next < r.next && n < maxBatch; c.next++ {
 			p := &r.slots[c.next&r.mask()]
@@ -95,6 +101,7 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 			n++
 		}
 		if c.next < r.next {
+			c.behind = true
 			return bufs, nil // more pending than one batch
 		}
 	}
@@ -103,6 +110,12 @@ func (c *Cursor) Next(bufs [][]byte) ([][]byte, error) {
 	}
 	return bufs, nil
 }
+
+// Behind reports whether the last Next left more due than one batch: call
+// Next again at once, Wait would wait for the next append. Otherwise the
+// viewer may Wait right after writing what Next handed out, without another
+// Next to find nothing: Wait returns at once if tags came meanwhile.
+func (c *Cursor) Behind() bool { return c.behind }
 
 // Wait blocks until the ring has changed since the last Next, is closed, or
 // the cursor is stopped.
@@ -122,6 +135,9 @@ func (c *Cursor) Stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c.stopped = true
+	if c.due != nil {
+		r.wake(c.due) // the others of its group find what is due early
+	}
 	r.changed.Broadcast()
 }
 

@@ -57,7 +57,8 @@ type Ring struct {
 	barrier uint64 // one past the latest audio/video config: a start point must not precede it
 	config  [3]Packet
 	seen    Tracks
-	changed sync.Cond // broadcast on every append, on Close and on a cursor's Stop
+	changed sync.Cond           // broadcast on every append, on Close and on a cursor's Stop
+	due     map[int64]*dueGroup // cursors waiting for a later append (WaitUntil), by tick
 	closed  bool
 	skips   uint64 // cursors moved to the newest keyframe, all together
 	cursors int    // open cursors: the window keeps older tags for them
@@ -89,8 +90,8 @@ func NewRing(cfg Config) *Ring {
 // modified afterwards. Appending to a closed ring does nothing.
 func (r *Ring) Append(p Packet) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return
 	}
 	if r.next-r.first == uint64(len(r.slots)) {
@@ -111,6 +112,12 @@ func (r *Ring) Append(p Packet) {
 	}
 	r.next++
 	r.trim()
+	if len(r.due) > 0 {
+		r.wakeDue(time.Now(), false)
+	}
+	r.mu.Unlock()
+	// Woken after the unlock, the cursors do not find the lock still
+	// held by the broadcast that readies the rest of them.
 	r.changed.Broadcast()
 }
 
@@ -125,6 +132,7 @@ func (r *Ring) Close() {
 		r.cfg.Budget.rings.Add(-1)
 	}
 	r.closed = true
+	r.wakeDue(time.Time{}, true)
 	r.changed.Broadcast()
 }
 

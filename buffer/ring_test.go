@@ -321,6 +321,20 @@ func TestBatchIsBounded(t *testing.T) {
 	if err != nil || len(bufs) == 0 || len(bufs) > maxBatch+1 {
 		t.Fatalf("first batch: %d bufs, err %v", len(bufs), err)
 	}
+	// The viewer is told to come back at once while a batch did not take
+	// all that was due (Wait would wait for the next append).
+	batches := 1
+	for ; c.Behind(); batches++ {
+		if bufs, err = c.Next(bufs[:0]); err != nil || len(bufs) == 0 || len(bufs) > maxBatch {
+			t.Fatalf("batch %d: %d bufs, err %v", batches+1, len(bufs), err)
+		}
+	}
+	if batches != 4 {
+		t.Fatalf("%d packets due in %d batches, want 4 of at most %d", 3*maxBatch+1, batches, maxBatch)
+	}
+	if bufs, err = c.Next(bufs[:0]); err != nil || len(bufs) != 0 || c.Behind() {
+		t.Fatalf("after the last batch: %d bufs, err %v, behind %v", len(bufs), err, c.Behind())
+	}
 }
 
 // TestConcurrentViewersSeeTheSameSequence runs one publisher and many

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Coalescing: after a wake-up a viewer may wait before it writes, so that the
+// Coalescing: after a write a viewer may wait before the next, so that the
 // tags of that time leave in one write. Each write costs a wake-up and a
 // system call (and a TLS record or a QUIC packet) whatever its size, so
 // merging is what makes a crowd cheap; it costs each viewer the wait in lag.
@@ -17,9 +17,10 @@ import (
 //
 //	N viewers receive D tags per second between them (the demand: the
 //	writes the server would make, one per tag, without waiting). A viewer
-//	that waits w after each wake-up writes once per w + τ, where τ = N/D is
-//	its mean time from a write to the next tag. N writers make N/(w + τ)
-//	writes per second; setting that to B gives
+//	that waits w after each write, then writes with the next tag, writes
+//	once per w + τ, where τ = N/D is its mean time from a moment to the
+//	next tag. N writers make N/(w + τ) writes per second; setting that to B
+//	gives
 //
 //	    w = N·(1/B − 1/D),   at most the configured maximum.
 //

@@ -42,9 +42,10 @@ type Limits struct {
 	// WriteTimeout bounds one write to a viewer; a viewer that accepts
 	// nothing for that long is disconnected. Default 15 s.
 	WriteTimeout time.Duration
-	// Coalesce is the longest a viewer waits after a wake-up before it
-	// writes, so that the tags of that time leave in one write: fewer
-	// wake-ups and system calls for more latency. 0: write at once.
+	// Coalesce is the longest a viewer waits after a write before the
+	// next, so that the tags of that time leave in one write: fewer
+	// wake-ups and system calls for more latency. The next write leaves
+	// with the first tag appended after the wait. 0: write at once.
 	Coalesce time.Duration
 	// CoalesceMode waits as the load asks (adaptive, see coalesce.go) or
 	// always Coalesce (fixed).
@@ -224,21 +225,35 @@ func viaOf(r *http.Request) []string {
 }
 
 // copyStream hands every batch the cursor has to out until the stream ends
-// or the viewer fails or is stopped. After a wake-up it waits as pace says,
-// so that more tags leave in one write. It returns the bytes written and why
-// it stopped.
+// or the viewer fails or is stopped. After a write it waits as pace says,
+// so that more tags leave in one write, for the first tag appended after
+// that wait: the viewers due wake in the publisher's append, together,
+// rather than each by a timer of its own (see buffer.Cursor.WaitUntil). It
+// returns the bytes written and why it stopped.
+//
+// A viewer that has written all that was due waits at once, without asking
+// the cursor for more first: that would find nothing nearly always, and
+// cost each write another turn of the ring's lock, which every viewer and
+// the publisher share. Tags that came during the write leave with the
+// next write, like any others. A viewer of a stream that pauses does not
+// wake again and again: once a wait has found nothing, it waits for the
+// next tag.
 func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 	var written int64
 	var bufs [][]byte
 	for {
 		var err error
 		bufs, err = cur.Next(bufs[:0])
-		if len(bufs) > 0 {
+		wrote := len(bufs) > 0
+		if wrote {
 			n, werr := out.WriteBatch(bufs)
 			written += n
 			cur.Sent(n)
 			pace.load.sent(len(bufs))
 			clear(bufs) // do not keep tags alive after the window drops them
+			if cap(bufs) > largeBatch && len(bufs) < largeBatch/4 {
+				bufs = nil // see largeBatch
+			}
 			if werr != nil {
 				out.Close()
 				return written, "write: " + werr.Error()
@@ -251,14 +266,28 @@ func copyStream(cur *relay.Viewer, out flvWriter, pace pacer) (int64, string) {
 		case err != nil:
 			out.Close()
 			return written, err.Error()
-		case len(bufs) == 0:
+		case cur.Behind():
+		case !wrote:
+			// The wait ended with nothing new (its timer, or tags this
+			// viewer does not get): the next tag leaves as it comes.
 			cur.Wait()
-			if d := pace.wait(time.Now()); d > 0 {
-				time.Sleep(d)
+		default:
+			now := time.Now()
+			if d := pace.wait(now); d > 0 {
+				cur.WaitUntil(now.Add(d))
+			} else {
+				cur.Wait()
 			}
 		}
 	}
 }
+
+// largeBatch is a batch larger than a viewer's usual ones (a few dozen
+// tags at most while it keeps up); a viewer's first batch, its whole group
+// of pictures, can be hundreds. A viewer's scratch slices for batches,
+// kept for its whole life, shrink back after one, instead of keeping
+// kilobytes per viewer that the next batches do not use.
+const largeBatch = 64
 
 // streamEnded is the reason copyStream gives when the stream ended, the
 // one clean end of a viewer's response.

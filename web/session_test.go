@@ -303,3 +303,54 @@ func TestDroppedViewerIsResetNotEnded(t *testing.T) {
 		t.Fatalf("%d viewers counted after the reset", live.Active())
 	}
 }
+
+// countingWriter counts the buffers of the batches it takes, and tells
+// when it has taken want of them.
+type countingWriter struct {
+	discard
+	mu   sync.Mutex
+	n    int
+	want int
+	got  chan struct{}
+}
+
+func (w *countingWriter) WriteBatch(bufs [][]byte) (int64, error) {
+	w.mu.Lock()
+	if w.n += len(bufs); w.n == w.want {
+		close(w.got)
+	}
+	w.mu.Unlock()
+	return w.discard.WriteBatch(bufs)
+}
+
+// TestSessionSendsABacklogOfSeveralBatchesAtOnce starts a viewer with more
+// due than one batch of its cursor (a long group of pictures): it sends it
+// all without waiting for the publisher's next tag, which a write loop
+// that waits after every write would do.
+func TestSessionSendsABacklogOfSeveralBatchesAtOnce(t *testing.T) {
+	hub := relay.NewHub(relay.Config{})
+	t.Cleanup(hub.Close)
+	ts := &testServer{t: t, hub: hub}
+	ts.publish("live", "a")
+	const frames = 600 // a video and an audio tag each: over two batches
+	ts.gop(frames)
+	stream := hub.Lookup("live", "a")
+	l := &Live{Hub: hub}
+	l.viewers.add(0)
+	// The FLV header, onMetaData, two sequence headers and the tags.
+	out := &countingWriter{want: 4 + 2*frames, got: make(chan struct{})}
+	s := &Session{live: l, viewer: stream.Join(buffer.AllTracks), out: out, pace: newPacer(&l.viewers.n, &l.load, Limits{}),
+		ex: &exchange{}, leaveConn: func() {}, done: make(chan struct{})}
+	go s.run()
+	defer func() {
+		s.Close()
+		<-s.Done()
+	}()
+	select {
+	case <-out.got:
+	case <-time.After(time.Minute): // generous: an event, not a timing
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		t.Fatalf("%d of %d buffers sent, and no more while the publisher is quiet", out.n, out.want)
+	}
+}

@@ -83,20 +83,29 @@ func watchHangUp(conn net.Conn, gone func()) {
 }
 
 type connWriter struct {
-	conn    net.Conn
-	chunked bool
-	gather  bool       // write through writeGathered instead of writev
-	held    *batchConn // beneath a TLS conn: holds a batch's records
-	timeout time.Duration
-	vec     net.Buffers // scratch, reused across batches
-	head    []byte      // scratch for the chunk size line
+	conn     net.Conn
+	chunked  bool
+	gather   bool       // write through writeGathered instead of writev
+	held     *batchConn // beneath a TLS conn: holds a batch's records
+	timeout  time.Duration
+	deadline time.Time   // the connection's write deadline
+	vec      net.Buffers // scratch, reused across batches
+	pending  net.Buffers // what of vec is not written yet, during a write
+	head     []byte      // scratch for the chunk size line
 }
 
 var crlf = []byte("\r\n")
 
 func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return 0, err
+	// The deadline is set a sixteenth of the timeout longer than the
+	// timeout, and set again only once that has passed, not for every
+	// write: each setting moves one of the runtime's timers. Every write
+	// has at least the timeout, at most 17/16 of it.
+	if now := time.Now(); c.deadline.Sub(now) < c.timeout {
+		c.deadline = now.Add(c.timeout + c.timeout/16)
+		if err := c.conn.SetWriteDeadline(c.deadline); err != nil {
+			return 0, err
+		}
 	}
 	vec := c.vec[:0]
 	size := 0
@@ -112,17 +121,23 @@ func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
 		vec = append(vec, crlf)
 	}
 	c.vec = vec
+	if cap(vec) > largeBatch && len(vec) < largeBatch/4 {
+		c.vec = nil // see largeBatch
+	}
 	var n int64
 	var err error
 	if c.gather {
 		n, err = c.writeRecords(vec)
 	} else {
 		// WriteTo consumes its receiver: give it a copy of the slice
-		// header and keep ours for the next batch.
-		pending := vec
-		n, err = pending.WriteTo(c.conn)
+		// header and keep ours for the next batch. The copy is a field,
+		// which a local variable, escaping, would not be: an
+		// allocation per write.
+		c.pending = vec
+		n, err = c.pending.WriteTo(c.conn)
+		c.pending = nil
 	}
-	clear(c.vec) // no stale references to tags the window has dropped
+	clear(vec) // no stale references to tags the window has dropped
 	if err != nil {
 		sent := n
 		if c.chunked {
