@@ -23,14 +23,10 @@ import (
 )
 
 const (
-	// readBuffer is each viewer's one buffer, large enough for a whole
-	// coalesced batch (about 40 KiB at 1000 viewers of a 2 Mbit/s stream)
-	// in one read: Go's HTTP/2 client gives back flow-control window after
-	// every read of 4 KiB or more, so reads of 16 KiB made the server read
-	// a WINDOW_UPDATE per 16 KiB, far more often than browsers send them
-	// (Chromium, as far as we know: when half of its windows of several
-	// megabytes is used). 3000 viewers cost 192 MiB.
-	readBuffer  = 64 << 10
+	// readBuffer is each viewer's one buffer. At 2 Mbit/s a viewer gets
+	// about 8 KiB per video frame, so a read rarely fills it, and 3000
+	// viewers cost 48 MiB.
+	readBuffer  = 16 << 10
 	dialTimeout = 10 * time.Second
 	userAgent   = "flvedge-bench"
 )
