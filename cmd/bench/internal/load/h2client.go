@@ -185,8 +185,8 @@ type h2Conn struct {
 	mu      sync.Mutex // held while the reader hands a frame to a stream
 	streams map[uint32]*h2Stream
 	nextID  uint32
-	goAway  bool  // no new streams
-	err     error // why the connection ended
+	goAway  bool       // no new streams
+	err     error      // why the connection ended
 	connWin recvWindow // the reader's only
 }
 
