@@ -127,9 +127,12 @@ func (p *h2Pool) conn(ctx context.Context) (*h2Conn, func(), string, error) {
 	return slot.conn, func() {}, "", nil
 }
 
-// dial makes a connection: TCP, TLS with ALPN "h2", then the preface.
+// dial makes a connection: TCP, TLS with ALPN "h2", then the preface,
+// within dialTimeout.
 func (p *h2Pool) dial(ctx context.Context) (*h2Conn, string, error) {
-	d := net.Dialer{Timeout: dialTimeout}
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, dialFailure(err), err
