@@ -33,16 +33,16 @@ func TestRecvWindow(t *testing.T) {
 	}
 }
 
-// TestH2ClientWindowUpdates plays one viewer against a raw HTTP/2 server
-// that counts the client's WINDOW_UPDATE frames: none until more than half
-// the stream window (3 MiB) has come, then one for all of it. A PING after
-// the data marks where the client has taken it all: it answers in order.
-func TestH2ClientWindowUpdates(t *testing.T) {
+// rawH2 connects the client to a raw HTTP/2 server, the test, and checks
+// the client's preface: it returns the client's connection and the
+// server's framer and connection.
+func rawH2(t *testing.T) (*h2Conn, *http2.Framer, net.Conn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	nc, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -51,13 +51,13 @@ func TestH2ClientWindowUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sc.Close()
+	t.Cleanup(func() { sc.Close() })
 
 	c, err := newH2Conn(nc, "example.com", "/live/a.flv")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
+	t.Cleanup(c.close)
 	preface := make([]byte, len(http2.ClientPreface))
 	if _, err := io.ReadFull(sc, preface); err != nil || string(preface) != http2.ClientPreface {
 		t.Fatalf("preface %q %v", preface, err)
@@ -77,24 +77,43 @@ func TestH2ClientWindowUpdates(t *testing.T) {
 		t.Fatalf("want the connection's window widened to 15 MiB, got %v", wu)
 	}
 
+	if err := sfr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	return c, sfr, sc
+}
+
+// respond sends a response's header.
+func respond(t *testing.T, sfr *http2.Framer, id uint32, status string, end bool) {
+	t.Helper()
+	var hb bytes.Buffer
+	hpack.NewEncoder(&hb).WriteField(hpack.HeaderField{Name: ":status", Value: status})
+	if err := sfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true, EndStream: end}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestH2ClientWindowUpdates plays one viewer against a raw HTTP/2 server
+// that counts the client's WINDOW_UPDATE frames: none until more than half
+// the stream window (3 MiB) has come, then one for all of it. A PING after
+// the data marks where the client has taken it all: it answers in order.
+func TestH2ClientWindowUpdates(t *testing.T) {
+	c, sfr, _ := rawH2(t)
 	r := &runner{start: time.Now(), clock: new(tagClock)}
 	v := new(viewer)
 	id, s, err := c.open(v, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, ok := mustRead(t, sfr).(*http2.MetaHeadersFrame)
+	f := mustRead(t, sfr)
+	if _, ok := f.(*http2.SettingsFrame); ok { // the ack of the server's
+		f = mustRead(t, sfr)
+	}
+	h, ok := f.(*http2.MetaHeadersFrame)
 	if !ok || h.StreamID != id || h.PseudoValue("path") != "/live/a.flv" || h.PseudoValue("authority") != "example.com" || h.PseudoValue("method") != "GET" || !h.StreamEnded() {
 		t.Fatalf("request %v", h)
 	}
-	if err := sfr.WriteSettings(); err != nil {
-		t.Fatal(err)
-	}
-	var hb bytes.Buffer
-	hpack.NewEncoder(&hb).WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
-	if err := sfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndHeaders: true}); err != nil {
-		t.Fatal(err)
-	}
+	respond(t, sfr, id, "200", false)
 
 	const frame = 16 << 10
 	body := encodeFLV(t, testTags(t, 90_000))
@@ -152,4 +171,60 @@ func mustRead(t *testing.T, fr *http2.Framer) http2.Frame {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestH2ClientFailures: a stream's end is reported in the categories the
+// other protocols' viewers use.
+func TestH2ClientFailures(t *testing.T) {
+	c, sfr, sc := rawH2(t)
+	r := &runner{start: time.Now(), clock: new(tagClock)}
+	open := func() (uint32, *h2Stream) {
+		id, s, err := c.open(new(viewer), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if h, ok := mustRead(t, sfr).(*http2.MetaHeadersFrame); ok && h.StreamID == id {
+				return id, s
+			}
+		}
+	}
+	check := func(s *h2Stream, want string) {
+		t.Helper()
+		if res := <-s.end; res.category != want {
+			t.Errorf("%q (%v), want %q", res.category, res.err, want)
+		}
+	}
+	id, s := open()
+	respond(t, sfr, id, "404", true)
+	check(s, "http status 404")
+
+	id, s = open()
+	respond(t, sfr, id, "200", false)
+	if err := sfr.WriteRSTStream(id, http2.ErrCodeInternal); err != nil {
+		t.Fatal(err)
+	}
+	check(s, "reset by the server")
+
+	id, s = open()
+	respond(t, sfr, id, "200", false)
+	if err := sfr.WriteData(id, false, []byte("not an FLV file at all")); err != nil {
+		t.Fatal(err)
+	}
+	check(s, "bad FLV")
+
+	// GOAWAY refuses the streams after its last; the others end with the
+	// connection.
+	served, s1 := open()
+	respond(t, sfr, served, "200", false)
+	_, s2 := open()
+	if err := sfr.WriteGoAway(served, http2.ErrCodeNo, nil); err != nil {
+		t.Fatal(err)
+	}
+	check(s2, "closed by the server")
+	if _, _, err := c.open(new(viewer), r); err == nil {
+		t.Error("a stream opened after GOAWAY")
+	}
+	sc.Close()
+	check(s1, "closed by the server")
 }
