@@ -20,6 +20,8 @@
 # that runs in other checkouts on the same machine do not collide.
 # BENCH_INGEST, if set, is an ingest binary to measure instead of this
 # checkout's (another commit's build, for a before-and-after pair).
+# BENCH_TOOL, likewise, is a cmd/bench binary to load it with instead of
+# this checkout's (e.g. another commit's HTTP/2 client).
 set -euo pipefail
 out=$PWD # the JSON report goes where the script was called from
 cd "$(dirname "$0")/.."
@@ -39,6 +41,7 @@ go build -o "$bin/edge" ./cmd/edge
 go build -o "$bin/baseline" ./cmd/bench/baseline
 go build -o "$bin/bench" ./cmd/bench
 [ -z "${BENCH_INGEST:-}" ] || cp "$BENCH_INGEST" "$bin/ingest"
+[ -z "${BENCH_TOOL:-}" ] || cp "$BENCH_TOOL" "$bin/bench"
 
 port=${BENCH_PORT:-19935}
 rtmp=127.0.0.1:$port

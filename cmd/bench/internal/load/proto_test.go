@@ -15,6 +15,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/flvedge/flvedge/flv"
+	"github.com/flvedge/flvedge/h2"
 )
 
 // streamFLV serves an endless synthetic stream: a keyframe a second, 25
@@ -42,20 +43,22 @@ func streamFLV(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// protoServers starts an HTTP/1.1+HTTP/2 server and an HTTP/3 server of
-// streamFLV, both counting the connections they accept in conns.
+// protoServers starts an HTTP/1.1+HTTP/2 server (flvedge's own HTTP/2,
+// package h2) and an HTTP/3 server of streamFLV, both counting the
+// connections they accept in conns.
 func protoServers(t *testing.T) (h2URL, h3URL string, conns *atomic.Int64) {
 	t.Helper()
 	conns = new(atomic.Int64)
-	h2 := httptest.NewUnstartedServer(http.HandlerFunc(streamFLV))
-	h2.EnableHTTP2 = true
-	h2.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(streamFLV))
+	hs.EnableHTTP2 = true
+	(&h2.Server{}).Configure(hs.Config)
+	hs.Config.ConnState = func(_ net.Conn, state http.ConnState) {
 		if state == http.StateNew {
 			conns.Add(1)
 		}
 	}
-	h2.StartTLS()
-	t.Cleanup(h2.Close)
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
 
 	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -63,7 +66,7 @@ func protoServers(t *testing.T) (h2URL, h3URL string, conns *atomic.Int64) {
 	}
 	h3 := &http3.Server{
 		Handler:   http.HandlerFunc(streamFLV),
-		TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: h2.TLS.Certificates}),
+		TLSConfig: http3.ConfigureTLSConfig(&tls.Config{Certificates: hs.TLS.Certificates}),
 		ConnContext: func(ctx context.Context, _ *quic.Conn) context.Context {
 			conns.Add(1)
 			return ctx
@@ -74,7 +77,7 @@ func protoServers(t *testing.T) (h2URL, h3URL string, conns *atomic.Int64) {
 		h3.Close()
 		udp.Close()
 	})
-	return h2.URL + "/live/a.flv", "https://" + udp.LocalAddr().String() + "/live/a.flv", conns
+	return hs.URL + "/live/a.flv", "https://" + udp.LocalAddr().String() + "/live/a.flv", conns
 }
 
 // TestViewersOverHTTP2AndHTTP3: each case has servers of its own, so that

@@ -34,8 +34,9 @@ type Config struct {
 	URL     string // http:// URL the viewers play (https:// for h2, h3); empty: no viewers
 	// Proto is the viewers' HTTP version: "h1" (default, a raw HTTP/1.1
 	// client, the cheapest; over TLS for an https:// URL), "h2" (HTTP/2
-	// over TLS, viewers multiplexed on
-	// shared connections) or "h3" (HTTP/3 over QUIC).
+	// over TLS, viewers multiplexed on shared connections, with a client
+	// that gives flow-control window back as browsers do, h2client.go) or
+	// "h3" (HTTP/3 over QUIC).
 	Proto string
 	// ConnPerViewer gives each HTTP/2 or HTTP/3 viewer a connection of its
 	// own (viewers on different devices) instead of sharing connections
@@ -43,7 +44,7 @@ type Config struct {
 	ConnPerViewer bool
 	// ViewersPerConn, if above 0, puts at most this many HTTP/2 or HTTP/3
 	// viewers on one connection (the players of one page); 1 is
-	// ConnPerViewer.
+	// ConnPerViewer. 0: as many as one connection takes (HTTP/2: 100).
 	ViewersPerConn int
 	// Insecure skips the verification of the server's certificate (a
 	// self-signed test server).

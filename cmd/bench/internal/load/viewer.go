@@ -36,8 +36,11 @@ type target struct {
 	addr    string      // host:port to dial
 	request []byte      // the request every viewer sends
 	tls     *tls.Config // HTTP/1.1 over TLS; nil: plain
-	// client, set for HTTP/2 and HTTP/3, makes the viewers' requests
-	// through net/http or quic-go, which share connections among viewers;
+	// h2, set for HTTP/2, opens the viewers' streams with this package's
+	// browser-like client (h2client.go).
+	h2 *h2Pool
+	// client, set for HTTP/3, makes the viewers' requests through
+	// quic-go, which shares connections among viewers;
 	// with perConn, each client from newTransport serves that many viewers
 	// (1: each viewer has a client of its own), taken from groups.
 	client       *http.Client
@@ -61,12 +64,17 @@ func parseTarget(rawURL, proto string, insecure bool, perConn int) (target, erro
 	switch proto {
 	case "", "h1":
 	case "h2":
-		newTransport = func() http.RoundTripper {
-			t := &http.Transport{TLSClientConfig: tlsConfig.Clone(), ForceAttemptHTTP2: true, DisableCompression: true}
-			t.Protocols = new(http.Protocols)
-			t.Protocols.SetHTTP2(true)
-			return t
+		if err := checkTLS(u); err != nil {
+			return target{}, err
 		}
+		tlsConfig.ServerName = u.Hostname()
+		tlsConfig.NextProtos = []string{"h2"}
+		if perConn == 0 {
+			perConn = h2MaxStreams
+		}
+		pool := &h2Pool{addr: net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "443")), tls: tlsConfig,
+			authority: u.Host, path: u.RequestURI(), perConn: perConn}
+		return target{h2: pool}, nil
 	case "h3":
 		newTransport = func() http.RoundTripper {
 			return &http3.Transport{TLSClientConfig: tlsConfig.Clone(), DisableCompression: true}
@@ -105,6 +113,9 @@ func checkTLS(u *url.URL) error {
 
 // close ends the shared connections of HTTP/2 and HTTP/3 viewers.
 func (t target) close() {
+	if t.h2 != nil {
+		t.h2.close()
+	}
 	if t.client != nil {
 		closeTransport(t.client.Transport)
 		t.groups.close()
@@ -125,12 +136,6 @@ func (g *clientGroups) take(perConn int, newTransport func() http.RoundTripper) 
 	defer g.mu.Unlock()
 	if g.current == nil || g.used == perConn {
 		rt := newTransport()
-		if t, ok := rt.(*http.Transport); ok {
-			// The group's viewers wait for its one connection: without
-			// this, those that come while it is being dialled dial their
-			// own.
-			t.MaxConnsPerHost = 1
-		}
 		g.all = append(g.all, rt)
 		g.current, g.used = &http.Client{Transport: rt}, 0
 	}
@@ -150,8 +155,6 @@ func (g *clientGroups) close() {
 func closeTransport(rt http.RoundTripper) {
 	if c, ok := rt.(io.Closer); ok {
 		c.Close()
-	} else if t, ok := rt.(*http.Transport); ok {
-		t.CloseIdleConnections()
 	}
 }
 
@@ -215,6 +218,9 @@ func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
 	if v.ref {
 		target = r.refTarget
 	}
+	if target.h2 != nil {
+		return v.watchH2(ctx, r, target.h2)
+	}
 	if target.client != nil {
 		return v.watchHTTP(ctx, r, target)
 	}
@@ -265,8 +271,8 @@ func (v *viewer) watch(ctx context.Context, r *runner) (string, error) {
 	}
 }
 
-// watchHTTP is watch for HTTP/2 and HTTP/3: the response comes through the
-// shared client, its body without transport framing.
+// watchHTTP is watch for HTTP/3: the response comes through the shared
+// client, its body without transport framing.
 func (v *viewer) watchHTTP(ctx context.Context, r *runner, target target) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target.url, nil)
 	if err != nil {

@@ -23,6 +23,13 @@ func TestParseTarget(t *testing.T) {
 	if tg, err := parseTarget("https://example.com/a.flv", "h1", false, 0); err != nil || tg.addr != "example.com:443" || tg.tls == nil {
 		t.Errorf("HTTP/1.1 over TLS: %q %v", tg.addr, err)
 	}
+	if tg, err := parseTarget("https://example.com/live/a.flv?token=x", "h2", false, 0); err != nil || tg.h2 == nil ||
+		tg.h2.addr != "example.com:443" || tg.h2.authority != "example.com" || tg.h2.path != "/live/a.flv?token=x" || tg.h2.perConn != h2MaxStreams {
+		t.Errorf("HTTP/2: %+v %v", tg.h2, err)
+	}
+	if _, err := parseTarget("http://example.com/a.flv", "h2", false, 0); err == nil {
+		t.Error("HTTP/2 over http://: no error")
+	}
 	for _, bad := range []string{"ftp://example.com/a.flv", "http:///a.flv", "http://a b/"} {
 		if _, err := parseTarget(bad, "h1", false, 0); err == nil {
 			t.Errorf("%s: no error", bad)
