@@ -40,7 +40,7 @@ type tlsPair struct {
 	client *tls.Conn
 }
 
-func newTLSPair(t *testing.T) tlsPair {
+func newTLSPair(t testing.TB) tlsPair {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil) // only for its certificate
 	srv.StartTLS()
