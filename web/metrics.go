@@ -28,14 +28,23 @@ type Metrics struct {
 	// Requests per stream and status class, counted as they end. At most
 	// maxStreams streams have counters of their own; the requests of
 	// others add up under {app, OtherStreams}. A stream's counters go
-	// after the first scrape that finds it gone from the hub.
+	// after the first scrape that finds it gone from the hub and none of
+	// its requests still open: a viewer ends after its stream does, and
+	// a series forgotten before it is counted would start again from
+	// one, a count that a rate over the scrapes never sees.
 	streamRequests *prometheus.Desc
 	mu             sync.Mutex
-	perStream      map[streamKey]*[len(statusClasses)]uint64
+	perStream      map[streamKey]*streamCounts
 	ownSeries      int // keys of perStream with a stream of their own
 }
 
 type streamKey struct{ app, stream string }
+
+// streamCounts is one series of flvedge_stream_requests_total.
+type streamCounts struct {
+	ended [len(statusClasses)]uint64 // requests ended, by status class
+	open  int                        // requests counted here when they end
+}
 
 // statusClasses are the labels of the status classes; a status outside
 // 100-599 counts as the nearest.
@@ -57,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer, hub *relay.Hub, maxStreams int) *Metr
 		streamRequests: prometheus.NewDesc("flvedge_stream_requests_total",
 			"Requests of a live stream (viewers, refusals), by status class, counted when they end.",
 			[]string{"app", "stream", "class"}, nil),
-		perStream: make(map[streamKey]*[len(statusClasses)]uint64),
+		perStream: make(map[streamKey]*streamCounts),
 	}
 	for _, d := range streamMetrics {
 		labels := []string{"app", "stream"}
@@ -153,8 +162,8 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 }
 
 // collectRequests sends the requests per stream, then forgets the streams
-// that are gone (and the OtherStreams sum of an app without streams): their
-// last counts were just sent.
+// that are gone with no request open (and the OtherStreams sum of an app
+// without either): their last counts were just sent.
 func (m *Metrics) collectRequests(ch chan<- prometheus.Metric, streams []*relay.Stream) {
 	live := make(map[streamKey]bool, len(streams))
 	for _, s := range streams {
@@ -164,12 +173,12 @@ func (m *Metrics) collectRequests(ch chan<- prometheus.Metric, streams []*relay.
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, counts := range m.perStream {
-		for class, n := range counts {
+		for class, n := range counts.ended {
 			if n > 0 {
 				ch <- prometheus.MustNewConstMetric(m.streamRequests, prometheus.CounterValue, float64(n), k.app, k.stream, statusClasses[class])
 			}
 		}
-		if !live[k] {
+		if !live[k] && counts.open == 0 {
 			delete(m.perStream, k)
 			if k.stream != OtherStreams {
 				m.ownSeries--
@@ -178,11 +187,10 @@ func (m *Metrics) collectRequests(ch chan<- prometheus.Metric, streams []*relay.
 	}
 }
 
-// countStream counts a request of the live stream app/name that ended with
-// status.
-func (m *Metrics) countStream(app, name string, status int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+// seriesOf is the series that counts the requests of the live stream
+// app/name: its own, or its app's OtherStreams past the cap. Called with mu
+// held.
+func (m *Metrics) seriesOf(app, name string) *streamCounts {
 	k := streamKey{app, name}
 	counts := m.perStream[k]
 	if counts == nil {
@@ -194,10 +202,36 @@ func (m *Metrics) countStream(app, name string, status int) {
 		}
 	}
 	if counts == nil {
-		counts = new([len(statusClasses)]uint64)
+		counts = new(streamCounts)
 		m.perStream[k] = counts
 	}
-	counts[statusClass(status)]++
+	return counts
+}
+
+// countStream counts a request of the live stream app/name that ended with
+// status.
+func (m *Metrics) countStream(app, name string, status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seriesOf(app, name).ended[statusClass(status)]++
+}
+
+// openStream keeps the series of app/name until the request now starting
+// has been counted in it (by endOpen).
+func (m *Metrics) openStream(app, name string) *streamCounts {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	counts := m.seriesOf(app, name)
+	counts.open++
+	return counts
+}
+
+// endOpen counts a request that openStream kept its series for.
+func (m *Metrics) endOpen(counts *streamCounts, status int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	counts.ended[statusClass(status)]++
+	counts.open--
 }
 
 // CountRequests wraps next so that every request is counted when it ends,
@@ -212,16 +246,21 @@ func (m *Metrics) CountRequests(next http.Handler) http.Handler {
 		r, ex := exchangeOf(r)
 		c := &requestCount{m: m, proto: protoLabel(r)}
 		ex.count = c
-		next.ServeHTTP(rec, r)
-		if ex.taken {
-			return
-		}
-		if c.stream == "" {
-			if app, name, ok := streamOfPath(r.URL.Path); ok && m.hub.Lookup(app, name) != nil {
-				c.app, c.stream = app, name
+		// Deferred: a handler that aborts its response (a panic that
+		// net/http recovers) is counted too, with the status it sent, and
+		// gives back the series countStreamOf kept for it.
+		defer func() {
+			if ex.taken {
+				return
 			}
-		}
-		c.end(rec.status)
+			if c.stream == "" {
+				if app, name, ok := streamOfPath(r.URL.Path); ok && m.hub.Lookup(app, name) != nil {
+					c.app, c.stream = app, name
+				}
+			}
+			c.end(rec.status)
+		}()
+		next.ServeHTTP(rec, r)
 	})
 }
 
@@ -250,21 +289,27 @@ func cutLast(s string) (before, after string, found bool) {
 type requestCount struct {
 	m           *Metrics
 	proto       string
-	app, stream string // the live stream it asked for, if known
+	app, stream string        // the live stream it asked for, if known
+	series      *streamCounts // its series, kept open since countStreamOf
 }
 
 func (c *requestCount) end(status int) {
 	c.m.requests.WithLabelValues(statusClasses[statusClass(status)], c.proto).Inc()
-	if c.stream != "" {
+	switch {
+	case c.series != nil:
+		c.m.endOpen(c.series, status)
+	case c.stream != "":
 		c.m.countStream(c.app, c.stream, status)
 	}
 }
 
 // countStreamOf notes that r asks for the live stream app/name, so that it
-// is counted for that stream even when the stream is gone at its end.
+// is counted for that stream when it ends, even if the stream is gone by
+// then and scraped since.
 func countStreamOf(r *http.Request, app, name string) {
-	if _, ex := exchangeOf(r); ex.count != nil {
+	if _, ex := exchangeOf(r); ex.count != nil && ex.count.series == nil {
 		ex.count.app, ex.count.stream = app, name
+		ex.count.series = ex.count.m.openStream(app, name)
 	}
 }
 

@@ -146,3 +146,66 @@ func TestRequestsPerStreamCountedAtTheirEnd(t *testing.T) {
 	do(h1, http.MethodHead, "/live/d.flv", http.StatusOK).Body.Close()
 	check("after the end of live/a", map[string]float64{"private/p 4xx": 1, "live/b 2xx": 1, "live/c 2xx": 1, "live/_other 2xx": 1})
 }
+
+// A stream's request series outlives the stream while requests of it are
+// open: a viewer that ends after its stream has gone and been scraped is
+// counted in the same series, not in a new one that starts again from one
+// (which a rate over the scrapes would never see). Once the last of them
+// has ended and been scraped, the series goes. An aborted request (a
+// panic that net/http recovers) is counted and gives its series back too.
+func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
+	hub := relay.NewHub(relay.Config{Grace: -1})
+	defer hub.Close()
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, hub, 3)
+	s := &testServer{t: t, hub: hub}
+	s.publish("live", "a")
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := m.CountRequests(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		countStreamOf(r, "live", "a")
+		switch r.URL.Query().Get("then") {
+		case "wait":
+			entered <- struct{}{}
+			<-release
+		case "abort":
+			panic(http.ErrAbortHandler)
+		}
+	}))
+	serve := func(query string) {
+		defer func() {
+			if p := recover(); p != nil && p != http.ErrAbortHandler {
+				panic(p)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/live/a.flv?"+query, nil))
+	}
+	serve("")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serve("then=wait")
+	}()
+	<-entered
+	s.pub.Close() // the stream is gone from the hub; one viewer still plays
+	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
+		t.Fatalf("while the second request is open: %v, want 1 for live/a", got)
+	}
+	close(release)
+	<-done
+	if got := streamRequests(t, reg); got["live/a 2xx"] != 2 {
+		t.Fatalf("after the second request ended: %v, want 2 for live/a: its series was forgotten while it was open", got)
+	}
+	if got := streamRequests(t, reg); len(got) != 0 {
+		t.Fatalf("after its last counts were scraped: %v, want live/a forgotten", got)
+	}
+
+	s.publish("live", "a")
+	serve("then=abort")
+	s.pub.Close()
+	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
+		t.Fatalf("after an aborted request: %v, want it counted", got)
+	}
+	if got := streamRequests(t, reg); len(got) != 0 {
+		t.Fatalf("after its counts were scraped: %v, want live/a forgotten: the aborted request kept its series", got)
+	}
+}
