@@ -99,10 +99,15 @@ func (c *rawClient) readLoop() {
 	}
 }
 
-// headers sends a GET of path on stream id; end: with END_STREAM.
+// headers sends a request of path on stream id: a GET, or the method that
+// extra begins with as ":method", M. end: with END_STREAM.
 func (c *rawClient) headers(id uint32, path string, end bool, extra ...string) error {
 	c.hbuf.Reset()
-	fields := append([]string{":method", "GET", ":scheme", "https", ":authority", "example.com", ":path", path}, extra...)
+	method := "GET"
+	if len(extra) >= 2 && extra[0] == ":method" {
+		method, extra = extra[1], extra[2:]
+	}
+	fields := append([]string{":method", method, ":scheme", "https", ":authority", "example.com", ":path", path}, extra...)
 	for i := 0; i < len(fields); i += 2 {
 		c.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
 	}

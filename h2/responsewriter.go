@@ -21,6 +21,11 @@ type responseWriter struct {
 	buf     *[]byte
 	written int64     // body bytes the handler wrote
 	one     [1][]byte // a Write's p, as stream.write takes it
+	// declared is the body's length as the header sent says it
+	// (Content-Length), or -1. A Write past it fails, and a response that
+	// ends short of it is reset, not ended: a client would take the short
+	// body for the whole (RFC 9113, 8.1.1).
+	declared int64
 }
 
 // smallWrites gathers a handler's small Writes, up to this, into one.
@@ -53,6 +58,9 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	}
 	if !bodyAllowed(w.status) {
 		return 0, http.ErrBodyNotAllowed
+	}
+	if w.beyondDeclared(len(p)) {
+		return 0, http.ErrContentLength
 	}
 	w.written += int64(len(p))
 	if w.req.Method == http.MethodHead {
@@ -104,6 +112,13 @@ func (w *responseWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 		}
 		return written, nil
 	}
+	size := 0
+	for _, b := range bufs {
+		size += len(b)
+	}
+	if w.beyondDeclared(size) {
+		return 0, http.ErrContentLength
+	}
 	if err := w.flushBuffer(); err != nil {
 		return 0, err
 	}
@@ -113,6 +128,39 @@ func (w *responseWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 }
 
 const sniffLen = 512 // what http.DetectContentType reads
+
+// beyondDeclared reports whether n more body bytes would pass the
+// Content-Length the handler set (sent or still to send).
+func (w *responseWriter) beyondDeclared(n int) bool {
+	if w.req.Method == http.MethodHead {
+		return false // no body goes out; the length describes the GET's
+	}
+	declared := w.declared
+	if !w.sent {
+		declared = declaredLength(w.header)
+	}
+	return declared >= 0 && w.written+int64(n) > declared
+}
+
+// declaredLength is the Content-Length of h, or -1 if it has none that is
+// a length.
+func declaredLength(h http.Header) int64 {
+	v, ok := h["Content-Length"]
+	if !ok || len(v) != 1 {
+		return -1
+	}
+	n, err := strconv.ParseInt(v[0], 10, 64)
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
+}
+
+// short reports whether the response, at its end, has less body than its
+// header declared.
+func (w *responseWriter) short() bool {
+	return w.req.Method != http.MethodHead && bodyAllowed(w.status) && w.written < w.declared
+}
 
 func (w *responseWriter) buffered() int {
 	if w.buf == nil {
@@ -172,7 +220,8 @@ func (w *responseWriter) sendHeader(first []byte, end bool) {
 	if _, ok := h["Date"]; !ok {
 		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
-	noBody := end && (w.written == 0 || w.req.Method == http.MethodHead || !bodyAllowed(w.status))
+	w.declared = declaredLength(h)
+	noBody := end && w.endsWithHeaders()
 	c := w.st.c
 	c.mu.Lock()
 	c.queueHeadersLocked(w.st, w.status, h, noBody)
@@ -190,15 +239,23 @@ func (w *responseWriter) finish() {
 			b = *w.buf
 		}
 		w.sendHeader(b, true)
-		if w.written == 0 || w.req.Method == http.MethodHead || !bodyAllowed(w.status) {
+		if w.endsWithHeaders() {
 			w.releaseBuffer()
 			w.st.c.endStream(w.st, true) // the HEADERS ended it
 			return
 		}
 	}
-	if w.flushBuffer() == nil {
+	// A body short of its Content-Length is left to handlerDone, which
+	// resets the stream.
+	if w.flushBuffer() == nil && !w.short() {
 		w.st.c.endStream(w.st, false)
 	}
+}
+
+// endsWithHeaders reports whether a response whose handler has returned
+// before its header was sent has nothing to follow the header.
+func (w *responseWriter) endsWithHeaders() bool {
+	return w.req.Method == http.MethodHead || !bodyAllowed(w.status) || w.written == 0 && !w.short()
 }
 
 // Flush sends the header and what is gathered; FlushError says whether

@@ -3,6 +3,7 @@ package h2
 import (
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +198,66 @@ func TestGoAwayLastStreamNeverGrows(t *testing.T) {
 	f, ok := c.next(isType(http2.FrameGoAway))
 	if !ok || f.code != http2.ErrCodeProtocol || f.last > 1 {
 		t.Fatalf("second GOAWAY: %v, %v last %d; want PROTOCOL_ERROR, last 1 at most", ok, f.code, f.last)
+	}
+}
+
+// TestResponseContentLength: a response's body is as long as the
+// Content-Length its handler set, or the stream is reset, never ended: a
+// client would take a shorter body for the whole (a file that shrank while
+// it was sent, an origin gone mid-body). A Write past the length fails
+// with http.ErrContentLength and sends nothing.
+func TestResponseContentLength(t *testing.T) {
+	for _, c := range []struct {
+		name, method, length string
+		writes               []string
+		wantBody             string
+		wantReset            bool
+		wantWriteErr         error // of the last Write
+	}{
+		{name: "whole", method: "GET", length: "6", writes: []string{"abc", "def"}, wantBody: "abcdef"},
+		{name: "short", method: "GET", length: "10", writes: []string{"abc"}, wantBody: "abc", wantReset: true},
+		{name: "nothing written", method: "GET", length: "5", wantReset: true},
+		{name: "long", method: "GET", length: "3", writes: []string{"abc", "def"}, wantBody: "abc", wantWriteErr: http.ErrContentLength},
+		{name: "large write", method: "GET", length: "3", writes: []string{strings.Repeat("x", 8<<10)}, wantReset: true, wantWriteErr: http.ErrContentLength},
+		{name: "HEAD", method: "HEAD", length: "100"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var writeErr error
+			rc := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", c.length)
+				for _, p := range c.writes {
+					_, writeErr = w.Write([]byte(p))
+				}
+			}), true)
+			rc.headers(1, "/", true, ":method", c.method)
+			var body []byte
+			var ended, reset bool
+			for !ended && !reset {
+				f, ok := rc.next(func(f frame) bool { return f.stream == 1 })
+				if !ok {
+					t.Fatal("the connection ended before the response did")
+				}
+				switch f.typ {
+				case http2.FrameHeaders:
+					if got := f.fields["content-length"]; got != c.length {
+						t.Fatalf("content-length %q, want %q", got, c.length)
+					}
+				case http2.FrameData:
+					body = append(body, f.data...)
+				case http2.FrameRSTStream:
+					if f.code != http2.ErrCodeInternal {
+						t.Fatalf("reset with %v, want %v", f.code, http2.ErrCodeInternal)
+					}
+					reset = true
+				}
+				ended = f.flags.Has(http2.FlagDataEndStream) && f.typ != http2.FrameRSTStream
+			}
+			if string(body) != c.wantBody || reset != c.wantReset {
+				t.Fatalf("body %q, reset %v; want %q, reset %v", body, reset, c.wantBody, c.wantReset)
+			}
+			if writeErr != c.wantWriteErr {
+				t.Fatalf("last Write: %v, want %v", writeErr, c.wantWriteErr)
+			}
+		})
 	}
 }
