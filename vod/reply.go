@@ -34,6 +34,12 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, serve func(*Repl
 	h.logger.Log(r.Context(), h.access, "vod request", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
 		"query", r.URL.RawQuery, "range", r.Header.Get("Range"), "status", s.status, "bytes", s.sent,
 		"cache", w.Header().Get(CacheStatusHeader), "took", time.Since(began).Round(time.Microsecond))
+	if s.short(r) {
+		// Ending normally would end a body shorter than its header says
+		// as if it were whole, on HTTP/2 and HTTP/3; aborting resets the
+		// response on every version (HTTP/1.x closes the connection).
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // Reply is the answer to one request, made by the function given to

@@ -26,15 +26,16 @@ type sender struct {
 	timeout time.Duration
 	// before runs once, before the header of a 200 or 206 goes out; an
 	// error it returns is answered instead, and the body is dropped.
-	before func() error
-	failed bool
-	status int   // sent, for the access log
-	sent   int64 // body bytes sent
-	size   int64 // of the content sent, for the Content-Range of a 416
+	before   func() error
+	failed   bool
+	status   int   // sent, for the access log
+	sent     int64 // body bytes sent
+	declared int64 // the Content-Length sent, or -1
+	size     int64 // of the content sent, for the Content-Range of a 416
 }
 
 func newSender(w http.ResponseWriter, timeout time.Duration) *sender {
-	return &sender{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout}
+	return &sender{ResponseWriter: w, rc: http.NewResponseController(w), timeout: timeout, declared: -1}
 }
 
 // byteRanges is r without its Range header when the header's unit is not
@@ -91,7 +92,17 @@ func (s *sender) WriteHeader(code int) {
 		}
 	}
 	s.status = code
+	if n, err := strconv.ParseInt(s.Header().Get("Content-Length"), 10, 64); err == nil {
+		s.declared = n
+	}
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// short reports whether the body of r's answer ended before its
+// Content-Length: the file or its origin failed, or the client went, after
+// the header had gone out. http.ServeContent does not report it.
+func (s *sender) short(r *http.Request) bool {
+	return r.Method != http.MethodHead && !s.failed && s.declared >= 0 && s.sent < s.declared
 }
 
 func (s *sender) Write(p []byte) (int, error) {
