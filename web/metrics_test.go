@@ -186,7 +186,10 @@ func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 		serve("then=wait")
 	}()
 	<-entered
-	s.pub.Close() // the stream is gone from the hub; one viewer still plays
+	// End, not Close: the stream is gone from the hub at once (Close's
+	// grace of -1 ends it in a timer's goroutine, after the next scrape
+	// maybe); one viewer still plays.
+	s.pub.End()
 	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
 		t.Fatalf("while the second request is open: %v, want 1 for live/a", got)
 	}
@@ -201,7 +204,7 @@ func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 
 	s.publish("live", "a")
 	serve("then=abort")
-	s.pub.Close()
+	s.pub.End()
 	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
 		t.Fatalf("after an aborted request: %v, want it counted", got)
 	}
