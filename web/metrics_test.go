@@ -212,3 +212,34 @@ func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 		t.Fatalf("after its counts were scraped: %v, want live/a forgotten: the aborted request kept its series", got)
 	}
 }
+
+// A stream named like the sum of the streams past the cap (OtherStreams)
+// is counted in that sum: a series of its own under the sum's name would
+// take a place among maxStreams that its end never gives back, and after
+// maxStreams such streams had come and gone, every stream would be counted
+// in the sum.
+func TestStreamNamedOtherStreamsTakesNoOwnSeries(t *testing.T) {
+	hub := relay.NewHub(relay.Config{Grace: -1})
+	defer hub.Close()
+	reg := prometheus.NewRegistry()
+	h := NewMetrics(reg, hub, 1).CountRequests(NewHandler(&Live{Hub: hub}))
+	s := &testServer{t: t, hub: hub}
+	head := func(path string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("HEAD %s: %d", path, rec.Code)
+		}
+	}
+	for range 2 {
+		s.publish("live", OtherStreams)
+		head("/live/" + OtherStreams + ".flv")
+		s.pub.End()
+		streamRequests(t, reg) // sends its counts and forgets it
+	}
+	s.publish("live", "b")
+	head("/live/b.flv")
+	if got := streamRequests(t, reg); got["live/b 2xx"] != 1 {
+		t.Fatalf("%v, want live/b in a series of its own", got)
+	}
+}
