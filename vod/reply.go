@@ -30,11 +30,21 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, serve func(*Repl
 	if err := serve(&Reply{h: h, w: s, r: r}); err != nil {
 		h.fail(s, r, err)
 	}
+	short := s.short(r)
+	if short && s.deadline() == nil {
+		// What the answer holds goes out before it is aborted: the abort
+		// drops the writer's buffer, and a body cut in its first
+		// kilobytes would reach the client without even its header (an
+		// empty reply on HTTP/1.x, where ending normally would send the
+		// header and the bytes, then close). A player resumes from the
+		// bytes it got.
+		_ = s.rc.Flush()
+	}
 	s.done()
 	h.logger.Log(r.Context(), h.access, "vod request", "remote", r.RemoteAddr, "method", r.Method, "path", r.URL.Path,
 		"query", r.URL.RawQuery, "range", r.Header.Get("Range"), "status", s.status, "bytes", s.sent,
 		"cache", w.Header().Get(CacheStatusHeader), "took", time.Since(began).Round(time.Microsecond))
-	if s.short(r) {
+	if short {
 		// Ending normally would end a body shorter than its header says
 		// as if it were whole, on HTTP/2 and HTTP/3; aborting resets the
 		// response on every version (HTTP/1.x closes the connection).

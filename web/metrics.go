@@ -194,7 +194,10 @@ func (m *Metrics) seriesOf(app, name string) *streamCounts {
 	k := streamKey{app, name}
 	counts := m.perStream[k]
 	if counts == nil {
-		if m.ownSeries >= m.maxStreams {
+		// A stream named OtherStreams is counted in the sum of that
+		// name, as its other figures are: a series of its own would be
+		// taken for the sum when it goes, and its place never given back.
+		if name == OtherStreams || m.ownSeries >= m.maxStreams {
 			k.stream = OtherStreams
 			counts = m.perStream[k]
 		} else {

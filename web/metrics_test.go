@@ -186,7 +186,10 @@ func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 		serve("then=wait")
 	}()
 	<-entered
-	s.pub.Close() // the stream is gone from the hub; one viewer still plays
+	// End, not Close: the stream is gone from the hub at once (Close's
+	// grace of -1 ends it in a timer's goroutine, after the next scrape
+	// maybe); one viewer still plays.
+	s.pub.End()
 	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
 		t.Fatalf("while the second request is open: %v, want 1 for live/a", got)
 	}
@@ -201,11 +204,42 @@ func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 
 	s.publish("live", "a")
 	serve("then=abort")
-	s.pub.Close()
+	s.pub.End()
 	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
 		t.Fatalf("after an aborted request: %v, want it counted", got)
 	}
 	if got := streamRequests(t, reg); len(got) != 0 {
 		t.Fatalf("after its counts were scraped: %v, want live/a forgotten: the aborted request kept its series", got)
+	}
+}
+
+// A stream named like the sum of the streams past the cap (OtherStreams)
+// is counted in that sum: a series of its own under the sum's name would
+// take a place among maxStreams that its end never gives back, and after
+// maxStreams such streams had come and gone, every stream would be counted
+// in the sum.
+func TestStreamNamedOtherStreamsTakesNoOwnSeries(t *testing.T) {
+	hub := relay.NewHub(relay.Config{Grace: -1})
+	defer hub.Close()
+	reg := prometheus.NewRegistry()
+	h := NewMetrics(reg, hub, 1).CountRequests(NewHandler(&Live{Hub: hub}))
+	s := &testServer{t: t, hub: hub}
+	head := func(path string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("HEAD %s: %d", path, rec.Code)
+		}
+	}
+	for range 2 {
+		s.publish("live", OtherStreams)
+		head("/live/" + OtherStreams + ".flv")
+		s.pub.End()
+		streamRequests(t, reg) // sends its counts and forgets it
+	}
+	s.publish("live", "b")
+	head("/live/b.flv")
+	if got := streamRequests(t, reg); got["live/b 2xx"] != 1 {
+		t.Fatalf("%v, want live/b in a series of its own", got)
 	}
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -148,5 +150,90 @@ func TestVODKeepsSendfileBehindMetrics(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/vod/a.flv", nil))
 	if !ok {
 		t.Fatal("the mount's writer hides io.ReaderFrom")
+	}
+}
+
+// goneOrigin is a source's file whose origin is gone once the answer's
+// header is out: its bytes can be read (to index the file), and made
+// present for the header (Ensure), but no section of it can be sent.
+type goneOrigin struct{ f *os.File }
+
+func (o goneOrigin) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
+func (o goneOrigin) Close() error                            { return nil }
+func (o goneOrigin) ModTime() time.Time                      { return time.Time{} }
+func (o goneOrigin) ETag() string                            { return "" }
+func (o goneOrigin) Status() string                          { return "MISS" }
+func (o goneOrigin) Ensure(int64) error                      { return nil }
+
+func (o goneOrigin) Size() int64 {
+	fi, err := o.f.Stat()
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func (o goneOrigin) Section(int64, int64) (*os.File, error) { return nil, errors.New("origin gone") }
+
+// TestShortVODAnswerOnEveryProtocol: a VOD answer whose origin fails after
+// its header has gone out (its body cut in the first kilobytes, the rest
+// of the file never sent) fails at the client on every protocol, never
+// ends as if it were whole; over HTTP/1.1 and HTTP/2 the client gets the
+// header and the bytes that were ready first, as a player needs to resume
+// with a Range request. The request is counted once and gives its place in
+// the client's limit back, every time.
+func TestShortVODAnswerOnEveryProtocol(t *testing.T) {
+	f, err := os.Open(filepath.Join(vodFile(t), "a.flv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := vod.New(vod.Config{Roots: []vod.Root{{Prefix: "/vod", Source: vod.SourceOf(func(context.Context, string) (goneOrigin, error) {
+		return goneOrigin{f}, nil
+	})}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One open request per client: a request that kept its place would
+	// have the next refused.
+	g, err := auth.New(auth.Config{Limits: auth.Limits{MaxConnsPerClient: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	s := newSite(t, nil)
+	reg := prometheus.NewRegistry()
+	s.srv.Reload(NewMetrics(reg, s.hub, 10).CountRequests(NewGuardedHandler(s.live, g, CORS{}, Mount{Prefix: "/vod", Handler: h})), nil)
+	label := map[string]string{"HTTP/1.1": "2xx http1", "HTTP/2.0": "2xx h2", "HTTP/3.0": "2xx h3"}
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0", "HTTP/3.0"} {
+		url := "https://" + s.srv.HTTPSAddr().String() + "/vod/a.flv"
+		if proto == "HTTP/1.1" {
+			url = "http://" + s.srv.HTTPAddr().String() + "/vod/a.flv"
+		}
+		for i := range 2 {
+			resp, err := s.clients[proto].Get(url)
+			if err == nil {
+				var body []byte
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || resp.Proto != proto {
+					t.Fatalf("%s: %s over %s", proto, resp.Status, resp.Proto)
+				}
+				// The Go clients see a short end themselves (unexpected
+				// EOF); a browser may not: HTTP/2 and HTTP/3 must reset.
+				if err == nil || proto != "HTTP/1.1" && errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("%s: the body ended after %d of %d bytes: %v", proto, len(body), resp.ContentLength, err)
+				}
+				if int64(len(body)) >= resp.ContentLength || !strings.HasPrefix(string(body), "FLV") {
+					t.Fatalf("%s: %d bytes of %d, starting %q", proto, len(body), resp.ContentLength, body[:min(len(body), 3)])
+				}
+			} else if proto != "HTTP/3.0" {
+				// HTTP/3's reset may overtake the header.
+				t.Fatalf("%s: no answer: %v", proto, err)
+			}
+			if n := requestsByProto(t, reg)[label[proto]]; n != float64(i+1) {
+				t.Fatalf("%s: %v requests counted after %d", proto, n, i+1)
+			}
+		}
 	}
 }
