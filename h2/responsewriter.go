@@ -112,12 +112,14 @@ func (w *responseWriter) WriteBuffers(bufs [][]byte) (int64, error) {
 		}
 		return written, nil
 	}
-	size := 0
-	for _, b := range bufs {
-		size += len(b)
-	}
-	if w.beyondDeclared(size) {
-		return 0, http.ErrContentLength
+	if w.declared >= 0 { // never for live viewers: a length is rare here
+		size := 0
+		for _, b := range bufs {
+			size += len(b)
+		}
+		if w.beyondDeclared(size) {
+			return 0, http.ErrContentLength
+		}
 	}
 	if err := w.flushBuffer(); err != nil {
 		return 0, err
