@@ -250,8 +250,10 @@ func (m *Metrics) CountRequests(next http.Handler) http.Handler {
 		c := &requestCount{m: m, proto: protoLabel(r)}
 		ex.count = c
 		// Deferred: a handler that aborts its response (a panic that
-		// net/http recovers) is counted too, with the status it sent, and
-		// gives back the series countStreamOf kept for it.
+		// net/http recovers) is counted too, with the status it sent, or
+		// as a 500 if it sent none (the client got no answer), and gives
+		// back the series countStreamOf kept for it.
+		returned := false
 		defer func() {
 			if ex.taken {
 				return
@@ -261,9 +263,14 @@ func (m *Metrics) CountRequests(next http.Handler) http.Handler {
 					c.app, c.stream = app, name
 				}
 			}
-			c.end(rec.status)
+			status := rec.status
+			if !returned && !rec.wrote {
+				status = http.StatusInternalServerError
+			}
+			c.end(status)
 		}()
 		next.ServeHTTP(rec, r)
+		returned = true
 	})
 }
 

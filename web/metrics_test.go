@@ -152,7 +152,8 @@ func TestRequestsPerStreamCountedAtTheirEnd(t *testing.T) {
 // counted in the same series, not in a new one that starts again from one
 // (which a rate over the scrapes would never see). Once the last of them
 // has ended and been scraped, the series goes. An aborted request (a
-// panic that net/http recovers) is counted and gives its series back too.
+// panic that net/http recovers) is counted, as a 5xx when it answered
+// nothing, and gives its series back too.
 func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 	hub := relay.NewHub(relay.Config{Grace: -1})
 	defer hub.Close()
@@ -205,8 +206,8 @@ func TestStreamSeriesKeptWhileItsRequestsAreOpen(t *testing.T) {
 	s.publish("live", "a")
 	serve("then=abort")
 	s.pub.End()
-	if got := streamRequests(t, reg); got["live/a 2xx"] != 1 {
-		t.Fatalf("after an aborted request: %v, want it counted", got)
+	if got := streamRequests(t, reg); got["live/a 5xx"] != 1 || len(got) != 1 {
+		t.Fatalf("after an aborted request: %v, want it counted as a 5xx: it answered nothing", got)
 	}
 	if got := streamRequests(t, reg); len(got) != 0 {
 		t.Fatalf("after its counts were scraped: %v, want live/a forgotten: the aborted request kept its series", got)
