@@ -211,6 +211,12 @@ func (w *responseWriter) sendHeader(first []byte, end bool) {
 	}
 	w.sent = true
 	h := w.header
+	if _, ok := h["Content-Length"]; ok && (w.status == http.StatusNoContent || declaredLength(h) < 0) {
+		// A 204 has no length (RFC 9110, 8.6), and one that is no number
+		// would make the client refuse the whole response as malformed:
+		// dropped, as net/http drops them.
+		h.Del("Content-Length")
+	}
 	if bodyAllowed(w.status) {
 		if _, ok := h["Content-Type"]; !ok && len(first) > 0 {
 			h.Set("Content-Type", http.DetectContentType(first))

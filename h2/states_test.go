@@ -261,3 +261,44 @@ func TestResponseContentLength(t *testing.T) {
 		})
 	}
 }
+
+// TestContentLengthThatCannotBeSent: a Content-Length on a 204, or one
+// that is no length, is not sent (a client would refuse the response as
+// malformed), and the response ends normally.
+func TestContentLengthThatCannotBeSent(t *testing.T) {
+	for _, c := range []struct {
+		name, length string
+		status       int
+		body         string
+	}{
+		{"204", "5", http.StatusNoContent, ""},
+		{"not a number", " 3", http.StatusOK, "abc"},
+		{"negative", "-1", http.StatusOK, "abc"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rc := newRawClient(t, &Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", c.length)
+				w.WriteHeader(c.status)
+				w.Write([]byte(c.body))
+				w.(http.Flusher).Flush()
+			}), true)
+			rc.headers(1, "/", true)
+			f, ok := rc.next(onStream(http2.FrameHeaders, 1))
+			if !ok {
+				t.Fatal("the connection ended before the response")
+			}
+			if got, sent := f.fields["content-length"]; sent {
+				t.Fatalf("content-length %q sent", got)
+			}
+			if f.flags.Has(http2.FlagHeadersEndStream) {
+				if c.body != "" {
+					t.Fatalf("no body, want %q", c.body)
+				}
+				return
+			}
+			if _, body := rc.wantResponse(1); string(body) != c.body {
+				t.Fatalf("body %q, want %q", body, c.body)
+			}
+		})
+	}
+}
