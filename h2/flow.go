@@ -44,14 +44,17 @@ func (c *conn) onData(f *http2.DataFrame) error {
 	c.creditLocked(size - int64(len(data))) // the padding
 	b := st.body
 	b.received += int64(len(data))
+	if b.declared >= 0 && b.received > b.declared {
+		// RFC 9113, 8.1.1. The bytes are not handed to the handler, which
+		// would read past the length before the reset reached it.
+		c.creditLocked(int64(len(data)))
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
 	if b.closed {
 		c.creditLocked(int64(len(data)))
 	} else {
 		b.buf = append(b.buf, data...)
 		signal(b.wake)
-	}
-	if b.declared >= 0 && b.received > b.declared {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol} // RFC 9113, 8.1.1
 	}
 	if f.StreamEnded() {
 		return c.endBodyLocked(st)
@@ -67,11 +70,13 @@ func (c *conn) endBodyLocked(st *stream) error {
 	if b == nil {
 		return nil
 	}
-	b.eof = true
-	signal(b.wake)
 	if b.declared >= 0 && b.received != b.declared {
+		// Not marked complete: the reset comes after c.mu is let go, and
+		// the handler's Read must fail then, not find the end first.
 		return http2.StreamError{StreamID: st.id, Code: http2.ErrCodeProtocol}
 	}
+	b.eof = true
+	signal(b.wake)
 	return nil
 }
 

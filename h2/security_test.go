@@ -386,6 +386,23 @@ func TestContentLengthMismatch(t *testing.T) {
 	}
 }
 
+// TestShortBodyIsNeverComplete: the END_STREAM of a body shorter than its
+// Content-Length does not mark the body complete. The stream's reset
+// follows once the frame's lock is let go, and in between a handler
+// waiting in Read would otherwise take the end for the whole body, as
+// TestContentLengthMismatch saw on a busy machine.
+func TestShortBodyIsNeverComplete(t *testing.T) {
+	c := &conn{}
+	st := &stream{c: c, id: 1}
+	st.body = &body{st: st, declared: 5, received: 3, wake: make(chan struct{}, 1)}
+	if err := c.endBodyLocked(st); err == nil {
+		t.Fatal("a short body ended without a stream error")
+	}
+	if st.body.eof {
+		t.Fatal("a short body was marked complete before its reset")
+	}
+}
+
 // TestSettingsFlood: SETTINGS frames, each of which may touch every
 // stream, are bounded in rate even from a client that reads the acks.
 func TestSettingsFlood(t *testing.T) {
