@@ -88,7 +88,7 @@ type connWriter struct {
 	gather   bool       // write through writeGathered instead of writev
 	held     *batchConn // beneath a TLS conn: holds a batch's records
 	timeout  time.Duration
-	deadline time.Time   // the connection's write deadline
+	deadline lazyDeadline
 	vec      net.Buffers // scratch, reused across batches
 	pending  net.Buffers // what of vec is not written yet, during a write
 	head     []byte      // scratch for the chunk size line
@@ -97,13 +97,8 @@ type connWriter struct {
 var crlf = []byte("\r\n")
 
 func (c *connWriter) WriteBatch(bufs [][]byte) (int64, error) {
-	// The deadline is set a sixteenth of the timeout longer than the
-	// timeout, and set again only once that has passed, not for every
-	// write: each setting moves one of the runtime's timers. Every write
-	// has at least the timeout, at most 17/16 of it.
-	if now := time.Now(); c.deadline.Sub(now) < c.timeout {
-		c.deadline = now.Add(c.timeout + c.timeout/16)
-		if err := c.conn.SetWriteDeadline(c.deadline); err != nil {
+	if at, due := c.deadline.next(c.timeout); due {
+		if err := c.conn.SetWriteDeadline(at); err != nil {
 			return 0, err
 		}
 	}
@@ -191,10 +186,28 @@ func (c *connWriter) Close() { _ = c.conn.Close() }
 func (c *connWriter) detached() bool { return true }
 
 type responseWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	buffers buffersWriter // HTTP/2 (package h2); nil: Writes of gatherSize
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	timeout  time.Duration
+	deadline lazyDeadline
+	buffers  buffersWriter // HTTP/2 (package h2); nil: Writes of gatherSize
+}
+
+// lazyDeadline is a viewer's write deadline, set a sixteenth of the
+// timeout longer than the timeout and set again only once that has
+// passed, not for every write: each setting moves a timer (the runtime's,
+// or the stream's under its connection's lock). Every write has at least
+// the timeout, at most 17/16 of it.
+type lazyDeadline struct{ at time.Time }
+
+// next returns the deadline to set before a write, and whether one is due.
+func (d *lazyDeadline) next(timeout time.Duration) (time.Time, bool) {
+	now := time.Now()
+	if d.at.Sub(now) >= timeout {
+		return d.at, false
+	}
+	d.at = now.Add(timeout + timeout/16)
+	return d.at, true
 }
 
 // buffersWriter is a ResponseWriter that takes a batch in pieces, without
@@ -226,8 +239,10 @@ func buffersWriterOf(w http.ResponseWriter) buffersWriter {
 // batch (see writeGathered) instead of per tag is what makes these
 // viewers' cost follow their writes, as on HTTP/1.1.
 func (w *responseWriter) WriteBatch(bufs [][]byte) (int64, error) {
-	if err := w.rc.SetWriteDeadline(time.Now().Add(w.timeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return 0, err
+	if at, due := w.deadline.next(w.timeout); due {
+		if err := w.rc.SetWriteDeadline(at); err != nil && !errors.Is(err, http.ErrNotSupported) {
+			return 0, err
+		}
 	}
 	var n int64
 	var err error

@@ -355,3 +355,44 @@ func BenchmarkHTTPSBatchSealOnly(b *testing.B) {
 		}
 	}
 }
+
+// deadlineRecorder is a ResponseWriter that records the write deadlines
+// http.ResponseController sets on it.
+type deadlineRecorder struct {
+	*httptest.ResponseRecorder
+	set []time.Time
+}
+
+func (d *deadlineRecorder) SetWriteDeadline(t time.Time) error {
+	d.set = append(d.set, t)
+	return nil
+}
+
+// An HTTP/2 or HTTP/3 viewer's write deadline is set once per sixteenth
+// of the timeout, not for every batch (each setting moves a timer under
+// the connection's lock), and every batch has at least the timeout.
+func TestWriteDeadlineSetOncePerSixteenth(t *testing.T) {
+	rec := &deadlineRecorder{ResponseRecorder: httptest.NewRecorder()}
+	const timeout = time.Hour
+	w := &responseWriter{w: rec, rc: http.NewResponseController(rec), timeout: timeout}
+	for range 100 {
+		before := time.Now()
+		if _, err := w.WriteBatch([][]byte{[]byte("tag")}); err != nil {
+			t.Fatal(err)
+		}
+		if last := rec.set[len(rec.set)-1]; last.Before(before.Add(timeout)) {
+			t.Fatalf("deadline %v, less than the timeout after the batch began", last.Sub(before))
+		}
+	}
+	if len(rec.set) != 1 {
+		t.Fatalf("%d deadlines set for 100 batches, want 1", len(rec.set))
+	}
+	// Once less than the timeout is left, the next batch sets it again.
+	w.deadline.at = time.Now().Add(timeout - time.Second)
+	if _, err := w.WriteBatch([][]byte{[]byte("tag")}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.set) != 2 {
+		t.Fatalf("%d deadlines set, want a second one once less than the timeout was left", len(rec.set))
+	}
+}
