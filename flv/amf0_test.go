@@ -221,7 +221,15 @@ func TestReadAMF0HugeDeclaredSizesAllocateLittle(t *testing.T) {
 		{0x0a, 0xff, 0xff, 0xff, 0xf0, 0x05, 0x05},
 		{0x08, 0xff, 0xff, 0xff, 0xf0, 0, 1, 'a', 0x05},
 	} {
-		if n := heapAllocated(func() { _, _, _ = ReadAMF0(input) }); n > 4096 {
+		// The least of a few runs: the process's other goroutines (the
+		// test runner's) may allocate during one, which the measure
+		// counts, and ReadAMF0 allocates the same every time. CI saw
+		// 6008 bytes once, on a bound of 4096.
+		n := uint64(math.MaxUint64)
+		for range 5 {
+			n = min(n, heapAllocated(func() { _, _, _ = ReadAMF0(input) }))
+		}
+		if n > 4096 {
 			t.Errorf("ReadAMF0(% x) allocated %d bytes", input, n)
 		}
 	}
