@@ -272,9 +272,10 @@ func (st *stream) appendPendingLocked(b []byte, n int) []byte {
 
 // setWriteDeadline sets when a Write waiting for the client fails: the
 // stream is then reset, since part of the data may have gone. A viewer
-// moves its deadline on before each batch; the timer is moved only when
-// the deadline comes earlier, and when it fires before the deadline it
-// sets itself again, so that a deadline a batch costs no timer operation.
+// moves its deadline on and on (web's viewers once per sixteenth of their
+// timeout); the timer is moved only when the deadline comes earlier, and
+// when it fires before the deadline it sets itself again, so that moving
+// the deadline later costs no timer operation.
 func (st *stream) setWriteDeadline(t time.Time) {
 	c := st.c
 	c.mu.Lock()
